@@ -1,0 +1,333 @@
+//! Physical lines and tokens of an lvs.cf file.
+//!
+//! The pest grammar in `lvs_cf.pest` splits text into physical lines (`\n`, `\r\n` and a
+//! lone `\r` each end one; legacy split CRLF files wrongly, see `docs/differences.md`) and
+//! lines into tokens. The file is fed to pest in chunks of whole lines, so that memory
+//! stays bounded by the chunk size whatever the file size.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+use pest_derive::Parser;
+
+#[derive(Parser)]
+#[grammar = "lvs_cf.pest"]
+struct LineGrammar;
+
+/// How a token was written. Quoted tokens exclude their quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quote {
+    None,
+    Double,
+    Single,
+}
+
+impl Quote {
+    pub fn char(self) -> Option<char> {
+        match self {
+            Quote::None => None,
+            Quote::Double => Some('"'),
+            Quote::Single => Some('\''),
+        }
+    }
+}
+
+/// One token of a line, borrowed from the file text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub text: &'a str,
+    pub quote: Quote,
+    /// 1-based column of the token's first character (the quote, if quoted).
+    pub column: u32,
+}
+
+/// Why a line could not be tokenized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexError {
+    /// 1-based column of the opening quote without a partner.
+    pub column: u32,
+}
+
+/// One physical line and its tokens. Comment and blank lines have no tokens.
+#[derive(Debug, Clone)]
+pub struct Line<'a> {
+    /// 1-based physical line number.
+    pub number: u32,
+    pub text: &'a str,
+    pub tokens: Result<Vec<Token<'a>>, LexError>,
+}
+
+/// Lines go to pest in chunks of about this many bytes (cut at a line end).
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Calls `f` for every physical line of `text`, in order, until `f` returns false.
+pub fn for_each_line<'a>(text: &'a str, mut f: impl FnMut(Line<'a>) -> bool) {
+    let mut rest = text;
+    let mut number = 0u32;
+    while !rest.is_empty() {
+        let (chunk, after) = split_chunk(rest);
+        rest = after;
+        let Ok(mut pairs) = LineGrammar::parse(Rule::lines, chunk) else {
+            // The grammar matches any text, so this is unreachable; degrade to one line
+            // per chunk rather than panicking on a pest internal error.
+            number += 1;
+            if !f(Line {
+                number,
+                text: chunk,
+                tokens: Err(LexError { column: 1 }),
+            }) {
+                return;
+            }
+            continue;
+        };
+        let _ = &mut pairs;
+        for line in pairs {
+            if line.as_rule() != Rule::line {
+                continue;
+            }
+            number += 1;
+            let lexed = lex_line(number, line);
+            if !f(lexed) {
+                return;
+            }
+        }
+    }
+}
+
+/// Splits off a chunk of whole lines of about [`CHUNK_BYTES`], without its final line end.
+fn split_chunk(text: &str) -> (&str, &str) {
+    if text.len() <= CHUNK_BYTES {
+        let trimmed = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .or_else(|| text.strip_suffix('\r'))
+            .unwrap_or(text);
+        return (trimmed, "");
+    }
+    let bytes = text.as_bytes();
+    let Some(offset) = bytes[CHUNK_BYTES..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+    else {
+        return (text, "");
+    };
+    let end = CHUNK_BYTES + offset;
+    let eol = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+        2
+    } else {
+        1
+    };
+    (&text[..end], &text[end + eol..])
+}
+
+fn lex_line<'a>(number: u32, line: Pair<'a, Rule>) -> Line<'a> {
+    let text = line.as_str();
+    let start = line.as_span().start();
+    let ascii = text.is_ascii();
+    let column = |byte: usize| -> u32 {
+        let offset = byte - start;
+        if ascii {
+            offset as u32 + 1
+        } else {
+            text[..offset].chars().count() as u32 + 1
+        }
+    };
+    let mut tokens = Vec::new();
+    for pair in line.into_inner() {
+        let (token_text, quote) = match pair.as_rule() {
+            Rule::bare_token => (pair.as_str(), Quote::None),
+            Rule::dq_token | Rule::sq_token => {
+                let quote = if pair.as_rule() == Rule::dq_token {
+                    Quote::Double
+                } else {
+                    Quote::Single
+                };
+                let col = column(pair.as_span().start());
+                let body = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
+                tokens.push(Token {
+                    text: body,
+                    quote,
+                    column: col,
+                });
+                continue;
+            }
+            Rule::unterminated => {
+                let col = column(pair.as_span().start());
+                return Line {
+                    number,
+                    text,
+                    tokens: Err(LexError { column: col }),
+                };
+            }
+            _ => continue, // comment
+        };
+        tokens.push(Token {
+            text: token_text,
+            quote,
+            column: column(pair.as_span().start()),
+        });
+    }
+    Line {
+        number,
+        text,
+        tokens: Ok(tokens),
+    }
+}
+
+/// Tokenizes a single line (without its line end).
+pub fn tokenize(line: &str) -> Result<Vec<Token<'_>>, LexError> {
+    let mut result = Ok(Vec::new());
+    for_each_line(line, |l| {
+        result = l.tokens;
+        false
+    });
+    result
+}
+
+/// Whether any line of `text` ends in CRLF, a file legacy piranha misread.
+pub fn has_crlf(text: &str) -> bool {
+    text.contains("\r\n")
+}
+
+/// Physical line numbers and texts, for tools that need the raw lines.
+pub fn lines(text: &str) -> Vec<(u32, &str)> {
+    let mut out = Vec::new();
+    for_each_line(text, |l| {
+        out.push((l.number, l.text));
+        true
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(line: &str) -> Vec<(&str, Quote)> {
+        tokenize(line)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.text, t.quote))
+            .collect()
+    }
+
+    #[test]
+    fn bare_tokens_split_on_blanks() {
+        assert_eq!(
+            texts("  primary =\t1.2.3.4  "),
+            vec![
+                ("primary", Quote::None),
+                ("=", Quote::None),
+                ("1.2.3.4", Quote::None)
+            ]
+        );
+    }
+
+    #[test]
+    fn equals_glued_to_keyword_is_one_token() {
+        assert_eq!(
+            texts("primary=1.2.3.4"),
+            vec![("primary=1.2.3.4", Quote::None)]
+        );
+    }
+
+    #[test]
+    fn comments_and_blank_lines_have_no_tokens() {
+        assert!(texts("   # a comment = 1").is_empty());
+        assert!(texts("").is_empty());
+        assert!(texts(" \t ").is_empty());
+    }
+
+    #[test]
+    fn trailing_hash_is_not_a_comment() {
+        assert_eq!(texts("port = 80 # web").len(), 5);
+    }
+
+    #[test]
+    fn quoted_tokens_keep_blanks_and_drop_quotes() {
+        assert_eq!(
+            texts(r#"send = "GET / HTTP/1.0\r\n\r\n""#)[2],
+            (r"GET / HTTP/1.0\r\n\r\n", Quote::Double)
+        );
+        assert_eq!(texts("expect = 'a b'")[2], ("a b", Quote::Single));
+    }
+
+    #[test]
+    fn quoted_value_followed_by_blanks_is_fine() {
+        // Legacy defect 7.1-2: this was "quotation mismatch".
+        assert_eq!(texts("expect = \"HTTP\"   ")[2], ("HTTP", Quote::Double));
+    }
+
+    #[test]
+    fn inner_quote_not_followed_by_blank_is_content() {
+        assert_eq!(texts(r#"x = "a\"b""#)[2], (r#"a\"b"#, Quote::Double));
+    }
+
+    #[test]
+    fn unterminated_quote_reports_its_column() {
+        assert_eq!(tokenize("send = \"GET /"), Err(LexError { column: 8 }));
+        assert_eq!(tokenize("send = 'abc"), Err(LexError { column: 8 }));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let toks = tokenize("\tport = 80").unwrap();
+        assert_eq!(toks[0].column, 2);
+        assert_eq!(toks[2].column, 9);
+    }
+
+    #[test]
+    fn line_endings_of_every_style_split_lines() {
+        assert_eq!(
+            lines("a\r\nb\nc\rd"),
+            vec![(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+        );
+        assert!(has_crlf("a\r\nb"));
+        assert!(!has_crlf("a\rb\n"));
+    }
+
+    #[test]
+    fn empty_lines_are_counted() {
+        assert_eq!(lines("\n\nx\n"), vec![(1, ""), (2, ""), (3, "x")]);
+        assert_eq!(lines("x"), vec![(1, "x")]);
+        assert_eq!(lines("x\n\n"), vec![(1, "x"), (2, "")]);
+    }
+
+    #[test]
+    fn chunk_boundaries_do_not_change_lines() {
+        // Lines longer than a chunk and line ends on both sides of a boundary, every style.
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for i in 0..20_000u32 {
+            let line = format!("key{i} = \"v {i}\"");
+            let eol = ["\n", "\r\n", "\r"][(i % 3) as usize];
+            text.push_str(&line);
+            text.push_str(eol);
+            expected.push((i + 1, line));
+        }
+        let long = "x".repeat(3 * CHUNK_BYTES);
+        text.push_str(&long);
+        expected.push((20_001, long));
+        let got: Vec<(u32, String)> = lines(&text)
+            .into_iter()
+            .map(|(n, l)| (n, l.to_string()))
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn line_tokens_come_from_the_right_line() {
+        let mut seen = Vec::new();
+        for_each_line("a = 1\n  # c\nb = \"x y\"\r\nc = 'q", |l| {
+            seen.push((
+                l.number,
+                l.tokens
+                    .map(|t| t.iter().map(|t| t.text).collect::<Vec<_>>()),
+            ));
+            true
+        });
+        assert_eq!(seen[0], (1, Ok(vec!["a", "=", "1"])));
+        assert_eq!(seen[1], (2, Ok(vec![])));
+        assert_eq!(seen[2], (3, Ok(vec!["b", "=", "x y"])));
+        assert_eq!(seen[3], (4, Err(LexError { column: 5 })));
+    }
+}

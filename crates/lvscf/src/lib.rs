@@ -1,0 +1,31 @@
+//! `lvscf`: the legacy piranha configuration file `/etc/sysconfig/ha/lvs.cf`.
+//!
+//! Every daemon reads lvs.cf through this crate, so it is the single model of the
+//! configuration. The layers, in the order data flows:
+//!
+//! * [`lexer`]: physical lines and tokens (pest grammar `lvs_cf.pest`);
+//! * [`value`]: the legacy value types (C integers, `inet_aton`, service names, ...);
+//! * [`parser`]: statements and blocks into the typed [`model`], with legacy error texts
+//!   ([`diag`]);
+//! * [`validate`]: semantic checks that are not syntax;
+//! * [`writer`]: the canonical layout the piranha GUI writes;
+//! * [`report`]: the `--check-config` summary and JSON.
+//!
+//! Differences from the legacy parser are listed in `docs/differences.md`.
+
+// pest_derive without `std` refers to `::alloc`.
+extern crate alloc;
+
+pub mod diag;
+pub mod lexer;
+pub mod model;
+pub mod parser;
+pub mod report;
+pub mod validate;
+pub mod value;
+pub mod writer;
+
+pub use diag::{Code, Diagnostic, Severity};
+pub use model::*;
+pub use parser::{parse_bytes, parse_file, parse_str, ParseFailure, ParseOptions, Parsed};
+pub use writer::write_config;

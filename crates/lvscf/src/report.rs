@@ -1,0 +1,282 @@
+//! What `pulse --check-config` and `lvsd --check-config` print: a one-screen summary of the
+//! file, or its diagnostics; and the same as JSON for scripts (schema in
+//! `docs/check-config-json.md`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::model::*;
+use crate::parser::{self, ParseOptions};
+use crate::validate::{self, fmt_addr_port};
+use crate::value::format_seconds;
+
+/// Bumped when the JSON document changes incompatibly.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of checking one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub schema_version: u32,
+    pub file: String,
+    /// True when the file parsed and has no semantic errors.
+    pub ok: bool,
+    /// The model, when the file parsed (even with semantic errors).
+    pub config: Option<Config>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and validates a file.
+pub fn check_file(path: &Path, opts: &ParseOptions) -> CheckReport {
+    let file = path.display().to_string();
+    match parser::parse_file(path, opts) {
+        Ok(parsed) => {
+            let mut diagnostics = parsed.warnings;
+            diagnostics.extend(validate::validate(&parsed.config, &file));
+            CheckReport {
+                schema_version: JSON_SCHEMA_VERSION,
+                ok: !validate::has_errors(&diagnostics),
+                file,
+                config: Some(parsed.config),
+                diagnostics,
+            }
+        }
+        Err(failure) => CheckReport {
+            schema_version: JSON_SCHEMA_VERSION,
+            file,
+            ok: false,
+            config: None,
+            diagnostics: failure.diagnostics,
+        },
+    }
+}
+
+impl CheckReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report serializes")
+    }
+
+    /// The human summary (on success) or the diagnostics (on failure).
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        match (&self.config, self.ok) {
+            (Some(c), true) => {
+                let _ = writeln!(out, "{}: configuration OK", self.file);
+                out.push_str(&summary(c));
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "{}: configuration has {errors} error{}",
+                    self.file,
+                    if errors == 1 { "" } else { "s" }
+                );
+            }
+        }
+        let mut diags: Vec<&Diagnostic> = self.diagnostics.iter().collect();
+        // Errors first; keep file order within each severity.
+        diags.sort_by_key(|d| !d.is_error());
+        if !diags.is_empty() {
+            out.push('\n');
+        }
+        for d in diags {
+            let _ = writeln!(out, "{d}");
+        }
+        out
+    }
+}
+
+fn host(h: &Option<Host>) -> String {
+    match h {
+        Some(h) if h.name != h.addr.to_string() => format!("{} ({})", h.addr, h.name),
+        Some(h) => h.addr.to_string(),
+        None => "none".to_string(),
+    }
+}
+
+/// The one-screen summary of a valid configuration.
+pub fn summary(c: &Config) -> String {
+    let mut o = String::new();
+    let private = |p: &Option<Host>, public: &Option<Host>| -> String {
+        if p.as_ref().map(|h| h.addr) != public.as_ref().map(|h| h.addr) {
+            format!(", private {}", host(p))
+        } else {
+            String::new()
+        }
+    };
+    let _ = writeln!(o, "  service       {}", c.service.keyword());
+    let _ = writeln!(
+        o,
+        "  primary       {}{}",
+        host(&c.primary),
+        private(&c.primary_private, &c.primary)
+    );
+    let backup_state = if c.effective_backup_active() {
+        "active"
+    } else {
+        "not used"
+    };
+    let _ = writeln!(
+        o,
+        "  backup        {}{} ({backup_state})",
+        host(&c.backup),
+        private(&c.backup_private, &c.backup)
+    );
+    let _ = writeln!(
+        o,
+        "  heartbeat     udp port {}, keepalive {} s, deadtime {} s",
+        c.heartbeat_port,
+        format_seconds(c.keepalive),
+        format_seconds(c.deadtime)
+    );
+    let mut network = c.network.keyword().to_string();
+    if let Some(nat) = &c.nat_router {
+        let _ = write!(network, ", nat_router {} on {}", nat.addr(), nat.device);
+        if let Some(m) = c.nat_nmask {
+            let _ = write!(network, "/{m}");
+        }
+    }
+    let _ = writeln!(o, "  network       {network}");
+    if c.syncdaemon {
+        let _ = writeln!(
+            o,
+            "  sync daemon   on {}, syncid {}",
+            c.syncd_iface,
+            c.syncd_id & 0xff
+        );
+    }
+    if c.tcp_timeout + c.tcpfin_timeout + c.udp_timeout > 0 {
+        let _ = writeln!(
+            o,
+            "  timeouts      tcp {} tcpfin {} udp {} (0 = unchanged)",
+            c.tcp_timeout, c.tcpfin_timeout, c.udp_timeout
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  options       hard_shutdown {}, monitor_links {}",
+        c.hard_shutdown as u8, c.monitor_links as u8
+    );
+    let kind = match c.service {
+        ServiceType::Lvs => "virtual",
+        ServiceType::Fos => "failover",
+    };
+    let mut inactive: Vec<String> = Vec::new();
+    let blocks = match c.service {
+        ServiceType::Lvs => &c.virtuals,
+        ServiceType::Fos => &c.failovers,
+    };
+    let mut active_services = 0;
+    let mut active_servers = 0;
+    for vs in blocks {
+        if !vs.active {
+            inactive.push(format!("{kind} {}", vs.name));
+            continue;
+        }
+        active_services += 1;
+        let where_ = match &vs.address {
+            Some(a) => format!(" on {}", a.device),
+            None => String::new(),
+        };
+        let mut line = format!("\n  {kind} {}: {}{where_}", vs.name, vs.identity());
+        if vs.fwmark != 0 {
+            if let Some(vip) = vs.vip() {
+                let _ = write!(line, " (VIP {vip})");
+            }
+        }
+        if c.service == ServiceType::Lvs {
+            let _ = write!(line, ", {}", vs.scheduler);
+            if vs.persistent > 0 {
+                let _ = write!(line, ", persistent {} s", vs.persistent);
+                if let Some(m) = vs.pmask {
+                    let _ = write!(line, " ({m})");
+                }
+            }
+            if vs.quiesce_server {
+                line.push_str(", quiesce");
+            }
+        }
+        let _ = writeln!(o, "{line}");
+        let probe = if let Some(p) = &vs.send_program {
+            format!("program {}", p.as_passed())
+        } else if vs.send.is_some() || vs.expect.is_some() {
+            "send/expect".to_string()
+        } else {
+            "connect".to_string()
+        };
+        let _ = write!(
+            o,
+            "    probe {probe}, every {} s, reentry {} s",
+            vs.timeout,
+            if vs.reentry == 0 { 180 } else { vs.reentry }
+        );
+        if let Some(lm) = &vs.load_monitor {
+            let _ = write!(o, ", load_monitor {lm}");
+        }
+        if let Some(s) = &vs.sorry_server {
+            let _ = write!(
+                o,
+                ", sorry_server {}",
+                fmt_addr_port(s.addr, s.port.unwrap_or(vs.port))
+            );
+        }
+        o.push('\n');
+        for rs in &vs.servers {
+            if !rs.active {
+                inactive.push(format!("server {} of {}", rs.name, vs.name));
+                continue;
+            }
+            active_servers += 1;
+            let addr = rs
+                .address
+                .as_ref()
+                .map(|h| fmt_addr_port(h.addr, rs.port))
+                .unwrap_or_else(|| "no address".into());
+            let _ = writeln!(o, "    -> {:<12} {addr:<24} weight {}", rs.name, rs.weight);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n  {active_services} active {kind} service{}, {active_servers} active real server{}",
+        if active_services == 1 { "" } else { "s" },
+        if active_servers == 1 { "" } else { "s" }
+    );
+    if !inactive.is_empty() {
+        let _ = writeln!(o, "  inactive: {}", inactive.join(", "));
+    }
+    o
+}
+
+/// The `--check-config` command shared by the daemons: prints the report (text or JSON) to
+/// `out` and returns the exit status (0 valid, 1 not). `require_primary` is set by pulse,
+/// which cannot work out its role without `primary`.
+pub fn check_config_command(
+    path: &Path,
+    json: bool,
+    require_primary: bool,
+    out: &mut dyn std::io::Write,
+) -> i32 {
+    let mut report = check_file(path, &ParseOptions::default());
+    if require_primary {
+        for d in &mut report.diagnostics {
+            if d.code == crate::diag::Code::Semantic && d.message == "primary is not set" {
+                d.severity = crate::diag::Severity::Error;
+                report.ok = false;
+            }
+        }
+    }
+    let text = if json {
+        report.to_json() + "\n"
+    } else {
+        report.to_text()
+    };
+    let _ = out.write_all(text.as_bytes());
+    if report.ok {
+        0
+    } else {
+        1
+    }
+}

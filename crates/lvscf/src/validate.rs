@@ -1,0 +1,368 @@
+//! Semantic validation, separate from syntax: a file can be well-formed and still be
+//! unusable (legacy nanny divides by `timeout = 0`) or silently surprising (two VIPs on one
+//! alias label). Errors stop a daemon from using the file; warnings are reported.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use crate::diag::{Code, Diagnostic, Severity};
+use crate::model::*;
+
+/// Checks a parsed configuration. `file` names the source in diagnostics.
+pub fn validate(config: &Config, file: &str) -> Vec<Diagnostic> {
+    let mut v = Validator {
+        file,
+        out: Vec::new(),
+    };
+    v.globals(config);
+    v.services(config);
+    v.out
+}
+
+/// Whether any diagnostic is an error.
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(Diagnostic::is_error)
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    out: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, severity: Severity, line: u32, message: String, hint: String) {
+        self.out.push(Diagnostic {
+            severity,
+            code: Code::Semantic,
+            file: self.file.to_string(),
+            line,
+            column: 0,
+            message,
+            hint,
+        });
+    }
+
+    fn error(&mut self, line: u32, message: String, hint: impl Into<String>) {
+        self.push(Severity::Error, line, message, hint.into());
+    }
+
+    fn warning(&mut self, line: u32, message: String, hint: impl Into<String>) {
+        self.push(Severity::Warning, line, message, hint.into());
+    }
+
+    fn globals(&mut self, c: &Config) {
+        if c.primary.is_none() {
+            self.warning(
+                0,
+                "primary is not set".into(),
+                "pulse needs it to tell the primary from the backup director",
+            );
+        }
+        if c.backup_active && c.backup.is_none() {
+            // Legacy pulse logs this and carries on without a backup.
+            self.warning(
+                0,
+                "backup_active = 1 but backup is 0.0.0.0 or not set".into(),
+                "pulse clears backup_active and runs without a backup (legacy: \"Undefined \
+                 backup node marked as active? -- clearing that!\"); set backup to the backup \
+                 director's address",
+            );
+        }
+        if let (Some(p), Some(b)) = (&c.primary, &c.backup) {
+            if p.addr == b.addr {
+                self.error(
+                    0,
+                    format!("primary and backup are the same address {}", p.addr),
+                    "each director needs its own address",
+                );
+            }
+        }
+        if c.keepalive.is_zero() {
+            self.error(
+                0,
+                "keepalive is 0".into(),
+                "the heartbeat interval must be positive, e.g. keepalive = 2",
+            );
+        }
+        if c.deadtime.is_zero() {
+            self.error(
+                0,
+                "deadtime is 0".into(),
+                "the partner would be declared dead at once; e.g. deadtime = 5",
+            );
+        } else if c.deadtime <= c.keepalive && c.effective_backup_active() {
+            self.warning(
+                0,
+                format!(
+                    "deadtime ({}) is not longer than keepalive ({})",
+                    crate::value::format_seconds(c.deadtime),
+                    crate::value::format_seconds(c.keepalive)
+                ),
+                "one late heartbeat would cause a failover; make deadtime a few keepalives long",
+            );
+        }
+        if c.heartbeat_port == 0 && c.effective_backup_active() {
+            self.error(
+                0,
+                "heartbeat_port is 0".into(),
+                "use the legacy default 539 on both directors",
+            );
+        }
+        if c.network == Network::Nat && c.nat_router.is_none() && c.effective_backup_active() {
+            self.warning(
+                0,
+                "network = nat with a backup director but no nat_router".into(),
+                "real servers route replies through the NAT router address, which must move \
+                 with the active director; set nat_router = IP DEVICE",
+            );
+        }
+        if c.primary_shared.is_some() != c.backup_shared.is_some() {
+            self.warning(
+                0,
+                "only one of primary_shared and backup_shared is set".into(),
+                "shared SCSI reservation is used only when both are set",
+            );
+        }
+    }
+
+    fn services(&mut self, c: &Config) {
+        let selected: Vec<&VirtualServer> = c.active_services().collect();
+        if selected.is_empty() {
+            // pulse: "no active lvs services defined in <file>".
+            self.error(
+                0,
+                format!("no active {} services defined", c.service.keyword()),
+                format!(
+                    "pulse refuses to start; set `active = 1` in at least one {} block",
+                    match c.service {
+                        ServiceType::Lvs => "virtual",
+                        ServiceType::Fos => "failover",
+                    }
+                ),
+            );
+        }
+        let unused = match c.service {
+            ServiceType::Lvs => c.active_failovers().count(),
+            ServiceType::Fos => c.active_virtuals().count(),
+        };
+        if unused > 0 {
+            self.warning(
+                0,
+                format!(
+                    "{unused} active {} block(s) are ignored because service = {}",
+                    match c.service {
+                        ServiceType::Lvs => "failover",
+                        ServiceType::Fos => "virtual",
+                    },
+                    c.service.keyword()
+                ),
+                "set `service` to the kind of blocks you mean to run",
+            );
+        }
+
+        let mut identities: HashMap<ServiceIdentity, &VirtualServer> = HashMap::new();
+        // label -> (VIP, service) of the first active service using it.
+        let mut labels: HashMap<&str, (IpAddr, &VirtualServer)> = HashMap::new();
+        let mut names: HashSet<&str> = HashSet::new();
+        for vs in c.virtuals.iter().chain(c.failovers.iter()) {
+            if !names.insert(&vs.name) {
+                self.warning(
+                    vs.line,
+                    format!("there is more than one block named {}", vs.name),
+                    "log messages name services by block name; make the names unique",
+                );
+            }
+        }
+        for vs in &selected {
+            self.service(c, vs);
+            if c.service == ServiceType::Lvs {
+                if let Some(first) = identities.insert(vs.identity(), vs) {
+                    self.error(
+                        vs.line,
+                        format!(
+                            "virtual {} is the same IPVS service ({}) as virtual {} (line {})",
+                            vs.name,
+                            vs.identity(),
+                            first.name,
+                            first.line
+                        ),
+                        "IPVS holds one service per address, protocol and port (or fwmark); \
+                         merge the blocks or deactivate one",
+                    );
+                }
+            }
+            if let Some(addr) = &vs.address {
+                match labels.get(addr.device.as_str()) {
+                    Some((ip, first)) if *ip != addr.addr() => self.error(
+                        vs.line,
+                        format!(
+                            "VIP {} of {} uses the interface label {} that {} already uses for {}",
+                            addr.addr(),
+                            vs.name,
+                            addr.device,
+                            first.name,
+                            ip
+                        ),
+                        "legacy pulse would replace one VIP with the other; give each VIP its \
+                         own label such as eth0:2",
+                    ),
+                    Some(_) => {}
+                    None => {
+                        labels.insert(&addr.device, (addr.addr(), vs));
+                    }
+                }
+                if addr.addr().is_ipv4() && !addr.device.contains(':') {
+                    self.warning(
+                        vs.line,
+                        format!(
+                            "VIP {} of {} is on {} without an alias label",
+                            addr.addr(),
+                            vs.name,
+                            addr.device
+                        ),
+                        "legacy pulse re-addressed (and downed) the whole interface in that \
+                         case; this project adds the VIP as an extra address, but use a label \
+                         such as eth0:1 if legacy directors share this file",
+                    );
+                }
+            }
+        }
+    }
+
+    /// Checks one active service of the selected type.
+    fn service(&mut self, c: &Config, vs: &VirtualServer) {
+        let kind = match c.service {
+            ServiceType::Lvs => "virtual",
+            ServiceType::Fos => "failover",
+        };
+        let vip = match &vs.address {
+            Some(a) if !a.addr().is_unspecified() => Some(a.addr()),
+            _ => {
+                self.error(
+                    vs.line,
+                    format!("{kind} {} has no address", vs.name),
+                    "set `address = VIP DEVICE`, e.g. `address = 192.168.0.100 eth0:1`",
+                );
+                None
+            }
+        };
+        if vs.timeout == 0 {
+            self.error(
+                vs.line,
+                format!("timeout of {kind} {} is 0", vs.name),
+                "timeout is the probe interval and timeout in seconds; legacy nanny crashed \
+                 (division by zero) on 0. Use e.g. timeout = 10",
+            );
+        } else if vs.reentry != 0 && vs.reentry < vs.timeout {
+            self.warning(
+                vs.line,
+                format!(
+                    "reentry ({}) of {} is shorter than its timeout ({})",
+                    vs.reentry, vs.name, vs.timeout
+                ),
+                "a recovered server is re-added after one good probe",
+            );
+        }
+        if kind == "virtual" && vs.fwmark == 0 && vs.port == 0 {
+            self.error(
+                vs.line,
+                format!("virtual {} has port 0", vs.name),
+                "set the service port, or a fwmark for a firewall-mark service",
+            );
+        }
+        if vs.send_program.is_some() && vs.send.is_some() {
+            self.warning(
+                vs.line,
+                format!("{} has both send_program and send", vs.name),
+                "nanny uses send_program and ignores send",
+            );
+        }
+        if vs.pmask.is_some() && vs.persistent == 0 {
+            self.warning(
+                vs.line,
+                format!("{} has pmask but no persistent timeout", vs.name),
+                "pmask only matters with persistent > 0",
+            );
+        }
+        if kind == "failover" {
+            if vs.start_cmd.is_none() || vs.stop_cmd.is_none() {
+                self.warning(
+                    vs.line,
+                    format!("failover {} lacks start_cmd or stop_cmd", vs.name),
+                    "fos runs both to move the service between directors",
+                );
+            }
+            return;
+        }
+        if vs.active_servers().next().is_none() && vs.sorry_server.is_none() {
+            self.warning(
+                vs.line,
+                format!("virtual {} has no active real server", vs.name),
+                "the service will be created with no destination",
+            );
+        }
+        let mut seen: HashMap<(IpAddr, u16), &RealServer> = HashMap::new();
+        for rs in vs.active_servers() {
+            let Some(host) = &rs.address else {
+                self.error(
+                    rs.line,
+                    format!("server {} of {} has no address", rs.name, vs.name),
+                    "set `address = IP` in the server block",
+                );
+                continue;
+            };
+            if let Some(first) = seen.insert((host.addr, rs.port), rs) {
+                self.error(
+                    rs.line,
+                    format!(
+                        "servers {} and {} of {} are the same destination {}",
+                        first.name,
+                        rs.name,
+                        vs.name,
+                        fmt_addr_port(host.addr, rs.port)
+                    ),
+                    "IPVS holds each real server address and port once per service",
+                );
+            }
+            if let Some(vip) = vip {
+                if vip.is_ipv4() != host.addr.is_ipv4() && c.network != Network::Tunnel {
+                    self.error(
+                        rs.line,
+                        format!(
+                            "server {} ({}) of {} is not in the VIP's address family",
+                            rs.name, host.addr, vs.name
+                        ),
+                        "the kernel mixes IPv4 and IPv6 only with network = tunnel",
+                    );
+                }
+            }
+            if rs.port == 0 && vs.fwmark == 0 {
+                self.error(
+                    rs.line,
+                    format!("server {} of {} has port 0", rs.name, vs.name),
+                    "set `port` in the server block",
+                );
+            }
+        }
+        if let (Some(sorry), Some(vip)) = (&vs.sorry_server, vip) {
+            if sorry.addr.is_ipv4() != vip.is_ipv4() && c.network != Network::Tunnel {
+                self.error(
+                    vs.line,
+                    format!(
+                        "sorry_server {} of {} is not in the VIP's address family",
+                        sorry.addr, vs.name
+                    ),
+                    "use a sorry server of the VIP's family",
+                );
+            }
+        }
+    }
+}
+
+/// `1.2.3.4:80` or `[2001:db8::1]:80`.
+pub fn fmt_addr_port(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+        IpAddr::V4(a) => format!("{a}:{port}"),
+    }
+}

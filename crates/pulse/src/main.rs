@@ -1,0 +1,146 @@
+//! `pulse`: director heartbeat and VIP takeover (reference §2). This release implements
+//! the legacy command line and `--check-config`; the daemon itself comes with its issue.
+
+use std::path::PathBuf;
+
+use daemon::cli::{self, OptSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Id {
+    Config,
+    NoDaemon,
+    TestStart,
+    Verbose,
+    ForceActive,
+    Lvsd,
+    Fos,
+    Version,
+    Help,
+    CheckConfig,
+    Json,
+}
+
+/// The legacy popt table (reference §2.1) plus `--check-config` and `--json`.
+const OPTIONS: &[OptSpec<Id>] = &[
+    OptSpec {
+        id: Id::Config,
+        short: Some('c'),
+        long: &["configfile"],
+        takes_value: true,
+    },
+    OptSpec {
+        id: Id::NoDaemon,
+        short: Some('n'),
+        long: &["nodaemon"],
+        takes_value: false,
+    },
+    OptSpec {
+        id: Id::TestStart,
+        short: Some('t'),
+        long: &["test-start", "norun"],
+        takes_value: false,
+    },
+    OptSpec {
+        id: Id::Verbose,
+        short: Some('v'),
+        long: &["verbose"],
+        takes_value: false,
+    },
+    OptSpec {
+        id: Id::ForceActive,
+        short: None,
+        long: &["forceactive"],
+        takes_value: false,
+    },
+    // `--lvs` is the 0.4.x spelling the man page still shows.
+    OptSpec {
+        id: Id::Lvsd,
+        short: None,
+        long: &["lvsd", "lvs"],
+        takes_value: true,
+    },
+    OptSpec {
+        id: Id::Fos,
+        short: None,
+        long: &["fos"],
+        takes_value: true,
+    },
+    OptSpec {
+        id: Id::Version,
+        short: None,
+        long: &["version"],
+        takes_value: false,
+    },
+    OptSpec {
+        id: Id::Help,
+        short: Some('?'),
+        long: &["help", "usage"],
+        takes_value: false,
+    },
+    OptSpec {
+        id: Id::CheckConfig,
+        short: None,
+        long: &["check-config"],
+        takes_value: false,
+    },
+    OptSpec {
+        id: Id::Json,
+        short: None,
+        long: &["json"],
+        takes_value: false,
+    },
+];
+
+const USAGE: &str = "Usage: pulse [OPTION...]
+  -c, --configfile=FILE   configuration file (default /etc/sysconfig/ha/lvs.cf)
+  -n, --nodaemon          run in the foreground, log to stdout
+  -t, --test-start        do not start lvsd/fos (also --norun)
+  -v, --verbose           debug logging
+      --forceactive       become active at start
+      --lvsd=PATH         lvsd program (also --lvs)
+      --fos=PATH          fos program
+      --check-config      check the configuration file and print a summary
+      --json              with --check-config: print the parsed model as JSON
+      --version           print the version
+  -?, --help              this text
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match cli::parse(OPTIONS, &args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{}", e.legacy_message("pulse"));
+            std::process::exit(1);
+        }
+    };
+    let has = |id| opts.iter().any(|o| o.id == id);
+    let config = opts
+        .iter()
+        .rev()
+        .find(|o| o.id == Id::Config)
+        .and_then(|o| o.value.clone())
+        .unwrap_or_else(|| lvscf::DEFAULT_CONFIG_PATH.to_string());
+    if has(Id::Help) {
+        print!("{USAGE}");
+        return;
+    }
+    if has(Id::Version) {
+        print!("{}", cli::version_text("pulse 1.56"));
+        return;
+    }
+    if has(Id::CheckConfig) {
+        let code = lvscf::report::check_config_command(
+            &PathBuf::from(&config),
+            has(Id::Json),
+            true,
+            &mut std::io::stdout(),
+        );
+        std::process::exit(code);
+    }
+    eprintln!(
+        "pulse: the heartbeat daemon is not part of this release yet; \
+         `pulse --check-config -c {config}` checks the configuration"
+    );
+    std::process::exit(1);
+}
