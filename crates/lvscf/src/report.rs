@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::diag::Diagnostic;
 use crate::model::*;
 use crate::parser::{self, ParseOptions};
-use crate::validate::{self, fmt_addr_port};
+use crate::validate::{self, fmt_addr_port, Consumer};
 use crate::value::format_seconds;
 
 /// Bumped when the JSON document changes incompatibly.
@@ -28,13 +28,18 @@ pub struct CheckReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses and validates a file.
+/// Parses and validates a file for lvsd.
 pub fn check_file(path: &Path, opts: &ParseOptions) -> CheckReport {
+    check_file_for(path, opts, Consumer::Lvsd)
+}
+
+/// Parses and validates a file for the given daemon.
+pub fn check_file_for(path: &Path, opts: &ParseOptions, consumer: Consumer) -> CheckReport {
     let file = path.display().to_string();
     match parser::parse_file(path, opts) {
         Ok(parsed) => {
             let mut diagnostics = parsed.warnings;
-            diagnostics.extend(validate::validate(&parsed.config, &file));
+            diagnostics.extend(validate::validate_for(&parsed.config, &file, consumer));
             CheckReport {
                 schema_version: JSON_SCHEMA_VERSION,
                 ok: !validate::has_errors(&diagnostics),
@@ -251,23 +256,14 @@ pub fn summary(c: &Config) -> String {
 }
 
 /// The `--check-config` command shared by the daemons: prints the report (text or JSON) to
-/// `out` and returns the exit status (0 valid, 1 not). `require_primary` is set by pulse,
-/// which cannot work out its role without `primary`.
+/// `out` and returns the exit status (0 valid, 1 not).
 pub fn check_config_command(
     path: &Path,
     json: bool,
-    require_primary: bool,
+    consumer: Consumer,
     out: &mut dyn std::io::Write,
 ) -> i32 {
-    let mut report = check_file(path, &ParseOptions::default());
-    if require_primary {
-        for d in &mut report.diagnostics {
-            if d.code == crate::diag::Code::Semantic && d.message == "primary is not set" {
-                d.severity = crate::diag::Severity::Error;
-                report.ok = false;
-            }
-        }
-    }
+    let report = check_file_for(path, &ParseOptions::default(), consumer);
     let text = if json {
         report.to_json() + "\n"
     } else {

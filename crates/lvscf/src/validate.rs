@@ -8,10 +8,25 @@ use std::net::IpAddr;
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::*;
 
-/// Checks a parsed configuration. `file` names the source in diagnostics.
+/// Which daemon the file is checked for: pulse cannot work out its role without
+/// `primary`, the others do not use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consumer {
+    #[default]
+    Lvsd,
+    Pulse,
+}
+
+/// Checks a parsed configuration for lvsd. `file` names the source in diagnostics.
 pub fn validate(config: &Config, file: &str) -> Vec<Diagnostic> {
+    validate_for(config, file, Consumer::Lvsd)
+}
+
+/// Checks a parsed configuration for the given daemon.
+pub fn validate_for(config: &Config, file: &str, consumer: Consumer) -> Vec<Diagnostic> {
     let mut v = Validator {
         file,
+        consumer,
         out: Vec::new(),
     };
     v.globals(config);
@@ -26,6 +41,7 @@ pub fn has_errors(diags: &[Diagnostic]) -> bool {
 
 struct Validator<'a> {
     file: &'a str,
+    consumer: Consumer,
     out: Vec<Diagnostic>,
 }
 
@@ -52,10 +68,15 @@ impl Validator<'_> {
 
     fn globals(&mut self, c: &Config) {
         if c.primary.is_none() {
-            self.warning(
+            let severity = match self.consumer {
+                Consumer::Pulse => Severity::Error,
+                Consumer::Lvsd => Severity::Warning,
+            };
+            self.push(
+                severity,
                 0,
                 "primary is not set".into(),
-                "pulse needs it to tell the primary from the backup director",
+                "pulse needs it to tell the primary from the backup director".into(),
             );
         }
         if c.backup_active && c.backup.is_none() {

@@ -98,7 +98,7 @@ impl Writer {
 
     fn block(&mut self, kind: &str, v: &VirtualServer) {
         let d = VirtualServer::new(&v.name, 0);
-        let _ = writeln!(self.out, "{kind} {} {{", v.name);
+        let _ = writeln!(self.out, "{kind} {} {{", string(&v.name));
         self.indent = "     ";
         // The GUI's virtual order.
         self.kv("active", bool01(v.active));
@@ -143,7 +143,7 @@ impl Writer {
             }
         }
         for s in &v.servers {
-            let _ = writeln!(self.out, "     server {} {{", s.name);
+            let _ = writeln!(self.out, "     server {} {{", string(&s.name));
             self.indent = "         ";
             self.opt("address", s.address.as_ref().map(host));
             self.kv("active", bool01(s.active));

@@ -118,7 +118,7 @@ fn main() {
         let code = lvscf::report::check_config_command(
             &PathBuf::from(&config),
             has(Id::Json),
-            false,
+            lvscf::validate::Consumer::Lvsd,
             &mut std::io::stdout(),
         );
         std::process::exit(code);

@@ -133,7 +133,7 @@ fn main() {
         let code = lvscf::report::check_config_command(
             &PathBuf::from(&config),
             has(Id::Json),
-            true,
+            lvscf::validate::Consumer::Pulse,
             &mut std::io::stdout(),
         );
         std::process::exit(code);

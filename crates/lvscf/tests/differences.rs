@@ -1,0 +1,145 @@
+//! The legacy parser defects this project fixes (reference §7.1 items 1–3), each with the
+//! behaviour that replaces it. Documented in docs/differences.md.
+
+use lvscf::*;
+
+const LF: &str = "primary = 1.2.3.4\nvirtual web {\n     active = 1\n     address = 10.0.0.1 eth0:1\n     expect = \"HTTP\"\n     server a {\n         address = 10.1.0.1\n         active = 1\n     }\n}\n";
+
+fn parse(text: &str) -> Result<Parsed, ParseFailure> {
+    parse_str(text, "lvs.cf", &ParseOptions::default())
+}
+
+#[test]
+fn crlf_files_parse_like_lf_files_and_say_so() {
+    // Legacy: only the first line of a CRLF file was read.
+    let crlf = LF.replace('\n', "\r\n");
+    let lf = parse(LF).unwrap();
+    let dos = parse(&crlf).unwrap();
+    assert!(dos.config.same_settings(&lf.config));
+    assert_eq!(dos.config.virtuals[0].servers.len(), 1);
+    assert!(dos.warnings.iter().any(|w| w.message.contains("CRLF")));
+    assert!(!lf.warnings.iter().any(|w| w.message.contains("CRLF")));
+}
+
+#[test]
+fn cr_only_files_parse_like_lf_files() {
+    let cr = parse(&LF.replace('\n', "\r")).unwrap();
+    assert!(cr.config.same_settings(&parse(LF).unwrap().config));
+}
+
+#[test]
+fn a_stray_cr_ends_a_line_instead_of_swallowing_the_file() {
+    let text = "primary = 1.2.3.4\rkeepalive = 3\ndeadtime = 9\n";
+    let c = parse(text).unwrap().config;
+    assert_eq!(c.keepalive.as_secs(), 3);
+    assert_eq!(c.deadtime.as_secs(), 9);
+}
+
+#[test]
+fn line_numbers_count_physical_lines_in_every_style() {
+    for eol in ["\n", "\r\n", "\r"] {
+        let text = ["primary = 1.2.3.4", "", "# c", "bogus = 1"].join(eol);
+        let f = parse(&text).unwrap_err();
+        assert_eq!(f.first_error().line, 4, "{eol:?}");
+    }
+}
+
+#[test]
+fn quoted_value_followed_by_blanks_is_accepted() {
+    // Legacy: "quotation mismatch" for a quoted value without blanks plus trailing blanks.
+    let c = parse("virtual v {\n expect = \"HTTP\"   \n send = 'x'\t\n}\n")
+        .unwrap()
+        .config;
+    assert_eq!(c.virtuals[0].expect.as_ref().unwrap().text, "HTTP");
+    assert_eq!(c.virtuals[0].send.as_ref().unwrap().text, "x");
+}
+
+#[test]
+fn unterminated_block_at_end_of_file_is_an_error() {
+    // Legacy silently accepted it.
+    let f = parse("primary = 1.2.3.4\nvirtual web {\n active = 1\n").unwrap_err();
+    let e = f.first_error();
+    assert_eq!((e.line, e.message.as_str()), (2, "unexpected end of file"));
+    assert!(e.hint.contains("virtual web"), "{}", e.hint);
+    let f = parse("virtual web {\n server a {\n").unwrap_err();
+    assert_eq!(f.first_error().line, 2);
+    assert!(f.first_error().hint.contains("server a"));
+}
+
+#[test]
+fn octal_numbers_keep_their_legacy_value_with_a_warning() {
+    let p = parse("virtual v {\n timeout = 010\n}\n").unwrap();
+    assert_eq!(p.config.virtuals[0].timeout, 8);
+    let w = p
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("octal"))
+        .unwrap();
+    assert_eq!((w.line, w.column), (2, 12));
+    let p = parse("keepalive = 010\n").unwrap();
+    assert_eq!(p.config.keepalive.as_secs(), 8);
+    assert!(p.warnings.iter().any(|w| w.message.contains("octal")));
+    // Plain decimal and hex give no warning.
+    assert!(parse("keepalive = 10\nserial_no = 0x10\n")
+        .unwrap()
+        .warnings
+        .is_empty());
+}
+
+#[test]
+fn trailing_comments_stay_an_error() {
+    // Decision (docs/differences.md): kept rejected so a file stays valid for legacy pulse.
+    let f = parse("keepalive = 2 # seconds\n").unwrap_err();
+    assert_eq!(f.first_error().message, "unexpected arguments");
+    assert_eq!(f.first_error().column, 15);
+}
+
+#[test]
+fn invalid_pmask_is_ignored_with_a_warning_as_legacy_did() {
+    let p = parse("virtual v {\n persistent = 60\n pmask = bogus\n}\n").unwrap();
+    assert_eq!(p.config.virtuals[0].pmask, None);
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.line == 3 && w.message.contains("pmask")));
+}
+
+#[test]
+fn non_utf8_bytes_are_replaced_and_reported() {
+    let mut bytes = b"# caf\xe9\nprimary = 1.2.3.4\n".to_vec();
+    let p = parse_bytes(&bytes, "lvs.cf", &ParseOptions::default()).unwrap();
+    assert!(p.warnings.iter().any(|w| w.message.contains("UTF-8")));
+    bytes.extend_from_slice(b"bogus\xff = 1\n");
+    assert!(parse_bytes(&bytes, "lvs.cf", &ParseOptions::default()).is_err());
+}
+
+#[test]
+fn repeated_keywords_warn_and_the_last_wins() {
+    let p = parse(
+        "virtual v {\n port = 80\n port = 81\n server s {\n weight = 1\n weight = 2\n }\n}\n",
+    )
+    .unwrap();
+    let v = &p.config.virtuals[0];
+    assert_eq!((v.port, v.servers[0].weight), (81, 2));
+    assert_eq!(
+        p.warnings
+            .iter()
+            .filter(|w| w.message.contains("more than once"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn out_of_range_values_are_rejected_where_legacy_truncated() {
+    for text in [
+        "virtual v {\n port = 70000\n}\n",
+        "virtual v {\n server s {\n weight = -1\n }\n}\n",
+        "virtual v {\n timeout = -5\n}\n",
+        "heartbeat_port = 65536\n",
+        "tcp_timeout = -1\n",
+    ] {
+        let f = parse(text).unwrap_err();
+        assert_eq!(f.first_error().message, "invalid argument", "{text}");
+    }
+}

@@ -1,0 +1,82 @@
+//! Extensions over legacy lvs.cf (legacy would reject these; docs/lvs.cf.5 marks them).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use lvscf::*;
+
+fn ok(text: &str) -> Config {
+    match parse_str(text, "lvs.cf", &ParseOptions::default()) {
+        Ok(p) => p.config,
+        Err(f) => panic!("{f}"),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn fractional_keepalive_and_deadtime() {
+    let c = ok("keepalive = 0.2\ndeadtime = 0.75\n");
+    assert_eq!(c.keepalive, Duration::from_millis(200));
+    assert_eq!(c.deadtime, Duration::from_millis(750));
+}
+
+#[test]
+fn ipv6_directors_vips_real_and_sorry_servers() {
+    let c = ok("primary = 2001:db8::10\nprimary_private = fd00::1\nbackup = 2001:db8::11\n\
+                backup_private = fd00::2\nnat_router = 2001:db8:1::fe eth1\n\
+                virtual v6 {\n active = 1\n address = 2001:db8::100 eth0\n port = 443\n\
+                sorry_server = [2001:db8:1::99]\n server a {\n address = 2001:db8:1::21\n active = 1\n }\n}\n");
+    assert_eq!(c.primary.unwrap().addr, ip("2001:db8::10"));
+    assert_eq!(c.primary_private.unwrap().addr, ip("fd00::1"));
+    assert_eq!(c.backup.unwrap().addr, ip("2001:db8::11"));
+    assert_eq!(c.backup_private.unwrap().addr, ip("fd00::2"));
+    assert_eq!(c.nat_router.unwrap().addr(), ip("2001:db8:1::fe"));
+    let v = &c.virtuals[0];
+    assert_eq!(v.vip(), Some(ip("2001:db8::100")));
+    assert_eq!(v.sorry_server.as_ref().unwrap().addr, ip("2001:db8:1::99"));
+    assert_eq!(
+        v.servers[0].address.as_ref().unwrap().addr,
+        ip("2001:db8:1::21")
+    );
+    assert_eq!(v.identity().to_string(), "TCP [2001:db8::100]:443");
+}
+
+#[test]
+fn sorry_server_with_a_port() {
+    let c = ok("virtual v {\n port = 80\n sorry_server = 10.0.0.99 8080\n}\n");
+    assert_eq!(
+        c.virtuals[0].sorry_server,
+        Some(SorryServer {
+            addr: ip("10.0.0.99"),
+            port: Some(8080)
+        })
+    );
+    let f = parse_str(
+        "virtual v {\n sorry_server = 10.0.0.99 99999\n}\n",
+        "f",
+        &ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(f.first_error().message, "invalid argument");
+    let f = parse_str(
+        "virtual v {\n sorry_server = 10.0.0.99 1 2\n}\n",
+        "f",
+        &ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(f.first_error().message, "unexpected arguments");
+}
+
+#[test]
+fn more_kernel_schedulers_and_sctp() {
+    for s in EXTENSION_SCHEDULERS.iter().chain(LEGACY_SCHEDULERS) {
+        let c = ok(&format!(
+            "virtual v {{\n scheduler = {s}\n protocol = sctp\n}}\n"
+        ));
+        assert_eq!(c.virtuals[0].scheduler, *s);
+        assert_eq!(c.virtuals[0].protocol, Protocol::Sctp);
+    }
+}

@@ -1,0 +1,180 @@
+//! Semantic validation (lvscf::validate), separate from syntax.
+
+use lvscf::validate::{has_errors, validate};
+use lvscf::*;
+
+const BASE: &str = "primary = 192.168.0.10\nbackup = 192.168.0.11\nbackup_active = 1\n\
+                    nat_router = 10.0.0.254 eth1:1\n";
+
+fn check(text: &str) -> Vec<Diagnostic> {
+    let parsed =
+        parse_str(text, "lvs.cf", &ParseOptions::default()).unwrap_or_else(|f| panic!("{f}"));
+    validate(&parsed.config, "lvs.cf")
+}
+
+fn vs(name: &str, vip: &str, label: &str, port: u16, extra: &str) -> String {
+    format!(
+        "virtual {name} {{\n active = 1\n address = {vip} {label}\n port = {port}\n{extra}\
+         server a {{\n address = 10.0.0.21\n active = 1\n }}\n}}\n"
+    )
+}
+
+fn errors(diags: &[Diagnostic]) -> Vec<String> {
+    diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+#[test]
+fn a_sound_file_has_no_errors() {
+    let d = check(&format!(
+        "{BASE}{}",
+        vs("www", "192.168.0.100", "eth0:1", 80, "")
+    ));
+    assert!(!has_errors(&d), "{d:?}");
+}
+
+#[test]
+fn timeout_zero_is_an_error() {
+    let d = check(&format!(
+        "{BASE}{}",
+        vs("www", "192.168.0.100", "eth0:1", 80, " timeout = 0\n")
+    ));
+    let e = d.iter().find(|d| d.is_error()).unwrap();
+    assert!(e.message.contains("timeout of virtual www is 0"));
+    assert_eq!(e.line, 5, "points at the virtual block");
+    assert!(e.hint.contains("division by zero"));
+}
+
+#[test]
+fn two_vips_on_one_alias_label_is_an_error() {
+    let text = format!(
+        "{BASE}{}{}",
+        vs("a", "192.168.0.100", "eth0:1", 80, ""),
+        vs("b", "192.168.0.101", "eth0:1", 80, "")
+    );
+    assert!(errors(&check(&text))
+        .iter()
+        .any(|m| m.contains("interface label eth0:1")));
+    // The same VIP on several ports may share its label.
+    let text = format!(
+        "{BASE}{}{}",
+        vs("a", "192.168.0.100", "eth0:1", 80, ""),
+        vs("b", "192.168.0.100", "eth0:1", 443, "")
+    );
+    assert!(!has_errors(&check(&text)));
+}
+
+#[test]
+fn backup_active_without_backup_is_reported() {
+    let d = check(&format!(
+        "primary = 1.1.1.1\nbackup = 0.0.0.0\nbackup_active = 1\n{}",
+        vs("w", "1.1.1.100", "eth0:1", 80, "")
+    ));
+    assert!(d
+        .iter()
+        .any(|d| !d.is_error() && d.message.contains("backup_active = 1 but backup")));
+    let c = parse_str(
+        "backup = 0.0.0.0\nbackup_active = 1\n",
+        "f",
+        &ParseOptions::default(),
+    )
+    .unwrap()
+    .config;
+    assert!(c.backup_active && !c.effective_backup_active());
+}
+
+#[test]
+fn no_active_service_of_the_selected_type_is_an_error() {
+    let d = check(&format!("{BASE}virtual w {{\n active = 0\n}}\n"));
+    assert!(errors(&d).contains(&"no active lvs services defined".to_string()));
+    let d = check(&format!(
+        "service = fos\n{BASE}{}",
+        vs("w", "1.1.1.100", "eth0:1", 80, "")
+    ));
+    assert!(errors(&d).contains(&"no active fos services defined".to_string()));
+}
+
+#[test]
+fn duplicate_ipvs_services_and_destinations_are_errors() {
+    let text = format!(
+        "{BASE}{}{}",
+        vs("a", "192.168.0.100", "eth0:1", 80, ""),
+        vs("b", "192.168.0.100", "eth0:1", 80, "")
+    );
+    assert!(errors(&check(&text))
+        .iter()
+        .any(|m| m.contains("same IPVS service (TCP 192.168.0.100:80)")));
+    let text = format!(
+        "{BASE}{}",
+        vs(
+            "a",
+            "192.168.0.100",
+            "eth0:1",
+            80,
+            " server b {\n address = 10.0.0.21\n active = 1\n }\n"
+        )
+    );
+    assert!(errors(&check(&text))
+        .iter()
+        .any(|m| m.contains("same destination 10.0.0.21:80")));
+}
+
+#[test]
+fn fwmark_services_are_identified_by_mark() {
+    let text = format!(
+        "{BASE}{}{}",
+        vs("a", "192.168.0.100", "eth0:1", 80, " fwmark = 5\n"),
+        vs("b", "192.168.0.101", "eth0:2", 81, " fwmark = 5\n")
+    );
+    assert!(errors(&check(&text)).iter().any(|m| m.contains("FWM 5")));
+}
+
+#[test]
+fn address_family_mismatch_is_an_error_except_with_tunnels() {
+    let text = format!("{BASE}{}", vs("a", "2001:db8::1", "eth0", 80, ""));
+    assert!(errors(&check(&text))
+        .iter()
+        .any(|m| m.contains("address family")));
+    let text = format!(
+        "{BASE}network = tunnel\n{}",
+        vs("a", "2001:db8::1", "eth0", 80, "")
+    );
+    assert!(!errors(&check(&text))
+        .iter()
+        .any(|m| m.contains("address family")));
+}
+
+#[test]
+fn missing_addresses_and_zero_intervals_are_errors() {
+    let d = check(&format!(
+        "{BASE}virtual w {{\n active = 1\n server a {{\n active = 1\n }}\n}}\nkeepalive = 0\n"
+    ));
+    let e = errors(&d);
+    assert!(e.iter().any(|m| m == "virtual w has no address"), "{e:?}");
+    assert!(
+        e.iter().any(|m| m == "server a of w has no address"),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|m| m == "keepalive is 0"), "{e:?}");
+}
+
+#[test]
+fn primary_equal_to_backup_is_an_error() {
+    let d = check(&format!(
+        "primary = 1.1.1.1\nbackup = 1.1.1.1\n{}",
+        vs("w", "1.1.1.100", "eth0:1", 80, "")
+    ));
+    assert!(errors(&d).iter().any(|m| m.contains("same address")));
+}
+
+#[test]
+fn inactive_blocks_are_not_checked() {
+    let d = check(&format!(
+        "{BASE}{}virtual off {{\n active = 0\n timeout = 0\n}}\n",
+        vs("w", "1.1.1.100", "eth0:1", 80, "")
+    ));
+    assert!(!has_errors(&d), "{d:?}");
+}
