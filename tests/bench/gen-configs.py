@@ -22,7 +22,7 @@ def main():
         for v in range(nv):
             vip = f"172.16.{((v + 1) >> 8) & 255}.{(v + 1) & 255}"
             port = 80 + (v % 1000)
-            lvs.write(f"virtual vs{v} {{\n     active = 1\n     address = {vip} eth0:{v % 250}\n"
+            lvs.write(f"virtual vs{v} {{\n     active = 1\n     address = {vip} eth0:{v + 1}\n"
                       f"     port = {port}\n     send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n"
                       f"     expect = \"HTTP\"\n     scheduler = wlc\n     protocol = tcp\n"
                       f"     timeout = 6\n     reentry = 15\n")
