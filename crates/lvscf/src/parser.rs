@@ -524,6 +524,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An integer value in `lo..=hi` (the statement's first value).
     fn int(
         &mut self,
         stmt: &Stmt,
@@ -531,13 +532,34 @@ impl<'a> Parser<'a> {
         hi: i64,
         what: &str,
     ) -> Result<i64, (Code, u32, String)> {
-        let tok = stmt.arg(0);
+        self.int_at(stmt.line, stmt.arg(0), lo, hi, what)
+    }
+
+    /// An integer token in `lo..=hi`; a leading zero (octal) is read as C strtol reads it
+    /// and warned about.
+    fn int_at(
+        &mut self,
+        line: u32,
+        tok: &Token,
+        lo: i64,
+        hi: i64,
+        what: &str,
+    ) -> Result<i64, (Code, u32, String)> {
         let n = value::parse_ranged(tok.text, lo, hi, what)
             .map_err(|e| Self::value_error(tok, e, Code::BadArgument))?;
         if n.octal {
-            self.octal_warning(stmt.line, tok, n.value);
+            self.octal_warning(line, tok, n.value);
         }
         Ok(n.value)
+    }
+
+    /// A port by number, or (where legacy allowed it) by TCP service name.
+    fn port_or_service(&mut self, line: u32, tok: &Token) -> Result<u16, (Code, u32, String)> {
+        if value::parse_int(tok.text).is_ok() {
+            return Ok(self.int_at(line, tok, 0, 65535, "a port")? as u16);
+        }
+        value::parse_port_or_service(tok.text)
+            .map_err(|e| Self::value_error(tok, e, Code::BadArgument))
     }
 
     fn octal_warning(&mut self, line: u32, tok: &Token, value: i64) {
@@ -668,8 +690,7 @@ impl<'a> Parser<'a> {
             "backup_active" => self.config.backup_active = Self::boolean(stmt)?,
             "heartbeat" => self.config.heartbeat = Self::boolean(stmt)?,
             "heartbeat_port" => {
-                self.config.heartbeat_port = value::parse_port_or_service(tok.text)
-                    .map_err(|e| Self::value_error(&tok, e, Code::BadArgument))?
+                self.config.heartbeat_port = self.port_or_service(stmt.line, &tok)?
             }
             "keepalive" | "deadtime" => {
                 let d = value::parse_seconds(tok.text)
@@ -852,14 +873,7 @@ impl<'a> Parser<'a> {
                     )
                 })?;
                 let port = match stmt.toks.get(3) {
-                    Some(p) => Some(
-                        value::parse_int(p.text)
-                            .map_err(|e| Self::value_error(p, e, Code::BadArgument))
-                            .and_then(|n| {
-                                value::port_in_range(n.value)
-                                    .map_err(|e| Self::value_error(p, e, Code::BadArgument))
-                            })?,
-                    ),
+                    Some(p) => Some(self.int_at(stmt.line, p, 0, 65535, "a port")? as u16),
                     None => None,
                 };
                 if addr.is_unspecified() {
@@ -886,10 +900,7 @@ impl<'a> Parser<'a> {
                     VValue::Ignored
                 }
             },
-            "port" => VValue::Port(
-                value::parse_port_or_service(tok.text)
-                    .map_err(|e| Self::value_error(tok, e, Code::BadArgument))?,
-            ),
+            "port" => VValue::Port(self.port_or_service(stmt.line, tok)?),
             "protocol" => VValue::Protocol(Self::keyword_choice(
                 tok,
                 &[
