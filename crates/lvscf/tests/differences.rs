@@ -83,8 +83,16 @@ fn octal_numbers_keep_their_legacy_value_with_a_warning() {
     let p = parse("heartbeat_port = 01033\nvirtual v {\n port = 0443\n sorry_server = 1.2.3.4 010\n server s {\n port = 010\n }\n}\n").unwrap();
     let v = &p.config.virtuals[0];
     assert_eq!((p.config.heartbeat_port, v.port), (539, 0o443));
-    assert_eq!((v.sorry_server.as_ref().unwrap().port, v.servers[0].port), (Some(8), 8));
-    let lines: Vec<u32> = p.warnings.iter().filter(|w| w.message.contains("octal")).map(|w| w.line).collect();
+    assert_eq!(
+        (v.sorry_server.as_ref().unwrap().port, v.servers[0].port),
+        (Some(8), 8)
+    );
+    let lines: Vec<u32> = p
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("octal"))
+        .map(|w| w.line)
+        .collect();
     assert_eq!(lines, [1, 3, 4, 6]);
     // Plain decimal and hex give no warning.
     assert!(parse("keepalive = 10\nserial_no = 0x10\n")
