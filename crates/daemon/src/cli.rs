@@ -14,6 +14,62 @@ pub struct OptSpec<Id: Copy> {
     pub takes_value: bool,
 }
 
+impl<Id: Copy> OptSpec<Id> {
+    /// An option without a value.
+    pub const fn flag(id: Id, short: Option<char>, long: &'static [&'static str]) -> Self {
+        OptSpec {
+            id,
+            short,
+            long,
+            takes_value: false,
+        }
+    }
+
+    /// An option that takes a value.
+    pub const fn value(id: Id, short: Option<char>, long: &'static [&'static str]) -> Self {
+        OptSpec {
+            id,
+            short,
+            long,
+            takes_value: true,
+        }
+    }
+}
+
+/// The options of one command line, in order.
+#[derive(Debug, Clone)]
+pub struct Options<Id> {
+    pub opts: Vec<Opt<Id>>,
+}
+
+impl<Id: Copy + PartialEq> Options<Id> {
+    pub fn has(&self, id: Id) -> bool {
+        self.opts.iter().any(|o| o.id == id)
+    }
+
+    /// The value of the last occurrence of `id` (popt: the last one wins).
+    pub fn value(&self, id: Id) -> Option<&str> {
+        self.opts
+            .iter()
+            .rev()
+            .find(|o| o.id == id)
+            .and_then(|o| o.value.as_deref())
+    }
+}
+
+/// Parses the process's own arguments; on error prints the legacy message for `prog` to
+/// stderr and exits 1, as the legacy daemons did.
+pub fn parse_args_or_exit<Id: Copy>(prog: &str, specs: &[OptSpec<Id>]) -> Options<Id> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse(specs, &args) {
+        Ok(opts) => Options { opts },
+        Err(e) => {
+            eprintln!("{}", e.legacy_message(prog));
+            std::process::exit(1);
+        }
+    }
+}
+
 /// A recognised option and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opt<Id> {

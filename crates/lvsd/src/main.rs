@@ -21,60 +21,15 @@ enum Id {
 
 /// The legacy option table (reference §3.1) plus `--check-config` and `--json`.
 const OPTIONS: &[OptSpec<Id>] = &[
-    OptSpec {
-        id: Id::Config,
-        short: Some('c'),
-        long: &["configfile"],
-        takes_value: true,
-    },
-    OptSpec {
-        id: Id::Verbose,
-        short: Some('v'),
-        long: &["verbose"],
-        takes_value: false,
-    },
-    OptSpec {
-        id: Id::NoDaemon,
-        short: Some('n'),
-        long: &["nodaemon"],
-        takes_value: false,
-    },
-    OptSpec {
-        id: Id::TestStart,
-        short: Some('t'),
-        long: &["test-start"],
-        takes_value: false,
-    },
-    OptSpec {
-        id: Id::NoFork,
-        short: None,
-        long: &["nofork"],
-        takes_value: false,
-    },
-    OptSpec {
-        id: Id::Version,
-        short: None,
-        long: &["version"],
-        takes_value: false,
-    },
-    OptSpec {
-        id: Id::Help,
-        short: Some('?'),
-        long: &["help", "usage"],
-        takes_value: false,
-    },
-    OptSpec {
-        id: Id::CheckConfig,
-        short: None,
-        long: &["check-config"],
-        takes_value: false,
-    },
-    OptSpec {
-        id: Id::Json,
-        short: None,
-        long: &["json"],
-        takes_value: false,
-    },
+    OptSpec::value(Id::Config, Some('c'), &["configfile"]),
+    OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),
+    OptSpec::flag(Id::NoDaemon, Some('n'), &["nodaemon"]),
+    OptSpec::flag(Id::TestStart, Some('t'), &["test-start"]),
+    OptSpec::flag(Id::NoFork, None, &["nofork"]),
+    OptSpec::flag(Id::Version, None, &["version"]),
+    OptSpec::flag(Id::Help, Some('?'), &["help", "usage"]),
+    OptSpec::flag(Id::CheckConfig, None, &["check-config"]),
+    OptSpec::flag(Id::Json, None, &["json"]),
 ];
 
 const USAGE: &str = "Usage: lvsd [OPTION...]
@@ -90,34 +45,24 @@ const USAGE: &str = "Usage: lvsd [OPTION...]
 ";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
     // Legacy lvsd prints its messages as `lvs: ...`.
-    let opts = match cli::parse(OPTIONS, &args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{}", e.legacy_message("lvs"));
-            std::process::exit(1);
-        }
-    };
-    let has = |id| opts.iter().any(|o| o.id == id);
+    let opts = cli::parse_args_or_exit("lvs", OPTIONS);
     let config = opts
-        .iter()
-        .rev()
-        .find(|o| o.id == Id::Config)
-        .and_then(|o| o.value.clone())
-        .unwrap_or_else(|| lvscf::DEFAULT_CONFIG_PATH.to_string());
-    if has(Id::Help) {
+        .value(Id::Config)
+        .unwrap_or(lvscf::DEFAULT_CONFIG_PATH)
+        .to_string();
+    if opts.has(Id::Help) {
         print!("{USAGE}");
         return;
     }
-    if has(Id::Version) {
+    if opts.has(Id::Version) {
         print!("{}", cli::version_text("lvs 1.38"));
         return;
     }
-    if has(Id::CheckConfig) {
+    if opts.has(Id::CheckConfig) {
         let code = lvscf::report::check_config_command(
             &PathBuf::from(&config),
-            has(Id::Json),
+            opts.has(Id::Json),
             lvscf::validate::Consumer::Lvsd,
             &mut std::io::stdout(),
         );
