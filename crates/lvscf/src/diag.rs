@@ -24,6 +24,8 @@ pub enum Code {
     Read,
     /// An unterminated block at end of file (legacy silently accepted it).
     UnterminatedBlock,
+    /// How the file is encoded: CRLF line ends, bytes that are not UTF-8 (warnings).
+    Encoding,
     /// A semantic check of [`crate::validate`].
     Semantic,
 }
@@ -46,6 +48,7 @@ impl Code {
             Code::Empty => "Empty configuration",
             Code::Read => "I/O error while reading configuration",
             Code::UnterminatedBlock => "unexpected end of file",
+            Code::Encoding => "file encoding",
             Code::Semantic => "invalid configuration",
         }
     }

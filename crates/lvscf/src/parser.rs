@@ -99,7 +99,7 @@ pub fn parse_bytes(bytes: &[u8], file: &str, opts: &ParseOptions) -> Result<Pars
             let mut result = parse_str(&text, file, opts);
             let warning = Diagnostic {
                 severity: Severity::Warning,
-                code: Code::Read,
+                code: Code::Encoding,
                 file: file.to_string(),
                 line: 0,
                 column: 0,
@@ -150,7 +150,7 @@ pub fn parse_str(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, 
             0,
             Diagnostic {
                 severity: Severity::Warning,
-                code: Code::Read,
+                code: Code::Encoding,
                 file: file.to_string(),
                 line: 0,
                 column: 0,
@@ -1136,7 +1136,7 @@ fn unknown_keyword(stmt: &Stmt, scope: Scope) -> (Code, u32, String) {
         format!("`{key}` is a global keyword; it belongs outside the blocks")
     } else if scope == Scope::Server && VIRTUAL_KEYWORDS.contains(&key) {
         format!("`{key}` belongs to the virtual block, not to a server (is a `}}` missing?)")
-    } else if scope != Scope::Global && (key == "virtual" || key == "failover") {
+    } else if scope != Scope::Global && matches!(key, "virtual" | "failover" | "server") {
         "blocks do not nest: is the `}` of the previous block missing?".to_string()
     } else if scope == Scope::Global && (VIRTUAL_KEYWORDS.contains(&key) || key == "server") {
         format!("`{key}` belongs inside a virtual block")

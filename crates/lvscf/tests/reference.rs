@@ -482,6 +482,7 @@ fn hints_explain_common_mistakes() {
     assert!(hint("debug = 1\n").contains("debug_level"));
     assert!(hint("virtual v {\n primary = 1.2.3.4\n}\n").contains("global keyword"));
     assert!(hint("virtual v {\nvirtual w {\n}\n").contains("nest"));
+    assert!(hint("virtual v {\n server a {\n server b {\n }\n }\n}\n").contains("nest"));
 }
 
 #[test]
