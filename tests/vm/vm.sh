@@ -127,7 +127,10 @@ run() { # cmd...
         printf ' %q' "$@"
         echo
     } >"$job/cmd"
-    boot "$job" 0 | sed -u -e 's/\r$//' | grep -v -E '^\s*$|^\[ *[0-9.]+\] ' || true
+    # Drop the kernel's own lines (a command's output may lack a final newline, so the
+    # power-off message can follow it on the same line).
+    boot "$job" 0 | sed -u -E -e 's/\r$//' -e 's/\[ *[0-9]+\.[0-9]+\] reboot: Power down//' |
+        grep --line-buffered -v -E '^\s*$|^\[ *[0-9.]+\] ' || true
     if [ ! -f "$job/status" ]; then
         log "the VM stopped before the command finished (crash or timeout after ${TIMEOUT}s)"
         return 125

@@ -1,0 +1,28 @@
+//! `ipvs`: Linux IP Virtual Server control.
+//!
+//! * [`types`]: services, destinations, timeouts, sync daemons, statistics.
+//! * [`netlink`]: the generic netlink wire format and IPVS messages (pure codec) and the
+//!   pipelined socket transport.
+//! * [`sockopt`]: the legacy socket options, the fallback behind the same API.
+//! * [`client`]: [`Ipvs`], the one API over both.
+//! * [`table`] and [`plan`]: the table model and the pure reconcile planner.
+//! * [`reconcile`]: the reconciler that applies plans, owning only what it created.
+//!
+//! IPVS state is per network namespace: a client acts on the namespace of the thread
+//! that opened it.
+
+pub mod client;
+pub mod error;
+pub mod netlink;
+pub mod plan;
+pub mod reconcile;
+pub mod sockopt;
+pub mod table;
+pub mod types;
+
+pub use client::{Interface, Ipvs};
+pub use error::{Error, Result};
+pub use plan::{plan, Desired, DesiredService};
+pub use reconcile::{Reconciler, Report};
+pub use table::{Op, Table, TableService};
+pub use types::*;

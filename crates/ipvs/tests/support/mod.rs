@@ -1,0 +1,122 @@
+//! Helpers for the real-kernel tests (run in the VM test bed: `tests/vm/run-tests`).
+//!
+//! Each test gets its own network namespace, so each has its own IPVS table and tests
+//! run in parallel without seeing each other. The namespace is entered by the test's
+//! thread only (setns), so the `Ipvs` opened there acts on it; `ipvsadm` runs in it
+//! through `ip netns exec` as an independent witness.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A named network namespace, entered by the current thread; removed on drop.
+pub struct TestNs {
+    pub name: String,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestNs {
+    pub fn enter(label: &str) -> TestNs {
+        assert!(
+            std::env::var_os("PIRANHA_VM").is_some(),
+            "real-kernel test: run it in the IPVS test VM (tests/vm/run-tests)"
+        );
+        let name = format!(
+            "t{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            label
+        );
+        let name: String = name.chars().take(40).collect();
+        sh(&["ip", "netns", "add", &name]);
+        let f = std::fs::File::open(format!("/run/netns/{name}")).expect("open netns");
+        // SAFETY: setns on a valid namespace fd; affects only this thread.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        let ns = TestNs { name };
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Runs a command in the namespace; panics with its output if it fails.
+    pub fn exec(&self, args: &[&str]) -> String {
+        let mut full = vec!["ip", "netns", "exec", &self.name];
+        full.extend_from_slice(args);
+        sh(&full)
+    }
+
+    /// `ipvsadm -Ln` in the namespace, parsed.
+    pub fn ipvsadm(&self) -> Witness {
+        Witness::parse(&self.exec(&["ipvsadm", "-Ln"]))
+    }
+}
+
+impl Drop for TestNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What `ipvsadm -Ln` shows, normalised: one line per service
+/// (`TCP 10.0.0.1:80 wlc persistent 300`) and per destination
+/// (`TCP 10.0.0.1:80 -> 10.0.1.1:80 Masq 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witness {
+    pub header: String,
+    pub lines: BTreeSet<String>,
+}
+
+impl Witness {
+    pub fn parse(text: &str) -> Witness {
+        let mut lines = BTreeSet::new();
+        let mut header = String::new();
+        let mut service = String::new();
+        for l in text.lines() {
+            if l.starts_with("IP Virtual Server") {
+                header = l.to_string();
+            } else if l.starts_with("Prot ") || l.trim_start().starts_with("-> RemoteAddress") {
+            } else if let Some(rest) = l.trim_start().strip_prefix("-> ") {
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                // addr:port forward weight active inactive
+                lines.insert(format!("{service} -> {} {} {}", f[0], f[1], f[2]));
+            } else if !l.trim().is_empty() {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                service = format!("{} {}", f[0], f[1]);
+                lines.insert(f.join(" "));
+            }
+        }
+        Witness { header, lines }
+    }
+
+    pub fn services(&self) -> Vec<&String> {
+        self.lines.iter().filter(|l| !l.contains(" -> ")).collect()
+    }
+
+    pub fn dests(&self) -> Vec<&String> {
+        self.lines.iter().filter(|l| l.contains(" -> ")).collect()
+    }
+
+    pub fn has(&self, line: &str) -> bool {
+        self.lines.contains(line)
+    }
+}
