@@ -10,8 +10,9 @@
 #   tests/vm/vm.sh shell              boot and run an interactive shell (manual use)
 #
 # Inside the VM: PIRANHA_VM=1, /tmp and /run are empty tmpfs, /lib/modules holds the VM
-# kernel's modules (ip_vs and its schedulers are loaded), the host's tools (ip, ipvsadm,
-# python3, curl, the project's binaries) are available. Everything written outside /tmp
+# kernel's modules and the kernel autoloads them (ip_vs on the first IPVS request, its
+# schedulers, veth); the host's tools (ip, ipvsadm, python3, curl, the project's
+# binaries) are available. Everything written outside /tmp
 # goes to the overlay and is lost at power-off.
 #
 # Environment: PIRANHA_VM_CACHE (default /var/cache/piranha-rs-vm), PIRANHA_VM_MEM (MiB,
@@ -27,10 +28,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # Modules the initramfs loads to reach the host filesystem (in dependency order, computed
 # by depmod/modprobe on the unpacked kernel).
 BOOT_MODULES="virtio_pci 9pnet_virtio 9p overlay"
-# Modules loaded inside, for the tests. libcrc32c needs crc32c_generic first (modprobe
-# resolves that from modules.dep).
-IPVS_MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh \
-ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_twos ip_vs_ftp veth"
 
 log() { echo "vm: $*" >&2; }
 
@@ -93,7 +90,7 @@ build_initramfs() { # kver output
         done < <(modprobe -d "$CACHE/kernel" -S "$kver" --show-depends "$m" | grep '^insmod')
     done
     printf '%s\n' "${order[@]}" >"$root/modules/order"
-    sed -e "s|@KVER@|$kver|g" -e "s|@CACHE@|$CACHE|g" -e "s|@IPVS_MODULES@|$IPVS_MODULES|g" \
+    sed -e "s|@KVER@|$kver|g" -e "s|@CACHE@|$CACHE|g" \
         "$HERE/vm-init.sh" >"$root/init"
     chmod +x "$root/init"
     (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"

@@ -1,0 +1,196 @@
+//! Benchmark driver for tests/bench/ipvs-program.sh (runs in the VM, as root, inside a
+//! network namespace the script creates). Prints one `key=value` line per figure.
+//!
+//!   ipvs-bench cold SERVICES DESTS            program a table from empty; time it
+//!   ipvs-bench reconcile SERVICES DESTS PCT   program, change PCT % of the
+//!                                             destinations, reconcile from the cache;
+//!                                             then inject PCT % drift behind its back
+//!                                             and time a full audit
+//!   ipvs-bench restore-file SERVICES DESTS    print the same table as `ipvsadm -R` input
+//!   ipvs-bench wait SERVICES DESTS            wait until the kernel holds the table
+//!                                             (for timing another program)
+//!   ipvs-bench flush                          delete every service (between runs)
+
+use std::time::Instant;
+
+use ipvs::*;
+
+fn key(s: u32) -> ServiceKey {
+    ServiceKey::tcp(
+        ip(&format!(
+            "172.{}.{}.{}",
+            16 + (s >> 16),
+            (s >> 8) & 255,
+            s & 255
+        )),
+        80,
+    )
+}
+
+fn dest(s: u32, d: u32, dests: u32, weight: u32) -> Destination {
+    let n = s * dests + d + 1;
+    Destination::new(
+        ip(&format!(
+            "10.{}.{}.{}",
+            (n >> 16) & 255,
+            (n >> 8) & 255,
+            n & 255
+        )),
+        8080,
+        ForwardMethod::Masq,
+        weight,
+    )
+}
+
+fn desired(services: u32, dests: u32, weight: &dyn Fn(u32, u32) -> u32) -> Desired {
+    let mut want = Desired::default();
+    for s in 0..services {
+        want.insert(DesiredService::with_dests(
+            Service::new(key(s), "wlc"),
+            (0..dests).map(|d| dest(s, d, dests, weight(s, d))),
+        ));
+    }
+    want
+}
+
+fn arg(i: usize) -> u32 {
+    std::env::args()
+        .nth(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("argument {i} missing"))
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    match mode.as_str() {
+        "cold" => {
+            let (services, dests) = (arg(2), arg(3));
+            let want = desired(services, dests, &|_, _| 1);
+            let ops = plan(&want, &Default::default(), &Table::default());
+            let mut ipvs = Ipvs::open().expect("open IPVS");
+            let t = Instant::now();
+            let results = ipvs.apply(&ops);
+            let secs = t.elapsed().as_secs_f64();
+            assert!(
+                results.iter().all(|r| r.is_ok()),
+                "{:?}",
+                results.iter().find(|r| r.is_err())
+            );
+            println!("cold_seconds={secs:.4}");
+            println!("cold_ops={}", ops.len());
+        }
+        "reconcile" => {
+            let (services, dests, pct) = (arg(2), arg(3), arg(4));
+            let mut r = Reconciler::new(Ipvs::open().expect("open IPVS"));
+            let t = Instant::now();
+            let report = r
+                .reconcile(&desired(services, dests, &|_, _| 1))
+                .expect("cold reconcile");
+            println!("cold_seconds={:.4}", t.elapsed().as_secs_f64());
+            assert!(report.is_ok());
+            // Change pct % of the destinations: every (100/pct)-th gets a new weight.
+            let step = 100 / pct.max(1);
+            let changed = |s: u32, d: u32| (s * dests + d) % step == 0;
+            let want = desired(services, dests, &|s, d| if changed(s, d) { 5 } else { 1 });
+            let t = Instant::now();
+            let report = r.reconcile(&want).expect("reconcile");
+            println!("reconcile_seconds={:.4}", t.elapsed().as_secs_f64());
+            println!("reconcile_ops={}", report.applied.len());
+            assert!(report.is_ok());
+            // Drift behind the reconciler's back: another client changes pct % of the
+            // weights and deletes a few destinations.
+            let mut other = Ipvs::open().expect("open IPVS");
+            let mut drift = Vec::new();
+            for s in 0..services {
+                for d in 0..dests {
+                    if (s * dests + d + step / 2) % step == 0 {
+                        drift.push(if d == 0 {
+                            Op::DelDest(key(s), dest(s, d, dests, 1).key())
+                        } else {
+                            Op::EditDest(key(s), dest(s, d, dests, 9))
+                        });
+                    }
+                }
+            }
+            assert!(other.apply(&drift).iter().all(|r| r.is_ok()));
+            println!("drift_ops={}", drift.len());
+            let t = Instant::now();
+            let report = r.audit(&want).expect("audit");
+            println!("audit_seconds={:.4}", t.elapsed().as_secs_f64());
+            println!("audit_repair_ops={}", report.applied.len());
+            assert!(report.is_ok());
+            assert_eq!(
+                report.applied.len(),
+                drift.len(),
+                "every drifted entry repaired"
+            );
+        }
+        "restore-file" => {
+            let (services, dests) = (arg(2), arg(3));
+            for s in 0..services {
+                let k = key(s);
+                let ServiceKey::Addr { addr, port, .. } = k else {
+                    unreachable!()
+                };
+                println!("-A -t {addr}:{port} -s wlc");
+                for d in 0..dests {
+                    let x = dest(s, d, dests, 1);
+                    println!("-a -t {addr}:{port} -r {}:{} -m -w 1", x.addr, x.port);
+                }
+            }
+        }
+        "keepalived-conf" => {
+            let (services, dests) = (arg(2), arg(3));
+            println!("global_defs {{\n    router_id bench\n}}");
+            for s in 0..services {
+                let ServiceKey::Addr { addr, port, .. } = key(s) else {
+                    unreachable!()
+                };
+                println!("virtual_server {addr} {port} {{\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP");
+                for d in 0..dests {
+                    let x = dest(s, d, dests, 1);
+                    println!(
+                        "    real_server {} {} {{\n        weight 1\n    }}",
+                        x.addr, x.port
+                    );
+                }
+                println!("}}");
+            }
+        }
+        "wait" => {
+            // Polls the last service's destinations: keepalived programs in file order.
+            let (services, dests) = (arg(2), arg(3));
+            let mut ipvs = Ipvs::open().expect("open IPVS");
+            let last = key(services - 1);
+            let t = Instant::now();
+            loop {
+                if let Ok(ds) = ipvs.destinations(&last) {
+                    if ds.len() as u32 == dests {
+                        break;
+                    }
+                }
+                assert!(t.elapsed().as_secs() < 600, "table never complete");
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        "count" => {
+            let mut ipvs = Ipvs::open().expect("open IPVS");
+            let t = ipvs.read_table(&|_| true).expect("read");
+            println!("services={} dests={}", t.services.len(), t.dest_count());
+        }
+        "flush" => {
+            let mut ipvs = Ipvs::open().expect("open IPVS");
+            let ops: Vec<Op> = ipvs
+                .services()
+                .expect("list")
+                .into_iter()
+                .map(|e| Op::DelService(e.service.key))
+                .collect();
+            assert!(ipvs.apply(&ops).iter().all(|r| r.is_ok()));
+        }
+        _ => {
+            eprintln!("usage: see the comment at the top of crates/ipvs/examples/ipvs-bench.rs");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# IPVS programming benchmark (issue 3), in the VM test bed, one run, side by side:
+#   * cold programming of SERVICES x DESTS (default 1,000 x 10) from an empty table:
+#     this crate (pipelined netlink) vs `ipvsadm -R` vs keepalived loading the same
+#     table (wall time of each program, median of RUNS, alternating, fresh namespace each);
+#   * the reconciler on RSERVICES x DESTS (default 5,000 x 10): cold, then a 1 % change
+#     reconciled from the cached view, then a full audit that repairs 1 % injected drift.
+# Exits 1 if cold programming is slower than 0.7x ipvsadm -R or the 1 % reconcile takes
+# more than 10 % of the cold programming of its table.
+#
+# Usage: tests/bench/ipvs-program.sh [SERVICES [DESTS [RUNS [RSERVICES]]]]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SERVICES=${1:-1000}
+DESTS=${2:-10}
+RUNS=${3:-3}
+RSERVICES=${4:-5000}
+
+command -v keepalived >/dev/null 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends keepalived >/dev/null
+    systemctl stop keepalived >/dev/null 2>&1 || true
+}
+cargo build --release -q -p ipvs --example ipvs-bench
+tests/vm/vm.sh run bash tests/bench/ipvs-program-vm.sh "$SERVICES" "$DESTS" "$RUNS" "$RSERVICES"
