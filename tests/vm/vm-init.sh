@@ -22,7 +22,8 @@ mount -t devtmpfs dev $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts devpts $R/dev/pts
 mount -t tmpfs tmpfs $R/dev/shm
-mount -t tmpfs tmpfs $R/tmp
+# /tmp stays the host's, seen through the overlay (writes land in the VM's tmpfs): the
+# working directory may be a checkout under /tmp.
 mount -t tmpfs tmpfs $R/run
 mkdir -p $R/run/netns
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 job $R/job || fail "no job dir"
