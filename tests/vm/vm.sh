@@ -9,11 +9,10 @@
 #   tests/vm/vm.sh run CMD [ARG...]   boot, run CMD, print its output, exit with its status
 #   tests/vm/vm.sh shell              boot and run an interactive shell (manual use)
 #
-# Inside the VM: PIRANHA_VM=1, /run is an empty tmpfs, /tmp shows the host's (writes stay in
-# the VM), /lib/modules holds the VM
-# kernel's modules and the kernel autoloads them (ip_vs on the first IPVS request, its
-# schedulers, veth); the host's tools (ip, ipvsadm, python3, curl, the project's
-# binaries) are available. Everything written outside /tmp
+# Inside the VM: PIRANHA_VM=1; /run is an empty tmpfs; /tmp shows the host's (writes stay
+# in the VM); /lib/modules holds the VM kernel's modules and the kernel autoloads them
+# (ip_vs on the first IPVS request, its schedulers, veth); the host's tools (ip,
+# ipvsadm, python3, curl, the project's binaries) are available. Everything written
 # goes to the overlay and is lost at power-off.
 #
 # Environment: PIRANHA_VM_CACHE (default /var/cache/piranha-rs-vm), PIRANHA_VM_MEM (MiB,

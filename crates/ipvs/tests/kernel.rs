@@ -80,6 +80,22 @@ fn all_services(ipvs: &mut Ipvs) -> Vec<Service> {
         .collect()
 }
 
+/// Adds the services, then checks them with ipvsadm (`lines`) and by reading them back.
+fn add_and_check_services(ns: &TestNs, ipvs: &mut Ipvs, services: &[&Service], lines: &[&str]) {
+    for s in services {
+        ipvs.add_service(s).unwrap();
+    }
+    ns.ipvsadm().assert_has(lines);
+    let back = all_services(ipvs);
+    assert_eq!(back.len(), services.len());
+    for s in services {
+        assert!(
+            back.iter().any(|b| b.same_settings(s)),
+            "{s:?} not read back: {back:?}"
+        );
+    }
+}
+
 #[test]
 #[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
 fn every_protocol_and_family() {
@@ -112,28 +128,20 @@ fn every_protocol_and_family() {
             "rr",
         ),
     ];
-    for s in &services {
-        ipvs.add_service(s).unwrap();
-    }
-    let w = ns.ipvsadm();
-    for line in [
-        "TCP 192.0.2.1:80 wlc",
-        "UDP 192.0.2.1:53 rr",
-        "SCTP 192.0.2.1:5000 wlc",
-        "TCP [2001:db8::1]:443 rr",
-        "FWM 5 wlc",
-        "FWM 6 IPv6 rr",
-    ] {
-        assert!(w.has(line), "{line} missing from {w:?}");
-    }
-    let back = all_services(&mut ipvs);
-    assert_eq!(back.len(), services.len());
-    for s in &services {
-        assert!(
-            back.iter().any(|b| b.same_settings(s)),
-            "{s:?} not read back: {back:?}"
-        );
-    }
+    let refs: Vec<&Service> = services.iter().collect();
+    add_and_check_services(
+        &ns,
+        &mut ipvs,
+        &refs,
+        &[
+            "TCP 192.0.2.1:80 wlc",
+            "UDP 192.0.2.1:53 rr",
+            "SCTP 192.0.2.1:5000 wlc",
+            "TCP [2001:db8::1]:443 rr",
+            "FWM 5 wlc",
+            "FWM 6 IPv6 rr",
+        ],
+    );
     // IPv6 destinations, including in an fwmark service.
     let k6 = services[5].key;
     ipvs.add_destination(
@@ -200,25 +208,17 @@ fn persistence_one_packet_and_scheduler_flags() {
     )
     .persistent(60);
     fwm6.netmask = Netmask::V6Prefix(64);
-    for s in [&sh, &ops, &mh, &fwm6] {
-        ipvs.add_service(s).unwrap();
-    }
-    let w = ns.ipvsadm();
-    for line in [
-        "TCP 192.0.2.1:80 sh (sh-fallback,sh-port) persistent 300 mask 255.255.255.0",
-        "UDP 192.0.2.1:53 rr ops",
-        "TCP [2001:db8::1]:443 mh (mh-fallback) persistent 100 mask 96",
-        "FWM 6 IPv6 rr persistent 60 mask 64",
-    ] {
-        assert!(w.has(line), "{line} missing from {w:?}");
-    }
-    let back = all_services(&mut ipvs);
-    for s in [&sh, &ops, &mh, &fwm6] {
-        assert!(
-            back.iter().any(|b| b.same_settings(s)),
-            "{s:?} not read back"
-        );
-    }
+    add_and_check_services(
+        &ns,
+        &mut ipvs,
+        &[&sh, &ops, &mh, &fwm6],
+        &[
+            "TCP 192.0.2.1:80 sh (sh-fallback,sh-port) persistent 300 mask 255.255.255.0",
+            "UDP 192.0.2.1:53 rr ops",
+            "TCP [2001:db8::1]:443 mh (mh-fallback) persistent 100 mask 96",
+            "FWM 6 IPv6 rr persistent 60 mask 64",
+        ],
+    );
     // Turning persistence off is an in-place edit.
     ipvs.edit_service(&Service::new(sh.key, "sh")).unwrap();
     assert!(ns.ipvsadm().has("TCP 192.0.2.1:80 sh"));

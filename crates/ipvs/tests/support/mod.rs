@@ -119,4 +119,13 @@ impl Witness {
     pub fn has(&self, line: &str) -> bool {
         self.lines.contains(line)
     }
+
+    pub fn assert_has(&self, lines: &[&str]) {
+        for line in lines {
+            assert!(
+                self.has(line),
+                "`{line}` missing from ipvsadm -Ln: {self:#?}"
+            );
+        }
+    }
 }
