@@ -869,3 +869,56 @@ fn owned_services_are_removed_foreign_ones_never() {
     assert_eq!(w.services(), vec!["TCP 198.51.100.1:22 rr"]);
     assert!(r.audit(&Desired::default()).unwrap().applied.is_empty());
 }
+
+/// Drops CAP_NET_ADMIN from this thread's effective set (capabilities are per thread).
+fn drop_net_admin_for_this_thread() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_NET_ADMIN: u32 = 12;
+    let mut h = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget/capset with a valid header and two data structs (version 3).
+    unsafe {
+        assert_eq!(
+            libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()),
+            0
+        );
+        d[0].effective &= !(1 << CAP_NET_ADMIN);
+        assert_eq!(
+            libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()),
+            0
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn without_cap_net_admin_changes_are_refused_with_eperm() {
+    let ns = TestNs::enter("eperm");
+    let mut ipvs = Ipvs::open().unwrap();
+    drop_net_admin_for_this_thread();
+    let e = ipvs
+        .add_service(&Service::new(ServiceKey::tcp(ip("192.0.2.1"), 80), "rr"))
+        .unwrap_err();
+    assert!(e.is_permission(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("permission denied (CAP_NET_ADMIN needed)"),
+        "{e}"
+    );
+    assert!(ns.ipvsadm().lines.is_empty());
+}
