@@ -1,4 +1,5 @@
-//! Plumbing shared by the piranha daemons: legacy command lines (more to come: logging,
-//! pid files, signals, child supervision).
+//! Plumbing shared by the piranha daemons: legacy command lines ([`cli`]) and legacy
+//! logging ([`log`]).
 
 pub mod cli;
+pub mod log;

@@ -1,0 +1,4 @@
+mod escape;
+mod expect;
+mod monitor;
+fn main() {}
