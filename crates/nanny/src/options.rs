@@ -1,0 +1,436 @@
+//! nanny's legacy command line (reference §4.1, upstream popt table): every short and long
+//! option of the source plus the man page's spellings (`--quiesce-server`, `--UDP`), and
+//! `--retries N` (new; default 1, the legacy behaviour).
+
+use std::net::IpAddr;
+
+use daemon::cli::{self, CliError, OptSpec};
+
+use crate::monitor::Mode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Id {
+    Interval,
+    Ipvsadm,
+    LoadCmd,
+    Method,
+    NoDaemon,
+    NoFork,
+    Port,
+    RPort,
+    Reentry,
+    Scale,
+    Server,
+    SendProgram,
+    Send,
+    Expect,
+    Regex,
+    Suppress,
+    Quiesce,
+    Udp,
+    Verbose,
+    VirtAddress,
+    Fwmark,
+    Weight,
+    TestStart,
+    Version,
+    Fos,
+    Lvs,
+    Help,
+    Retries,
+}
+
+const OPTIONS: &[OptSpec<Id>] = &[
+    OptSpec::value(Id::Interval, Some('t'), &["interval"]),
+    OptSpec::value(Id::Ipvsadm, Some('I'), &["ipvsadm"]),
+    OptSpec::value(Id::LoadCmd, Some('U'), &["loadcmd"]),
+    OptSpec::value(Id::Method, Some('M'), &["method"]),
+    OptSpec::flag(Id::NoDaemon, Some('n'), &["nodaemon"]),
+    OptSpec::flag(Id::NoFork, Some('c'), &["nofork"]),
+    OptSpec::value(Id::Port, Some('p'), &["port"]),
+    OptSpec::value(Id::RPort, Some('r'), &["rport"]),
+    OptSpec::value(Id::Reentry, Some('a'), &["reentrytime"]),
+    OptSpec::value(Id::Scale, Some('S'), &["scale"]),
+    OptSpec::value(Id::Server, Some('h'), &["server"]),
+    OptSpec::value(Id::SendProgram, Some('e'), &["send_program"]),
+    OptSpec::value(Id::Send, Some('s'), &["send_string"]),
+    OptSpec::value(Id::Expect, Some('x'), &["expect_string"]),
+    OptSpec::flag(Id::Regex, None, &["regex"]),
+    OptSpec::flag(Id::Suppress, Some('T'), &["suppress"]),
+    OptSpec::flag(
+        Id::Quiesce,
+        Some('q'),
+        &["quiesce_server", "quiesce-server"],
+    ),
+    OptSpec::flag(Id::Udp, Some('u'), &["udp", "UDP"]),
+    OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),
+    OptSpec::value(Id::VirtAddress, Some('V'), &["virtaddress"]),
+    OptSpec::value(Id::Fwmark, Some('f'), &["fwmark"]),
+    OptSpec::value(Id::Weight, Some('w'), &["weight"]),
+    OptSpec::flag(Id::TestStart, None, &["test-start", "norun"]),
+    OptSpec::flag(Id::Version, None, &["version"]),
+    OptSpec::flag(Id::Fos, None, &["fos"]),
+    OptSpec::flag(Id::Lvs, None, &["lvs"]),
+    OptSpec::flag(Id::Help, Some('?'), &["help", "usage"]),
+    OptSpec::value(Id::Retries, None, &["retries"]),
+];
+
+pub const USAGE: &str = "Usage: nanny [OPTION...]
+  -h, --server=IP               real server (LVS) or VIP (FOS) to probe
+  -p, --port=PORT               port of the virtual service (default 80)
+  -r, --rport=PORT              port to probe on the real server (default: --port)
+  -V, --virtaddress=IP          virtual service address
+  -f, --fwmark=MARK             firewall mark of the virtual service
+  -t, --interval=SECONDS        seconds between probes, and the probe timeout (default 10)
+  -a, --reentrytime=SECONDS     healthy time before re-admission (default 180)
+  -w, --weight=WEIGHT           weight of the real server (default 1)
+  -S, --scale=N                 cap factor for load-based weights (default 10)
+  -M, --method=m|g|i            forwarding: NAT, direct routing, tunnel (default m)
+  -I, --ipvsadm=PATH            run this ipvsadm-compatible program instead of netlink
+  -U, --loadcmd=CMD             load monitor: rsh, ssh, rup, ruptime, none or a command
+  -s, --send_string=STRING      data to send after connecting
+  -x, --expect_string=STRING    expected answer (\"*\" = any answer)
+  -e, --send_program=COMMAND    external check program (%h = server, %p = port)
+      --regex                   expect_string is a POSIX extended regular expression
+  -T, --suppress                do not interpret backslash escapes
+  -q, --quiesce_server          on failure set weight 0 instead of removing
+  -u, --udp                     probe over UDP
+      --retries=N               failed probes in a row that remove a server (default 1)
+  -n, --nodaemon                run in the foreground, log to stdout and syslog
+  -c, --nofork                  run as a daemon without forking
+      --test-start, --norun     never change IPVS (probes still run)
+      --lvs | --fos             service type (one is required)
+  -v, --verbose                 debug logging
+      --version                 print the version
+  -?, --help                    this text
+";
+
+/// Forwarding method (`-M`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Masq,
+    Route,
+    Tunnel,
+}
+
+impl Method {
+    /// Legacy: a leading `-` is skipped; `i` tunnel, `g` direct routing, anything else NAT.
+    pub fn parse(s: &str) -> Method {
+        match s.strip_prefix('-').unwrap_or(s).chars().next() {
+            Some('i') => Method::Tunnel,
+            Some('g') => Method::Route,
+            _ => Method::Masq,
+        }
+    }
+
+    /// The ipvsadm flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Method::Masq => "-m",
+            Method::Route => "-g",
+            Method::Tunnel => "-i",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub server: IpAddr,
+    pub server_text: String,
+    pub port: u16,
+    pub rport: u16,
+    pub virtual_address: Option<String>,
+    pub fwmark: u32,
+    pub interval: u32,
+    pub reentry: u32,
+    pub weight: u32,
+    pub scale: u32,
+    pub method: Method,
+    pub ipvsadm: String,
+    pub load_cmd: String,
+    pub send: Option<String>,
+    pub expect: Option<String>,
+    pub send_program: Option<String>,
+    pub regex: bool,
+    pub suppress: bool,
+    pub quiesce: bool,
+    pub udp: bool,
+    pub verbose: bool,
+    pub nodaemon: bool,
+    pub nofork: bool,
+    pub test_start: bool,
+    pub mode: Mode,
+    pub retries: u32,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Run(Box<Options>),
+    Version,
+    Help,
+}
+
+/// Parses the arguments (without the program name). `Err` is the message to print on
+/// stderr before exiting 1, in the legacy wording where legacy had one.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let opts = cli::parse(OPTIONS, args).map_err(|e| e.legacy_message("nanny"))?;
+    let o = cli::Options { opts };
+    if o.has(Id::Help) {
+        return Ok(Command::Help);
+    }
+    if o.has(Id::Version) {
+        return Ok(Command::Version);
+    }
+    let int = |id: Id, name: &str, lo: i64, hi: i64, default: i64| -> Result<i64, String> {
+        match o.value(id) {
+            None => Ok(default),
+            Some(v) => match lvscf::value::parse_int(v) {
+                Ok(n) if n.value >= lo && n.value <= hi => Ok(n.value),
+                Ok(n) => Err(format!(
+                    "nanny: bad argument {name}: value {} out of range ({lo}..{hi})",
+                    n.value
+                )),
+                Err(_) => Err(CliError::Unknown(String::new())
+                    .legacy_message("nanny")
+                    .replace(
+                        "bad argument : unknown option",
+                        &format!("bad argument {name}: invalid numeric value"),
+                    )),
+            },
+        }
+    };
+    let Some(server_text) = o.value(Id::Server).map(str::to_string) else {
+        return Err("nanny: No address supplied. Use '--help' for help. ".into());
+    };
+    // Legacy took IPv4 only (inet_aton); IPv6 literals are an extension.
+    let server = lvscf::value::parse_addr_literal(&server_text)
+        .ok_or_else(|| format!("nanny: bad IP address -- {server_text}"))?;
+    let mode = if o.has(Id::Fos) {
+        Mode::Fos
+    } else if o.has(Id::Lvs) {
+        Mode::Lvs
+    } else {
+        return Err("nanny: unknown service type".into());
+    };
+    let port = int(Id::Port, "--port", 0, 65535, 80)? as u16;
+    let rport = int(Id::RPort, "--rport", 0, 65535, port.into())? as u16;
+    // Legacy divided by the interval (SIGFPE on 0).
+    let interval = int(Id::Interval, "--interval", 1, i32::MAX.into(), 10)? as u32;
+    let mut reentry = int(Id::Reentry, "--reentrytime", 0, i32::MAX.into(), 0)? as u32;
+    if reentry == 0 {
+        reentry = match mode {
+            Mode::Lvs => 180,
+            Mode::Fos => interval,
+        };
+    }
+    Ok(Command::Run(Box::new(Options {
+        server,
+        server_text,
+        port,
+        rport,
+        virtual_address: o.value(Id::VirtAddress).map(str::to_string),
+        fwmark: int(Id::Fwmark, "--fwmark", 0, u32::MAX.into(), 0)? as u32,
+        interval,
+        reentry,
+        weight: int(Id::Weight, "--weight", 0, i32::MAX.into(), 1)? as u32,
+        scale: int(Id::Scale, "--scale", 1, 1000, 10)? as u32,
+        method: Method::parse(o.value(Id::Method).unwrap_or("m")),
+        ipvsadm: o
+            .value(Id::Ipvsadm)
+            .unwrap_or(lvscf::DEFAULT_IPVSADM)
+            .to_string(),
+        load_cmd: o.value(Id::LoadCmd).unwrap_or("none").to_string(),
+        send: o.value(Id::Send).map(str::to_string),
+        expect: o.value(Id::Expect).map(str::to_string),
+        send_program: o.value(Id::SendProgram).map(str::to_string),
+        regex: o.has(Id::Regex),
+        suppress: o.has(Id::Suppress),
+        quiesce: o.has(Id::Quiesce),
+        udp: o.has(Id::Udp),
+        verbose: o.has(Id::Verbose),
+        nodaemon: o.has(Id::NoDaemon),
+        nofork: o.has(Id::NoFork),
+        test_start: o.has(Id::TestStart),
+        mode,
+        retries: int(Id::Retries, "--retries", 1, 100, 1)? as u32,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn run(s: &[&str]) -> Options {
+        match parse(&args(s)).unwrap() {
+            Command::Run(o) => *o,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_lvsd_builds() {
+        // Reference §3.3 worked example.
+        let o = run(&[
+            "-c",
+            "-h",
+            "10.0.0.21",
+            "-p",
+            "80",
+            "-r",
+            "8080",
+            "-s",
+            r"GET /health HTTP/1.0\r\n\r\n",
+            "-x",
+            "HTTP/1.1 200",
+            "-q",
+            "-a",
+            "15",
+            "-I",
+            "/sbin/ipvsadm",
+            "-t",
+            "6",
+            "-w",
+            "100",
+            "-V",
+            "192.168.0.100",
+            "-M",
+            "m",
+            "-U",
+            "none",
+            "--nodaemon",
+            "--lvs",
+        ]);
+        assert_eq!(o.server, "10.0.0.21".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            (o.port, o.rport, o.interval, o.reentry, o.weight),
+            (80, 8080, 6, 15, 100)
+        );
+        assert!(o.nofork && o.nodaemon && o.quiesce && !o.udp);
+        assert_eq!(o.send.as_deref(), Some(r"GET /health HTTP/1.0\r\n\r\n"));
+        assert_eq!(o.virtual_address.as_deref(), Some("192.168.0.100"));
+        assert_eq!(
+            (o.method, o.mode, o.load_cmd.as_str()),
+            (Method::Masq, Mode::Lvs, "none")
+        );
+        assert_eq!(o.retries, 1);
+    }
+
+    #[test]
+    fn every_long_spelling() {
+        let o = run(&[
+            "--server=10.0.0.1",
+            "--port=53",
+            "--rport=5353",
+            "--virtaddress=1.2.3.4",
+            "--fwmark=7",
+            "--interval=3",
+            "--reentrytime=9",
+            "--weight=0",
+            "--scale=4",
+            "--method=-g",
+            "--ipvsadm=/x/ipvsadm",
+            "--loadcmd=ssh",
+            "--send_string=a",
+            "--expect_string=b",
+            "--send_program=/bin/true %h",
+            "--regex",
+            "--suppress",
+            "--quiesce-server",
+            "--UDP",
+            "--verbose",
+            "--nofork",
+            "--nodaemon",
+            "--norun",
+            "--fos",
+            "--retries=3",
+        ]);
+        assert_eq!(
+            (o.port, o.rport, o.fwmark, o.interval, o.reentry, o.weight, o.scale),
+            (53, 5353, 7, 3, 9, 0, 4)
+        );
+        assert_eq!(o.method, Method::Route);
+        assert!(o.regex && o.suppress && o.quiesce && o.udp && o.verbose && o.test_start);
+        assert_eq!(o.mode, Mode::Fos);
+        assert_eq!(o.retries, 3);
+        let o = run(&[
+            "-h",
+            "10.0.0.1",
+            "--lvs",
+            "--quiesce_server",
+            "--udp",
+            "--test-start",
+            "-M",
+            "i",
+            "-S",
+            "2",
+            "-T",
+            "-u",
+            "-e",
+            "x",
+            "-U",
+            "rup",
+        ]);
+        assert!(o.quiesce && o.udp && o.test_start && o.suppress);
+        assert_eq!(o.method, Method::Tunnel);
+    }
+
+    #[test]
+    fn defaults() {
+        let o = run(&["-h", "10.0.0.1", "--lvs"]);
+        assert_eq!(
+            (o.port, o.rport, o.interval, o.reentry, o.weight, o.scale),
+            (80, 80, 10, 180, 1, 10)
+        );
+        assert_eq!(
+            (o.ipvsadm.as_str(), o.load_cmd.as_str(), o.method),
+            ("/sbin/ipvsadm", "none", Method::Masq)
+        );
+        // FOS: reentry defaults to the interval.
+        let o = run(&["-h", "10.0.0.1", "--fos", "-t", "4"]);
+        assert_eq!(o.reentry, 4);
+        // -M with anything else is NAT.
+        assert_eq!(Method::parse("x"), Method::Masq);
+    }
+
+    #[test]
+    fn legacy_errors() {
+        let err = |s: &[&str]| parse(&args(s)).unwrap_err();
+        assert_eq!(
+            err(&["--lvs"]),
+            "nanny: No address supplied. Use '--help' for help. "
+        );
+        assert_eq!(
+            err(&["-h", "10.0.0.300", "--lvs"]),
+            "nanny: bad IP address -- 10.0.0.300"
+        );
+        assert_eq!(err(&["-h", "10.0.0.1"]), "nanny: unknown service type");
+        assert_eq!(
+            err(&["-h", "10.0.0.1", "--lvs", "--bogus"]),
+            "nanny: bad argument --bogus: unknown option"
+        );
+        assert_eq!(
+            err(&["-h", "10.0.0.1", "--lvs", "extra"]),
+            "nanny: unexpected arguments"
+        );
+        assert_eq!(
+            err(&["-h", "10.0.0.1", "--lvs", "-t", "x"]),
+            "nanny: bad argument --interval: invalid numeric value"
+        );
+        assert!(
+            err(&["-h", "10.0.0.1", "--lvs", "-t", "0"]).contains("out of range"),
+            "legacy divided by zero"
+        );
+        assert_eq!(parse(&args(&["--version"])).unwrap(), Command::Version);
+        assert_eq!(parse(&args(&["-?"])).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn ipv6_servers_are_an_extension() {
+        assert!(run(&["-h", "2001:db8::5", "--lvs"]).server.is_ipv6());
+    }
+}
