@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use daemon::cli::{self, CliError, OptSpec};
+use daemon::cli::{self, OptSpec};
 
 use crate::monitor::Mode;
 
@@ -191,12 +191,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "nanny: bad argument {name}: value {} out of range ({lo}..{hi})",
                     n.value
                 )),
-                Err(_) => Err(CliError::Unknown(String::new())
-                    .legacy_message("nanny")
-                    .replace(
-                        "bad argument : unknown option",
-                        &format!("bad argument {name}: invalid numeric value"),
-                    )),
+                // popt's text for a value that is not a number.
+                Err(_) => Err(format!("nanny: bad argument {name}: invalid numeric value")),
             },
         }
     };
