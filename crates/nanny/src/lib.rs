@@ -9,5 +9,7 @@
 
 pub mod escape;
 pub mod expect;
+pub mod load;
 pub mod monitor;
 pub mod options;
+pub mod probe;

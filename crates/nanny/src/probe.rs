@@ -1,0 +1,353 @@
+//! Probes (reference §4.2, §4.3): TCP connect + send + expect, UDP send + expect, and an
+//! external check program. Each probe has one deadline, so it never blocks longer than
+//! the timeout (legacy allowed a connect timeout *and* a read timeout, and an external
+//! program could hang nanny forever).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::expect::{Expect, Verdict};
+
+/// At most this much of an answer is kept.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// A probe's result: `Err` carries the legacy log message.
+pub type Outcome = Result<(), String>;
+
+/// A network probe.
+pub struct NetProbe {
+    pub target: SocketAddr,
+    pub udp: bool,
+    pub send: Option<Vec<u8>>,
+    pub expect: Option<Expect>,
+    pub timeout: Duration,
+}
+
+fn remaining(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
+
+fn fmt_target(t: &SocketAddr) -> String {
+    match t.ip() {
+        IpAddr::V4(a) => format!("{a}:{}", t.port()),
+        IpAddr::V6(a) => format!("[{a}]:{}", t.port()),
+    }
+}
+
+impl NetProbe {
+    pub fn run(&self) -> Outcome {
+        let deadline = Instant::now() + self.timeout;
+        if self.udp {
+            self.run_udp(deadline)
+        } else {
+            self.run_tcp(deadline)
+        }
+    }
+
+    fn run_tcp(&self, deadline: Instant) -> Outcome {
+        let t = fmt_target(&self.target);
+        let mut stream = match TcpStream::connect_timeout(&self.target, self.timeout) {
+            Ok(s) => s,
+            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                return Err(format!("CONNECT to {t} timed out"))
+            }
+            Err(e) => return Err(format!("CONNECT to {t} failed: {e}")),
+        };
+        if let Some(data) = &self.send {
+            let Some(left) = remaining(deadline) else {
+                return Err(format!("WRITE operation for {t} timed out"));
+            };
+            let _ = stream.set_write_timeout(Some(left));
+            if let Err(e) = stream.write_all(data) {
+                return Err(format!("WRITE operation for {t} returned error: {e}"));
+            }
+        }
+        let Some(expect) = &self.expect else {
+            return Ok(());
+        };
+        let mut received = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let Some(left) = remaining(deadline) else {
+                return Err(format!("READ to {t} timed out"));
+            };
+            let _ = stream.set_read_timeout(Some(left));
+            match stream.read(&mut buf) {
+                Ok(0) => return judge_final(expect, &received, &t),
+                Ok(n) => {
+                    let room = MAX_ANSWER.saturating_sub(received.len());
+                    received.extend_from_slice(&buf[..n.min(room)]);
+                    match expect.judge(&received, received.len() >= MAX_ANSWER) {
+                        Verdict::Pass => return Ok(()),
+                        Verdict::Fail => return Err(mismatch(&t)),
+                        Verdict::Undecided => {}
+                    }
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(format!("READ to {t} timed out"))
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(format!(
+                        "READ returned error {}:{e}",
+                        e.raw_os_error().unwrap_or(0)
+                    ))
+                }
+            }
+        }
+    }
+
+    fn run_udp(&self, deadline: Instant) -> Outcome {
+        let t = fmt_target(&self.target);
+        let local: SocketAddr = match self.target {
+            SocketAddr::V4(_) => "0.0.0.0:0".parse().unwrap(),
+            SocketAddr::V6(_) => "[::]:0".parse().unwrap(),
+        };
+        let sock = UdpSocket::bind(local).map_err(|e| format!("UDP socket for {t}: {e}"))?;
+        sock.connect(self.target)
+            .map_err(|e| format!("CONNECT to {t} failed: {e}"))?;
+        if let Some(data) = &self.send {
+            sock.send(data)
+                .map_err(|e| format!("WRITE operation for {t} returned error: {e}"))?;
+        }
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let Some(left) = remaining(deadline) else {
+                return Err(format!("READ to {t} timed out"));
+            };
+            let _ = sock.set_read_timeout(Some(left));
+            match sock.recv(&mut buf) {
+                // Without an expect string any datagram is an answer (legacy crashed).
+                Ok(n) => {
+                    return match &self.expect {
+                        None => Ok(()),
+                        Some(e) => match e.judge(&buf[..n], true) {
+                            Verdict::Pass => Ok(()),
+                            _ => Err(mismatch(&t)),
+                        },
+                    }
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(format!("READ to {t} timed out"))
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // ICMP port unreachable.
+                Err(e) => {
+                    return Err(format!(
+                        "READ returned error {}:{e}",
+                        e.raw_os_error().unwrap_or(0)
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn mismatch(t: &str) -> String {
+    format!("Trouble. Received results are not what we expected from ({t})")
+}
+
+fn judge_final(expect: &Expect, received: &[u8], t: &str) -> Outcome {
+    match expect.judge(received, true) {
+        Verdict::Pass => Ok(()),
+        _ => match expect {
+            Expect::Prefix(p) if received.len() < p.len() && p.starts_with(received) => {
+                Err(format!(
+                    "READ from {t} was too short[{}>={}]",
+                    received.len(),
+                    p.len()
+                ))
+            }
+            _ => Err(mismatch(t)),
+        },
+    }
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramResult {
+    Exited {
+        code: i32,
+        output: Vec<u8>,
+    },
+    Signalled,
+    TimedOut,
+    /// It could not be started.
+    Failed(String),
+}
+
+/// Splits a command line on blanks (no shell) and replaces whole-word `%h` and `%p`.
+pub fn command_argv(command: &str, host: &str, port: u16) -> Vec<String> {
+    command
+        .split_whitespace()
+        .map(|w| match w {
+            "%h" => host.to_string(),
+            "%p" => port.to_string(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Runs `argv` (PATH search) with stdin and stderr on /dev/null, capturing stdout, in its
+/// own process group, which is killed when `timeout` passes.
+pub fn run_program(argv: &[String], timeout: Duration) -> ProgramResult {
+    let Some((prog, args)) = argv.split_first() else {
+        return ProgramResult::Failed("empty command".into());
+    };
+    let mut child = match Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return ProgramResult::Failed(e.to_string()),
+    };
+    let pid = child.id() as i32;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    // Read in a thread so a chatty program cannot block on a full pipe.
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if out.len() < MAX_ANSWER {
+                out.extend_from_slice(&buf[..n.min(MAX_ANSWER - out.len())]);
+            }
+        }
+        out
+    });
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                // Its helpers, if any, go with it.
+                // SAFETY: signalling our own child's process group.
+                unsafe { libc::killpg(pid, libc::SIGKILL) };
+                let output = reader.join().unwrap_or_default();
+                return match status.code() {
+                    Some(code) => ProgramResult::Exited { code, output },
+                    None => ProgramResult::Signalled,
+                };
+            }
+            Ok(None) if Instant::now() >= deadline => {
+                // SAFETY: the child leads its own process group (process_group(0)).
+                unsafe { libc::killpg(pid, libc::SIGKILL) };
+                let _ = child.wait();
+                return ProgramResult::TimedOut;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return ProgramResult::Failed(e.to_string()),
+        }
+    }
+}
+
+/// The external check (`-e`): exit 0 passes, and with an expect string the output
+/// (one trailing newline removed) must equal it. Legacy counted a crashing or hanging
+/// program as healthy when an expect string was set, and always chopped the last byte.
+pub fn program_probe(
+    command: &str,
+    host: &str,
+    port: u16,
+    expect: Option<&str>,
+    timeout: Duration,
+) -> Outcome {
+    let target = format!("{host}:{port}");
+    match run_program(&command_argv(command, host, port), timeout) {
+        ProgramResult::Exited { code: 0, output } => {
+            let Some(expect) = expect else {
+                return Ok(());
+            };
+            let mut out = output.as_slice();
+            if let Some(o) = out.strip_suffix(b"\n") {
+                out = o.strip_suffix(b"\r").unwrap_or(o);
+            }
+            if out == expect.as_bytes() {
+                Ok(())
+            } else {
+                Err(mismatch(&target))
+            }
+        }
+        ProgramResult::Exited { .. } | ProgramResult::Signalled => {
+            Err(format!("The following exited abnormally: {command}"))
+        }
+        ProgramResult::TimedOut => Err(format!("timeout running the following: {command}")),
+        ProgramResult::Failed(e) => {
+            Err(format!("The following exited abnormally: {command} ({e})"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_substitutes_whole_words_only() {
+        assert_eq!(
+            command_argv("/bin/check  %h %p x%h", "10.0.0.1", 53),
+            ["/bin/check", "10.0.0.1", "53", "x%h"]
+        );
+    }
+
+    #[test]
+    fn program_outcomes() {
+        let t = Duration::from_secs(5);
+        assert_eq!(program_probe("true", "h", 1, None, t), Ok(()));
+        assert!(program_probe("false", "h", 1, None, t).is_err());
+        assert_eq!(program_probe("echo OK", "h", 1, Some("OK"), t), Ok(()));
+        assert!(program_probe("echo FAIL", "h", 1, Some("OK"), t).is_err());
+        // Legacy: a failing program with an expect string counted as healthy.
+        assert!(program_probe("false", "h", 1, Some("OK"), t).is_err());
+        assert_eq!(
+            program_probe("printf OK", "h", 1, Some("OK"), t),
+            Ok(()),
+            "no newline: nothing chopped"
+        );
+        assert!(program_probe("/nonexistent/check", "h", 1, None, t)
+            .unwrap_err()
+            .contains("abnormally"));
+    }
+
+    #[test]
+    fn a_hanging_program_is_killed_with_its_group_at_the_timeout() {
+        // Commands are split on blanks without a shell (legacy), so use a script that
+        // starts a helper in its process group and waits.
+        let script = std::env::temp_dir().join(format!("nanny-hang-{}.sh", std::process::id()));
+        std::fs::write(&script, "sleep 30 &\nsleep 30\n").unwrap();
+        let start = Instant::now();
+        let command = format!("sh {}", script.display());
+        let r = program_probe(&command, "h", 1, None, Duration::from_millis(300));
+        let _ = std::fs::remove_file(&script);
+        assert!(r.unwrap_err().starts_with("timeout running the following"));
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn substituted_arguments_reach_the_program() {
+        let r = run_program(
+            &command_argv("echo %h %p", "10.1.2.3", 8080),
+            Duration::from_secs(5),
+        );
+        assert_eq!(
+            r,
+            ProgramResult::Exited {
+                code: 0,
+                output: b"10.1.2.3 8080\n".to_vec()
+            }
+        );
+    }
+}
