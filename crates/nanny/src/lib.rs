@@ -13,3 +13,4 @@ pub mod load;
 pub mod monitor;
 pub mod options;
 pub mod probe;
+pub mod southbound;

@@ -1,17 +1,297 @@
+//! The nanny process: the IO shell around [`nanny::monitor::Monitor`]. Probes run on a
+//! fixed-rate timer (every `interval` seconds, start to start, so a failure is seen at
+//! most interval + timeout after it happens); signals arrive through a channel; IPVS
+//! changes go through [`nanny::southbound`].
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use daemon::log::{Logger, Sinks};
+use nanny::expect::Expect;
+use nanny::monitor::{Action, Event, Mode, Monitor, Settings};
+use nanny::options::{self, Command, Options};
+use nanny::probe::{program_probe, NetProbe, Outcome};
+use nanny::southbound::{Backend, Southbound, Target};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+
+/// The legacy default check when nothing is configured on port 80.
+const HTTP_SEND: &str = "GET / HTTP/1.0\r\n\r\n";
+const HTTP_EXPECT: &str = "HTTP";
+
+enum Probe {
+    Net(NetProbe),
+    Program {
+        command: String,
+        expect: Option<String>,
+    },
+    /// The expect regex did not compile: every probe fails (legacy).
+    Broken,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match nanny::options::parse(&args) {
-        Ok(nanny::options::Command::Help) => print!("{}", nanny::options::USAGE),
-        Ok(nanny::options::Command::Version) => {
-            print!("{}", daemon::cli::version_text("nanny 1.46"))
+    let o = match options::parse(&args) {
+        Ok(Command::Help) => {
+            print!("{}", options::USAGE);
+            return;
         }
-        Ok(nanny::options::Command::Run(_)) => {
-            eprintln!("nanny: monitoring is not part of this build yet");
-            std::process::exit(1);
+        Ok(Command::Version) => {
+            print!("{}", daemon::cli::version_text("nanny 1.46"));
+            return;
         }
+        Ok(Command::Run(o)) => *o,
         Err(msg) => {
             eprintln!("{msg}");
             std::process::exit(1);
+        }
+    };
+    if !o.nodaemon {
+        detach(o.nofork);
+    }
+    let log = Logger::new(
+        "nanny",
+        Sinks {
+            stdout: o.nodaemon,
+            syslog: true,
+        },
+        o.verbose,
+    );
+    std::process::exit(run(o, &log));
+}
+
+/// Legacy daemon modes: fork and detach, or (`-c`, how lvsd starts nannies) detach only.
+fn detach(nofork: bool) {
+    // SAFETY: fork/setsid/dup2 at start-up, before any thread exists.
+    unsafe {
+        if !nofork {
+            match libc::fork() {
+                -1 => {}
+                0 => {}
+                _ => libc::_exit(0),
+            }
+        }
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
+fn build_probe(o: &Options, log: &Logger) -> Probe {
+    let mut send = o.send.clone();
+    let mut expect = o.expect.clone();
+    if o.send_program.is_some() && send.is_some() {
+        send = None;
+        log.info(&format!(
+            "External program use requested: ({}), IGNORING send string option ((null))",
+            o.send_program.as_deref().unwrap_or("")
+        ));
+    }
+    // Decided on the virtual port, as legacy did.
+    if o.port == 80 && send.is_none() && expect.is_none() && o.send_program.is_none() {
+        log.info("nanny: no monitor configured, assuming web service on port 80");
+        send = Some(HTTP_SEND.into());
+        expect = Some(HTTP_EXPECT.into());
+    } else if !o.suppress {
+        for s in [&mut send, &mut expect].into_iter().flatten() {
+            let (converted, unknown) = nanny::escape::convert(s);
+            for u in unknown {
+                log.info(&format!(
+                    "unknown escape sequence {u} kept as written in \"{s}\""
+                ));
+            }
+            *s = converted;
+        }
+    }
+    if let Some(command) = &o.send_program {
+        return Probe::Program {
+            command: command.clone(),
+            expect,
+        };
+    }
+    let expect = match expect.as_deref().map(|e| Expect::new(e, o.regex)) {
+        None => None,
+        Some(Ok(e)) => Some(e),
+        Some(Err(msg)) => {
+            log.info(&format!(
+                "Error '{msg}' processing expected regular expression"
+            ));
+            return Probe::Broken;
+        }
+    };
+    Probe::Net(NetProbe {
+        target: std::net::SocketAddr::new(o.server, o.rport),
+        udp: o.udp,
+        send: send.map(String::into_bytes),
+        expect,
+        timeout: Duration::from_secs(o.interval.into()),
+    })
+}
+
+fn probe_once(p: &Probe, o: &Options) -> Outcome {
+    match p {
+        Probe::Net(n) => n.run(),
+        Probe::Program { command, expect } => program_probe(
+            command,
+            &o.server.to_string(),
+            o.rport,
+            expect.as_deref(),
+            Duration::from_secs(o.interval.into()),
+        ),
+        Probe::Broken => Err("the expect regular expression is invalid".into()),
+    }
+}
+
+fn run(o: Options, log: &Logger) -> i32 {
+    let server = ipvs::SocketAddrDisplay(o.server, o.rport).to_string();
+    let probe = build_probe(&o, log);
+    let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
+    match o.mode {
+        Mode::Fos => log.info(&format!(
+            "Failover service monitor for {vip}:{} started",
+            o.port
+        )),
+        Mode::Lvs => log.info(&format!(
+            "starting LVS client monitor for {vip}:{} -> {server}",
+            o.port
+        )),
+    }
+    let mut southbound = if o.mode == Mode::Fos {
+        None
+    } else {
+        let target = match Target::from_options(&o) {
+            Ok(t) => t,
+            Err(msg) => {
+                log.info(&msg);
+                return 1;
+            }
+        };
+        let backend = if o.test_start {
+            Backend::DryRun
+        } else if o.ipvsadm != lvscf::DEFAULT_IPVSADM {
+            Backend::Wrapper(o.ipvsadm.clone())
+        } else {
+            match ipvs::Ipvs::open() {
+                Ok(i) => Backend::Netlink(i),
+                Err(e) => {
+                    log.info(&format!("cannot reach IPVS: {e}"));
+                    return 1;
+                }
+            }
+        };
+        Some(Southbound { target, backend })
+    };
+    let load_argv = nanny::load::load_argv(&o.load_cmd, &o.server.to_string());
+    let mut monitor = Monitor::new(Settings {
+        mode: o.mode,
+        weight: o.weight,
+        interval: o.interval,
+        reentry: o.reentry,
+        quiesce: o.quiesce,
+        scale: o.scale,
+        retries: o.retries,
+        load_monitoring: load_argv.is_some(),
+        server: server.clone(),
+    });
+
+    let (tx, rx) = mpsc::channel();
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                for s in signals.forever() {
+                    if tx.send(s).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => log.info(&format!("cannot install signal handlers: {e}")),
+    }
+
+    let interval = Duration::from_secs(o.interval.into());
+    let mut next = Instant::now();
+    let mut resync = false;
+    loop {
+        let wait = next.saturating_duration_since(Instant::now());
+        let event = match rx.recv_timeout(wait) {
+            Ok(sig) => Some(match sig {
+                SIGUSR1 => Event::ForceDown,
+                SIGUSR2 => Event::ForceUp,
+                SIGHUP => Event::Resume,
+                _ => {
+                    log.info(&format!("Terminating due to signal {sig}"));
+                    Event::Terminate
+                }
+            }),
+            Err(_) => None,
+        };
+        let events: Vec<Event> = match event {
+            Some(e) => vec![e],
+            None => {
+                next += interval;
+                if next < Instant::now() {
+                    next = Instant::now();
+                }
+                if monitor.probing_suspended() {
+                    continue;
+                }
+                if resync {
+                    // An earlier IPVS change failed: restore what the monitor believes.
+                    resync = false;
+                    for a in monitor.resync() {
+                        if let Err(msg) = southbound.as_mut().map_or(Ok(()), |s| s.apply(&a)) {
+                            log.info(&msg);
+                            resync = true;
+                        }
+                    }
+                }
+                let outcome = probe_once(&probe, &o);
+                if let Err(msg) = &outcome {
+                    log.debug(msg);
+                }
+                vec![Event::Probe {
+                    ok: outcome.is_ok(),
+                }]
+            }
+        };
+        let mut queue: std::collections::VecDeque<Action> =
+            events.into_iter().flat_map(|e| monitor.handle(e)).collect();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Log(m) => log.info(&m),
+                Action::Debug(m) => log.debug(&m),
+                Action::Exit(code) => return code,
+                Action::QueryLoad => {
+                    let reading = match &load_argv {
+                        Some(argv) => match nanny::load::read_load(argv, interval) {
+                            Ok(l) => {
+                                log.debug(&format!("Loadavg of {} is {l}", o.server));
+                                Some(l)
+                            }
+                            Err(msg) => {
+                                log.info(&msg);
+                                None
+                            }
+                        },
+                        None => None,
+                    };
+                    queue.extend(monitor.handle(Event::Load(reading)));
+                }
+                ipvs_action => {
+                    if let Some(sb) = southbound.as_mut() {
+                        if let Err(msg) = sb.apply(&ipvs_action) {
+                            log.info(&msg);
+                            resync = true;
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -1,0 +1,259 @@
+//! Carrying the monitor's IPVS actions out: over netlink through the `ipvs` crate, or,
+//! when the operator named a wrapper program with `-I`, by running it with the legacy
+//! ipvsadm argument lists (reference §4.6).
+//!
+//! Legacy nanny exited on any failed ipvsadm run, which made lvsd shut the director down.
+//! Here a destination that already exists is adopted, a missing one is added or left
+//! alone as the action needs, transient kernel errors are retried, and other failures
+//! are reported to the caller, which logs them and re-synchronises later.
+
+use std::net::IpAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ipvs::{Destination, ForwardMethod, Ipvs, Protocol, ServiceKey};
+
+use crate::monitor::Action;
+use crate::options::{Method, Options};
+
+/// Where the destination lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub service: ServiceKey,
+    pub server: IpAddr,
+    pub rport: u16,
+    pub method: Method,
+}
+
+impl Target {
+    pub fn from_options(o: &Options) -> Result<Target, String> {
+        let service = if o.fwmark != 0 {
+            ServiceKey::Fwmark {
+                family: ipvs::Family::of(&o.server),
+                mark: o.fwmark,
+            }
+        } else {
+            let vip = o
+                .virtual_address
+                .as_deref()
+                .ok_or("nanny: no virtual address (-V) for the IPVS service")?;
+            let addr = lvscf::value::parse_addr_literal(vip)
+                .ok_or_else(|| format!("nanny: bad IP address -- {vip}"))?;
+            ServiceKey::Addr {
+                protocol: if o.udp { Protocol::Udp } else { Protocol::Tcp },
+                addr,
+                port: o.port,
+            }
+        };
+        Ok(Target {
+            service,
+            server: o.server,
+            rport: o.rport,
+            method: o.method,
+        })
+    }
+
+    fn dest(&self, weight: u32) -> Destination {
+        let forward = match self.method {
+            Method::Masq => ForwardMethod::Masq,
+            Method::Route => ForwardMethod::Route,
+            Method::Tunnel => ForwardMethod::Tunnel,
+        };
+        Destination::new(self.server, self.rport, forward, weight)
+    }
+
+    /// The legacy ipvsadm service argument: `-t VIP:PORT`, `-u VIP:PORT` or `-f MARK`.
+    fn service_args(&self) -> Vec<String> {
+        match self.service {
+            ServiceKey::Fwmark { mark, .. } => vec!["-f".into(), mark.to_string()],
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => {
+                let flag = if protocol == Protocol::Udp {
+                    "-u"
+                } else {
+                    "-t"
+                };
+                vec![flag.into(), ipvs::SocketAddrDisplay(addr, port).to_string()]
+            }
+        }
+    }
+
+    /// The legacy argument list for an action (add, edit, delete).
+    pub fn ipvsadm_args(&self, action: &Action) -> Option<Vec<String>> {
+        let rs = ipvs::SocketAddrDisplay(self.server, self.rport).to_string();
+        let (op, weight) = match action {
+            Action::Add(w) => ("-a", Some(*w)),
+            Action::SetWeight(w) => ("-e", Some(*w)),
+            Action::Delete => ("-d", None),
+            _ => return None,
+        };
+        let mut args = vec![op.to_string()];
+        args.extend(self.service_args());
+        args.extend(["-r".to_string(), rs]);
+        if let Some(w) = weight {
+            args.extend([self.method.flag().to_string(), "-w".into(), w.to_string()]);
+        }
+        Some(args)
+    }
+}
+
+pub enum Backend {
+    Netlink(Ipvs),
+    /// `-I PATH` with a path other than the default: run it as legacy nanny ran ipvsadm.
+    Wrapper(String),
+    /// `--test-start`: change nothing.
+    DryRun,
+}
+
+pub struct Southbound {
+    pub target: Target,
+    pub backend: Backend,
+}
+
+impl Southbound {
+    /// Carries out one IPVS action. `Err` is the message to log.
+    pub fn apply(&mut self, action: &Action) -> Result<(), String> {
+        match &mut self.backend {
+            Backend::DryRun => Ok(()),
+            Backend::Wrapper(path) => {
+                let Some(args) = self.target.ipvsadm_args(action) else {
+                    return Ok(());
+                };
+                let status = Command::new(&*path)
+                    .args(&args)
+                    .stdin(Stdio::null())
+                    .status()
+                    .map_err(|e| format!("{path} command failed! ({e})"))?;
+                if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("{path} command failed!"))
+                }
+            }
+            Backend::Netlink(ipvs) => {
+                let key = self.target.service;
+                let mut attempt = 0;
+                loop {
+                    let result = match action {
+                        Action::Add(w) | Action::SetWeight(w) => {
+                            let d = self.target.dest(*w);
+                            let first = if matches!(action, Action::Add(_)) {
+                                ipvs.add_destination(&key, &d)
+                            } else {
+                                ipvs.edit_destination(&key, &d)
+                            };
+                            match first {
+                                // Already there (a previous nanny, a restart): adopt it.
+                                Err(e) if e.is_exists() => ipvs.edit_destination(&key, &d),
+                                // Gone behind our back: put it back.
+                                Err(e) if e.is_no_destination() => ipvs.add_destination(&key, &d),
+                                other => other,
+                            }
+                        }
+                        Action::Delete => match ipvs.delete_destination(
+                            &key,
+                            &ipvs::DestKey {
+                                addr: self.target.server,
+                                port: self.target.rport,
+                            },
+                        ) {
+                            Err(e) if e.is_no_destination() || e.is_no_service() => Ok(()),
+                            other => other,
+                        },
+                        _ => Ok(()),
+                    };
+                    match result {
+                        Ok(()) => return Ok(()),
+                        Err(e) if e.is_transient() && attempt < 3 => {
+                            attempt += 1;
+                            std::thread::sleep(Duration::from_millis(50 << attempt));
+                        }
+                        Err(e) => return Err(format!("IPVS change failed: {e}")),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(udp: bool, fwmark: u32) -> Target {
+        let mut args = vec![
+            "-h",
+            "10.0.0.21",
+            "-p",
+            "80",
+            "-r",
+            "8080",
+            "-V",
+            "192.168.0.100",
+            "-M",
+            "g",
+            "--lvs",
+        ];
+        if udp {
+            args.push("-u");
+        }
+        let mark = fwmark.to_string();
+        if fwmark != 0 {
+            args.extend(["-f", &mark]);
+        }
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        match crate::options::parse(&args).unwrap() {
+            crate::options::Command::Run(o) => Target::from_options(&o).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn legacy_ipvsadm_argument_lists() {
+        let t = target(false, 0);
+        assert_eq!(
+            t.ipvsadm_args(&Action::Add(3)).unwrap().join(" "),
+            "-a -t 192.168.0.100:80 -r 10.0.0.21:8080 -g -w 3"
+        );
+        assert_eq!(
+            t.ipvsadm_args(&Action::SetWeight(0)).unwrap().join(" "),
+            "-e -t 192.168.0.100:80 -r 10.0.0.21:8080 -g -w 0"
+        );
+        assert_eq!(
+            t.ipvsadm_args(&Action::Delete).unwrap().join(" "),
+            "-d -t 192.168.0.100:80 -r 10.0.0.21:8080"
+        );
+        assert_eq!(
+            target(true, 0)
+                .ipvsadm_args(&Action::Delete)
+                .unwrap()
+                .join(" "),
+            "-d -u 192.168.0.100:80 -r 10.0.0.21:8080"
+        );
+        assert_eq!(
+            target(false, 80)
+                .ipvsadm_args(&Action::Add(1))
+                .unwrap()
+                .join(" "),
+            "-a -f 80 -r 10.0.0.21:8080 -g -w 1"
+        );
+        assert_eq!(t.ipvsadm_args(&Action::QueryLoad), None);
+    }
+
+    #[test]
+    fn a_wrapper_program_is_run_and_its_failure_reported() {
+        let mut sb = Southbound {
+            target: target(false, 0),
+            backend: Backend::Wrapper("true".into()),
+        };
+        assert_eq!(sb.apply(&Action::Add(1)), Ok(()));
+        sb.backend = Backend::Wrapper("false".into());
+        assert_eq!(
+            sb.apply(&Action::Delete),
+            Err("false command failed!".into())
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! The nanny binary end to end on the host: foreground logging, the legacy ipvsadm
+//! argument lists through a wrapper program (`-I`), signals. IPVS itself is exercised in
+//! the VM tests (tests/vm.rs).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Duration;
+
+struct Nanny {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Nanny {
+    fn start(args: &[&str]) -> Nanny {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nanny"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        Nanny { child, lines: rx }
+    }
+
+    /// Waits for a line containing `needle`; returns the lines seen up to it.
+    fn wait_for(&self, needle: &str, secs: u64) -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    seen.push(l);
+                    if hit {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("`{needle}` not logged within {secs} s; saw {seen:#?}");
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+}
+
+impl Drop for Nanny {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP-ish server that can be switched off (connections then reset).
+fn server() -> (u16, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let up = Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            if flag.load(Ordering::SeqCst) {
+                let mut buf = [0u8; 512];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+            }
+        }
+    });
+    (port, up)
+}
+
+/// A wrapper "ipvsadm" that appends its arguments to a file.
+fn wrapper() -> (String, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "nanny-wrapper-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("calls");
+    let script = dir.join("ipvsadm-wrapper");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script.display().to_string(), log)
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        % 1_000_000
+}
+
+fn calls(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn lifecycle_with_a_wrapper_program() {
+    let (port, up) = server();
+    let (wrapper, calls_log) = wrapper();
+    let port_s = port.to_string();
+    let n = Nanny::start(&[
+        "-c",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "80",
+        "-r",
+        &port_s,
+        "-s",
+        r"GET / HTTP/1.0\r\n\r\n",
+        "-x",
+        "HTTP/1.0 200",
+        "-a",
+        "2",
+        "-I",
+        &wrapper,
+        "-t",
+        "1",
+        "-w",
+        "64",
+        "-V",
+        "192.0.2.1",
+        "-M",
+        "m",
+        "-U",
+        "none",
+        "--nodaemon",
+        "--lvs",
+    ]);
+    let seen = n.wait_for("[ active ] making 127.0.0.1", 10);
+    assert_eq!(
+        seen[0],
+        format!("nanny: starting LVS client monitor for 192.0.2.1:80 -> 127.0.0.1:{port}")
+    );
+    // Slow start 64 >> 5 = 2.
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        calls(&calls_log)[0],
+        format!("-a -t 192.0.2.1:80 -r 127.0.0.1:{port} -m -w 2")
+    );
+    up.store(false, Ordering::SeqCst);
+    n.wait_for(
+        &format!("[inactive] shutting down 127.0.0.1:{port} due to connection failure"),
+        10,
+    );
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        calls(&calls_log).last().unwrap(),
+        &format!("-d -t 192.0.2.1:80 -r 127.0.0.1:{port}")
+    );
+    // Back: re-admitted after reentry / interval = 2 good probes.
+    up.store(true, Ordering::SeqCst);
+    n.wait_for("[ active ] making", 10);
+    n.signal(libc::SIGTERM);
+    n.wait_for("Terminating due to signal 15", 10);
+    let mut child = n;
+    let status = child.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        calls(&calls_log).last().unwrap(),
+        &format!("-d -t 192.0.2.1:80 -r 127.0.0.1:{port}"),
+        "removed on SIGTERM"
+    );
+}
+
+#[test]
+fn signals_force_the_state() {
+    let (port, _up) = server();
+    let (wrapper, calls_log) = wrapper();
+    let port_s = port.to_string();
+    let n = Nanny::start(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-a",
+        "1",
+        "-t",
+        "1",
+        "-I",
+        &wrapper,
+        "-V",
+        "192.0.2.1",
+        "-n",
+        "--lvs",
+    ]);
+    n.wait_for("[ active ]", 10);
+    n.signal(libc::SIGUSR1);
+    n.wait_for("opaque glasses on", 5);
+    thread::sleep(Duration::from_millis(1500));
+    let c = calls(&calls_log);
+    assert!(c.last().unwrap().starts_with("-d "), "{c:?}");
+    n.signal(libc::SIGUSR2);
+    n.wait_for("rose-colored glasses on", 5);
+    n.signal(libc::SIGHUP);
+    n.wait_for("DEBUG -- removing glasses", 5);
+}
+
+#[test]
+fn legacy_defaults_and_start_up_messages() {
+    let (port, _up) = server();
+    let port_s = port.to_string();
+    // Port 80 without send/expect: the default web check (probing our server's port).
+    let n = Nanny::start(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "80",
+        "-r",
+        &port_s,
+        "-t",
+        "1",
+        "-V",
+        "192.0.2.1",
+        "--test-start",
+        "-n",
+        "--lvs",
+    ]);
+    let seen = n.wait_for("[ active ]", 10);
+    assert!(
+        seen.iter()
+            .any(|l| l == "nanny: nanny: no monitor configured, assuming web service on port 80"),
+        "{seen:?}"
+    );
+    let n = Nanny::start(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-e",
+        "/bin/true",
+        "-s",
+        "x",
+        "-t",
+        "1",
+        "-V",
+        "192.0.2.1",
+        "--test-start",
+        "-n",
+        "--lvs",
+    ]);
+    let seen = n.wait_for("[ active ]", 10);
+    assert!(
+        seen.iter().any(|l| l.contains(
+            "External program use requested: (/bin/true), IGNORING send string option ((null))"
+        )),
+        "{seen:?}"
+    );
+    // Unknown escapes are kept and logged (legacy: endless loop).
+    let n = Nanny::start(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-s",
+        "GET /\\r\\n",
+        "-x",
+        r"HTTP/1\.0",
+        "--regex",
+        "-t",
+        "1",
+        "-V",
+        "192.0.2.1",
+        "--test-start",
+        "-n",
+        "--lvs",
+    ]);
+    let seen = n.wait_for("[ active ]", 10);
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(r"unknown escape sequence \. kept")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn command_line_errors_and_version() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nanny"))
+        .args(["--lvs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "nanny: No address supplied. Use '--help' for help. \n"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_nanny"))
+        .args(["--version"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Program Version:\tnanny 1.46\n"));
+}
+
+#[test]
+fn fos_mode_exits_on_failure() {
+    let (port, up) = server();
+    let port_s = port.to_string();
+    let mut n = Nanny::start(&[
+        "-c",
+        "-h",
+        "127.0.0.1",
+        "-V",
+        "10.0.0.2",
+        "-p",
+        &port_s,
+        "-s",
+        "GET /\\r\\n",
+        "-x",
+        "HTTP",
+        "-t",
+        "1",
+        "--nodaemon",
+        "--fos",
+    ]);
+    n.wait_for(&format!("Remote service 127.0.0.1:{port} is available"), 10);
+    up.store(false, Ordering::SeqCst);
+    n.wait_for("Exiting due to connection failure", 10);
+    assert_eq!(n.child.wait().unwrap().code(), Some(0));
+}
