@@ -2,10 +2,8 @@
 //! witness. These tests need the VM test bed; run them with `tests/vm/run-tests`.
 //! (`cargo test` on a host without IPVS lists them as ignored.)
 
-mod support;
-
 use ipvs::*;
-use support::TestNs;
+use testbed::TestNs;
 
 #[test]
 #[ignore = "needs the IPVS test VM: tests/vm/run-tests"]

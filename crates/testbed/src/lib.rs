@@ -1,11 +1,9 @@
-//! Helpers for the real-kernel tests (run in the VM test bed: `tests/vm/run-tests`).
+//! Helpers for the real-kernel tests, which run in the VM test bed (`tests/vm/run-tests`).
 //!
 //! Each test gets its own network namespace, so each has its own IPVS table and tests
 //! run in parallel without seeing each other. The namespace is entered by the test's
 //! thread only (setns), so the `Ipvs` opened there acts on it; `ipvsadm` runs in it
 //! through `ip netns exec` as an independent witness.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
@@ -128,4 +126,99 @@ impl Witness {
             );
         }
     }
+}
+
+/// A real server: its own namespace, joined to the director's by a veth pair
+/// (director side `10.<n>.0.1/24`, server side `10.<n>.0.2/24`).
+pub struct RealServer {
+    pub ns: String,
+    pub addr: String,
+    children: Vec<std::process::Child>,
+}
+
+impl RealServer {
+    pub fn new(director: &TestNs, n: u8) -> RealServer {
+        let ns = format!("{}-rs{n}", director.name);
+        sh(&["ip", "netns", "add", &ns]);
+        let (vd, vr) = (format!("vd{n}"), format!("vr{n}"));
+        director.exec(&[
+            "ip", "link", "add", &vd, "type", "veth", "peer", "name", &vr, "netns", &ns,
+        ]);
+        director.exec(&["ip", "addr", "add", &format!("10.{n}.0.1/24"), "dev", &vd]);
+        director.exec(&["ip", "link", "set", &vd, "up"]);
+        let rs = RealServer {
+            ns,
+            addr: format!("10.{n}.0.2"),
+            children: Vec::new(),
+        };
+        rs.exec(&["ip", "link", "set", "lo", "up"]);
+        rs.exec(&["ip", "addr", "add", &format!("10.{n}.0.2/24"), "dev", &vr]);
+        rs.exec(&["ip", "link", "set", &vr, "up"]);
+        rs
+    }
+
+    pub fn exec(&self, args: &[&str]) -> String {
+        let mut full = vec!["ip", "netns", "exec", &self.ns];
+        full.extend_from_slice(args);
+        sh(&full)
+    }
+
+    /// Starts an HTTP server (`python3 -m http.server`) on `port`; waits until it listens.
+    pub fn start_http(&mut self, port: u16) {
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "python3",
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                &self.addr,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start python3 http.server");
+        self.children.push(child);
+        for _ in 0..100 {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &self.ns, "ss", "-Hltn"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).contains(&format!("{}:{port}", self.addr)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("http server did not start");
+    }
+
+    /// Stops every server started here.
+    pub fn stop_all(&mut self) {
+        for mut c in self.children.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        self.stop_all();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// Polls `f` every 100 ms until it is true or `secs` pass; returns whether it became true.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    f()
 }
