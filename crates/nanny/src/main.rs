@@ -3,7 +3,9 @@
 //! most interval + timeout after it happens); signals arrive through a channel; IPVS
 //! changes go through [`nanny::southbound`].
 
-use std::sync::mpsc;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daemon::log::{Logger, Sinks};
@@ -200,27 +202,21 @@ fn run(o: Options, log: &Logger) -> i32 {
         server: server.clone(),
     });
 
-    let (tx, rx) = mpsc::channel();
-    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]) {
-        Ok(mut signals) => {
-            std::thread::spawn(move || {
-                for s in signals.forever() {
-                    if tx.send(s).is_err() {
-                        break;
-                    }
-                }
-            });
+    let signals = match Signals::install() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log.info(&format!("cannot install signal handlers: {e}"));
+            None
         }
-        Err(e) => log.info(&format!("cannot install signal handlers: {e}")),
-    }
+    };
 
     let interval = Duration::from_secs(o.interval.into());
     let mut next = Instant::now();
     let mut resync = false;
     loop {
         let wait = next.saturating_duration_since(Instant::now());
-        let event = match rx.recv_timeout(wait) {
-            Ok(sig) => Some(match sig {
+        let event = match signals.as_ref().and_then(|s| s.wait(wait)) {
+            Some(sig) => Some(match sig {
                 SIGUSR1 => Event::ForceDown,
                 SIGUSR2 => Event::ForceUp,
                 SIGHUP => Event::Resume,
@@ -229,7 +225,15 @@ fn run(o: Options, log: &Logger) -> i32 {
                     Event::Terminate
                 }
             }),
-            Err(_) => None,
+            None => {
+                if signals.is_none() {
+                    std::thread::sleep(wait);
+                }
+                if Instant::now() < next {
+                    continue;
+                }
+                None
+            }
         };
         let events: Vec<Event> = match event {
             Some(e) => vec![e],
@@ -293,5 +297,74 @@ fn run(o: Options, log: &Logger) -> i32 {
                 }
             }
         }
+    }
+}
+
+/// Signals, handled on the main thread: a flag per signal, and a self-pipe that wakes the
+/// wait. One thread per nanny keeps its memory and wake-ups small (there is one nanny per
+/// real server).
+struct Signals {
+    flags: Vec<(i32, Arc<AtomicBool>)>,
+    wake: OwnedFd,
+    _write: OwnedFd,
+}
+
+impl Signals {
+    /// In the order they are acted on when several arrive at once.
+    const HANDLED: [i32; 5] = [SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP];
+
+    fn install() -> std::io::Result<Signals> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two descriptors that are owned below.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptors owned by nothing else.
+        let (wake, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let mut flags = Vec::new();
+        for sig in Self::HANDLED {
+            let flag = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(sig, flag.clone())?;
+            signal_hook::low_level::pipe::register_raw(sig, write.as_raw_fd())?;
+            flags.push((sig, flag));
+        }
+        Ok(Signals {
+            flags,
+            wake,
+            _write: write,
+        })
+    }
+
+    fn pending(&self) -> Option<i32> {
+        self.flags
+            .iter()
+            .find(|(_, f)| f.swap(false, Ordering::SeqCst))
+            .map(|(sig, _)| *sig)
+    }
+
+    /// Waits up to `timeout` for a signal; returns it, or None when the time is up.
+    fn wait(&self, timeout: Duration) -> Option<i32> {
+        if let Some(sig) = self.pending() {
+            return Some(sig);
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.wake.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, ms) };
+        let mut buf = [0u8; 64];
+        // Drain the wake-up bytes. SAFETY: buf is valid for its length.
+        while unsafe {
+            libc::read(
+                self.wake.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        } > 0
+        {}
+        self.pending()
     }
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The VM side of tests/bench/nanny-vs-keepalived.sh (see there).
+set -euo pipefail
+SERVICES=$1 REALS=$2 SECS=$3
+N=$PWD/target/release/nanny
+B=$PWD/target/release/examples/nanny-bench
+W=/tmp/nbench
+mkdir -p $W
+HZ=$(getconf CLK_TCK)
+
+vip() { echo "198.18.$(($1 / 250)).$(($1 % 250 + 1))"; }
+rip() { local n=$(($1 * REALS + $2 + 1)); echo "10.1.$((n / 250)).$((n % 250 + 1))"; }
+
+# Director "d" and real-server namespace "rs" joined by veth; every real-server address
+# lives on rs's side, one responder answers them all.
+setup() {
+    ip netns del d 2>/dev/null || true; ip netns del rs 2>/dev/null || true
+    ip netns add d; ip netns add rs
+    ip -n d link set lo up; ip -n rs link set lo up
+    ip -n d link add vd type veth peer name vr netns rs
+    ip -n d addr add 10.1.255.254/16 dev vd; ip -n d link set vd up
+    # Taking one real server down deletes its address; without promotion the kernel
+    # would delete every other address of the subnet with the first one.
+    ip netns exec rs sysctl -qw net.ipv4.conf.vr.promote_secondaries=1
+    {
+        for s in $(seq 0 $((SERVICES - 1))); do
+            for r in $(seq 0 $((REALS - 1))); do echo "addr add $(rip $s $r)/16 dev vr"; done
+        done
+    } | ip -n rs -batch -
+    ip -n rs link set vr up
+    ip netns exec rs $B responder 8080 &
+    for s in $(seq 0 $((SERVICES - 1))); do echo "-A -t $(vip $s):8080 -s wlc"; done | ip netns exec d ipvsadm -R
+    sleep 1
+}
+
+dests_in_use() { ip netns exec d ipvsadm -Ln | grep -c -- '-> 10.1.' || true; }
+
+# Samples the PSS sum of the given pids file until the table is full; prints the peak.
+peak_until_full() { # pidsfile
+    local peak=0 p
+    for _ in $(seq 1 600); do
+        p=$($B pss $(cat "$1"))
+        [ "$p" -gt "$peak" ] && peak=$p
+        [ "$(dests_in_use)" -ge $((SERVICES * REALS)) ] && break
+        sleep 0.5
+    done
+    echo "$peak"
+}
+
+measure() { # label pidsfile
+    local label=$1 pids=$2
+    local peak steady c0 c1 lat
+    peak=$(peak_until_full "$pids")
+    [ "$(dests_in_use)" -ge $((SERVICES * REALS)) ] || { echo "$label: table never complete ($(dests_in_use))" >&2; exit 1; }
+    sleep 5
+    steady=$($B pss $(cat "$pids"))
+    c0=$($B cpu $(cat "$pids")); sleep "$SECS"; c1=$($B cpu $(cat "$pids"))
+    : >$W/$label.lat
+    for i in 0 1 2 3 4; do
+        ip netns exec d $B gone "$(vip $i)" 8080 "$(rip $i 0)" 8080 rs >>$W/$label.lat
+    done
+    lat=$(sort -n $W/$label.lat | sed -n 3p)
+    echo "$label: detection latencies $(sort -n $W/$label.lat | tr '\n' ' ')" >>$W/samples
+    echo "$label $peak $steady $(echo "($c1 - $c0) / $HZ" | bc -l) $lat" >>$W/results
+}
+
+: >$W/results
+: >$W/samples
+# ---- piranha-rs: 1000 nannies, started as lvsd starts them (-c: no fork, detached).
+setup
+for s in $(seq 0 $((SERVICES - 1))); do
+    for r in $(seq 0 $((REALS - 1))); do
+        ip netns exec d $N -c -h "$(rip $s $r)" -p 8080 -r 8080 -a 1 -t 1 -w 1 -V "$(vip $s)" -M m -U none --lvs &
+        echo $! >>$W/nanny.pids.tmp
+    done
+done
+sleep 1
+pgrep -x nanny >$W/nanny.pids
+measure piranha-rs $W/nanny.pids
+one=$(head -1 $W/nanny.pids)
+private=$(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' /proc/$one/smaps_rollup)
+pkill -x nanny || true; sleep 1
+ip netns exec rs pkill -f "nanny-bench responder" || true
+
+# ---- keepalived --check with the same checks.
+setup
+{
+    printf 'global_defs {\n    router_id bench\n}\n'
+    for s in $(seq 0 $((SERVICES - 1))); do
+        printf 'virtual_server %s 8080 {\n    delay_loop 1\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP\n' "$(vip $s)"
+        for r in $(seq 0 $((REALS - 1))); do
+            printf '    real_server %s 8080 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n        }\n    }\n' "$(rip $s $r)"
+        done
+        printf '}\n'
+    done
+} >$W/keepalived.conf
+ip netns exec d keepalived --check -n -f $W/keepalived.conf -p $W/ka.pid -c $W/ka-check.pid >/dev/null 2>&1 &
+sleep 2
+pgrep -x keepalived >$W/ka.pids
+measure keepalived $W/ka.pids
+pkill -x keepalived || true
+
+printf '\n%d services x %d real servers, TCP connect check every 1 s (timeout 1 s, no retries)\n' "$SERVICES" "$REALS"
+printf '  %-28s %14s %14s %14s %12s\n' "" "peak PSS (MiB)" "steady (MiB)" "CPU in ${SECS}s" "down->out (s)"
+while read -r label peak steady cpu lat; do
+    printf '  %-28s %14.1f %14.1f %13.1fs %12s\n' "$label" "$(echo "$peak/1024" | bc -l)" "$(echo "$steady/1024" | bc -l)" "$cpu" "$lat"
+done <$W/results
+printf '  one nanny: private memory %s KiB\n' "$private"
+sed 's/^/  /' $W/samples
+lat=$(awk '$1 == "piranha-rs" {print $5}' $W/results)
+fail=0
+(( $(echo "$lat <= 2.1" | bc -l) )) || { echo "FAIL: detection latency $lat s > interval + timeout + 100 ms"; fail=1; }
+[ "$private" -lt 1024 ] || { echo "FAIL: a nanny's private memory is $private KiB"; fail=1; }
+[ $fail = 0 ] && echo PASS
+exit $fail

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Real-server monitoring benchmark (issue 4), in the VM test bed, side by side with
+# keepalived in one run: SERVICES x REALS real servers (default 100 x 10) answering on
+# test addresses in a namespace, probed every second with a TCP connect check by
+#   * piranha-rs: one nanny per real server (as lvsd starts them), and
+#   * keepalived --check with one TCP_CHECK per real server (delay_loop 1,
+#     connect_timeout 1, retry 0: the same check and the same single-failure rule).
+# Prints the sum of PSS (peak during start-up and steady), CPU over SECONDS, and the
+# time from a real server going down to its removal from IPVS (median of 5).
+# Exits 1 if the detection latency exceeds interval + timeout + 100 ms (2.1 s) or a
+# nanny's private memory is 1 MiB or more.
+#
+# Usage: tests/bench/nanny-vs-keepalived.sh [SERVICES [REALS [SECONDS]]]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SERVICES=${1:-100}
+REALS=${2:-10}
+SECONDS_CPU=${3:-60}
+
+command -v keepalived >/dev/null 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends keepalived >/dev/null
+    systemctl stop keepalived >/dev/null 2>&1 || true
+}
+cargo build --release -q -p nanny --bin nanny --example nanny-bench
+PIRANHA_VM_MEM=${PIRANHA_VM_MEM:-3072} tests/vm/vm.sh run bash tests/bench/nanny-vs-keepalived-vm.sh "$SERVICES" "$REALS" "$SECONDS_CPU"
