@@ -343,3 +343,65 @@ fn fos_mode_exits_on_failure() {
     n.wait_for("Exiting due to connection failure", 10);
     assert_eq!(n.child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn load_monitor_runs_uptime_over_ssh_and_raises_an_idle_servers_weight() {
+    let (port, _up) = server();
+    let (wrapper, calls_log) = wrapper();
+    // A fake ssh that records its arguments and prints an idle machine's uptime.
+    let dir = calls_log.parent().unwrap().to_path_buf();
+    let ssh_args = dir.join("ssh-args");
+    let ssh = dir.join("ssh");
+    std::fs::write(
+        &ssh,
+        format!("#!/bin/sh\necho \"$*\" >> {}\necho ' 10:00:00 up 1 day,  load average: 0.00, 0.01, 0.05'\n", ssh_args.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let port_s = port.to_string();
+    // weight 2, reentry 19 / interval 1: admitted at 1 and doubled to 2 in the first
+    // round; 20 probes later the weight is full, so the load is read: idle, so the
+    // weight rises by weight/2 * cbrt(1 - 0) = 1 to 3.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nanny"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port_s,
+            "-a",
+            "19",
+            "-t",
+            "1",
+            "-w",
+            "2",
+            "-U",
+            "ssh",
+            "-I",
+            &wrapper,
+            "-V",
+            "192.0.2.1",
+            "-n",
+            "--lvs",
+        ])
+        .env("PATH", path)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ok = (0..300).any(|_| {
+        thread::sleep(Duration::from_millis(100));
+        calls(&calls_log).iter().any(|c| c.ends_with("-m -w 3"))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "no load-based weight change: {:?}", calls(&calls_log));
+    assert_eq!(
+        std::fs::read_to_string(&ssh_args).unwrap().lines().next(),
+        Some("127.0.0.1 uptime")
+    );
+}
