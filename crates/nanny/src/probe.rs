@@ -88,15 +88,10 @@ impl NetProbe {
                         Verdict::Undecided => {}
                     }
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Err(format!("READ to {t} timed out"))
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
-                    return Err(format!(
-                        "READ returned error {}:{e}",
-                        e.raw_os_error().unwrap_or(0)
-                    ))
+                    if let Some(msg) = read_failure(&e, &t) {
+                        return Err(msg);
+                    }
                 }
             }
         }
@@ -132,19 +127,26 @@ impl NetProbe {
                         },
                     }
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Err(format!("READ to {t} timed out"))
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // ICMP port unreachable.
+                // Includes ICMP port unreachable.
                 Err(e) => {
-                    return Err(format!(
-                        "READ returned error {}:{e}",
-                        e.raw_os_error().unwrap_or(0)
-                    ))
+                    if let Some(msg) = read_failure(&e, &t) {
+                        return Err(msg);
+                    }
                 }
             }
         }
+    }
+}
+
+/// A failed read: `None` to read again (interrupted), or the message that fails the probe.
+fn read_failure(e: &std::io::Error, t: &str) -> Option<String> {
+    match e.kind() {
+        ErrorKind::Interrupted => None,
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => Some(format!("READ to {t} timed out")),
+        _ => Some(format!(
+            "READ returned error {}:{e}",
+            e.raw_os_error().unwrap_or(0)
+        )),
     }
 }
 

@@ -222,60 +222,41 @@ fn signals_force_the_state() {
     n.wait_for("DEBUG -- removing glasses", 5);
 }
 
+/// Starts a foreground `--test-start` nanny for 192.0.2.1 and returns what it logged
+/// up to the admission of the server.
+fn lines_until_active(args: &[&str]) -> Vec<String> {
+    let mut full = vec![
+        "-h",
+        "127.0.0.1",
+        "-t",
+        "1",
+        "-V",
+        "192.0.2.1",
+        "--test-start",
+        "-n",
+        "--lvs",
+    ];
+    full.extend_from_slice(args);
+    Nanny::start(&full).wait_for("[ active ]", 10)
+}
+
 #[test]
 fn legacy_defaults_and_start_up_messages() {
     let (port, _up) = server();
     let port_s = port.to_string();
     // Port 80 without send/expect: the default web check (probing our server's port).
-    let n = Nanny::start(&[
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "80",
-        "-r",
-        &port_s,
-        "-t",
-        "1",
-        "-V",
-        "192.0.2.1",
-        "--test-start",
-        "-n",
-        "--lvs",
-    ]);
-    let seen = n.wait_for("[ active ]", 10);
+    let seen = lines_until_active(&["-p", "80", "-r", &port_s]);
     assert!(
         seen.iter()
             .any(|l| l == "nanny: nanny: no monitor configured, assuming web service on port 80"),
         "{seen:?}"
     );
-    let n = Nanny::start(&[
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port_s,
-        "-e",
-        "/bin/true",
-        "-s",
-        "x",
-        "-t",
-        "1",
-        "-V",
-        "192.0.2.1",
-        "--test-start",
-        "-n",
-        "--lvs",
-    ]);
-    let seen = n.wait_for("[ active ]", 10);
-    assert!(
-        seen.iter().any(|l| l.contains(
-            "External program use requested: (/bin/true), IGNORING send string option ((null))"
-        )),
-        "{seen:?}"
-    );
+    let seen = lines_until_active(&["-p", &port_s, "-e", "/bin/true", "-s", "x"]);
+    let ignoring =
+        "External program use requested: (/bin/true), IGNORING send string option ((null))";
+    assert!(seen.iter().any(|l| l.contains(ignoring)), "{seen:?}");
     // Unknown escapes are kept and logged (legacy: endless loop).
-    let n = Nanny::start(&[
-        "-h",
-        "127.0.0.1",
+    let seen = lines_until_active(&[
         "-p",
         &port_s,
         "-s",
@@ -283,15 +264,7 @@ fn legacy_defaults_and_start_up_messages() {
         "-x",
         r"HTTP/1\.0",
         "--regex",
-        "-t",
-        "1",
-        "-V",
-        "192.0.2.1",
-        "--test-start",
-        "-n",
-        "--lvs",
     ]);
-    let seen = n.wait_for("[ active ]", 10);
     assert!(
         seen.iter()
             .any(|l| l.contains(r"unknown escape sequence \. kept")),
