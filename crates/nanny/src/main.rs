@@ -235,8 +235,8 @@ fn run(o: Options, log: &Logger) -> i32 {
                 None
             }
         };
-        let events: Vec<Event> = match event {
-            Some(e) => vec![e],
+        let event = match event {
+            Some(e) => e,
             None => {
                 next += interval;
                 if next < Instant::now() {
@@ -257,15 +257,15 @@ fn run(o: Options, log: &Logger) -> i32 {
                 }
                 let outcome = probe_once(&probe, &o);
                 if let Err(msg) = &outcome {
-                    log.debug(msg);
+                    // Legacy logged every failed probe (`CONNECT to ... timed out`, ...).
+                    log.info(msg);
                 }
-                vec![Event::Probe {
+                Event::Probe {
                     ok: outcome.is_ok(),
-                }]
+                }
             }
         };
-        let mut queue: std::collections::VecDeque<Action> =
-            events.into_iter().flat_map(|e| monitor.handle(e)).collect();
+        let mut queue: std::collections::VecDeque<Action> = monitor.handle(event).into();
         while let Some(action) = queue.pop_front() {
             match action {
                 Action::Log(m) => log.info(&m),

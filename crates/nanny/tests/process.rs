@@ -165,10 +165,13 @@ fn lifecycle_with_a_wrapper_program() {
         format!("-a -t 192.0.2.1:80 -r 127.0.0.1:{port} -m -w 2")
     );
     up.store(false, Ordering::SeqCst);
-    n.wait_for(
+    let seen = n.wait_for(
         &format!("[inactive] shutting down 127.0.0.1:{port} due to connection failure"),
         10,
     );
+    // The failed probe is logged first, with legacy's text (the server closes at once).
+    let too_short = format!("nanny: READ from 127.0.0.1:{port} was too short[0>=12]");
+    assert!(seen.contains(&too_short), "{seen:?}");
     thread::sleep(Duration::from_millis(300));
     assert_eq!(
         calls(&calls_log).last().unwrap(),
