@@ -56,7 +56,7 @@ impl NetProbe {
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
                 return Err(format!("CONNECT to {t} timed out"))
             }
-            Err(e) => return Err(format!("CONNECT to {t} failed: {e}")),
+            Err(e) => return Err(format!("CONNECT to {t} failed: {}", strerror(&e))),
         };
         if let Some(data) = &self.send {
             let Some(left) = remaining(deadline) else {
@@ -64,7 +64,10 @@ impl NetProbe {
             };
             let _ = stream.set_write_timeout(Some(left));
             if let Err(e) = stream.write_all(data) {
-                return Err(format!("WRITE operation for {t} returned error: {e}"));
+                return Err(format!(
+                    "WRITE operation for {t} returned error: {}",
+                    strerror(&e)
+                ));
             }
         }
         let Some(expect) = &self.expect else {
@@ -105,10 +108,10 @@ impl NetProbe {
         };
         let sock = UdpSocket::bind(local).map_err(|e| format!("UDP socket for {t}: {e}"))?;
         sock.connect(self.target)
-            .map_err(|e| format!("CONNECT to {t} failed: {e}"))?;
+            .map_err(|e| format!("CONNECT to {t} failed: {}", strerror(&e)))?;
         if let Some(data) = &self.send {
             sock.send(data)
-                .map_err(|e| format!("WRITE operation for {t} returned error: {e}"))?;
+                .map_err(|e| format!("WRITE operation for {t} returned error: {}", strerror(&e)))?;
         }
         let mut buf = vec![0u8; 65536];
         loop {
@@ -138,14 +141,24 @@ impl NetProbe {
     }
 }
 
+/// An error as C's `strerror` words it (legacy messages), without Rust's "(os error N)".
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 /// A failed read: `None` to read again (interrupted), or the message that fails the probe.
 fn read_failure(e: &std::io::Error, t: &str) -> Option<String> {
     match e.kind() {
         ErrorKind::Interrupted => None,
         ErrorKind::WouldBlock | ErrorKind::TimedOut => Some(format!("READ to {t} timed out")),
         _ => Some(format!(
-            "READ returned error {}:{e}",
-            e.raw_os_error().unwrap_or(0)
+            "READ returned error {}:{}",
+            e.raw_os_error().unwrap_or(0),
+            strerror(e)
         )),
     }
 }
