@@ -5,4 +5,5 @@
 
 pub mod desired;
 pub mod nanny_argv;
+pub mod reload;
 pub mod supervise;

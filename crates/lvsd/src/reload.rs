@@ -1,0 +1,175 @@
+//! Which nannies a reload starts, stops and restarts (issue 5; legacy §3.6 compared
+//! virtuals by (VIP, protocol, port) only, used a wrong index, never applied changed
+//! checks, and dropped a whole virtual when one real server was removed).
+//!
+//! A nanny is identified by its virtual service (as IPVS knows it) and its real server;
+//! it is restarted only when its command line changes. Service settings (scheduler,
+//! persistence) are the IPVS planner's business, not this one's.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipvs::ServiceKey;
+use lvscf::Config;
+
+use crate::desired::service_key;
+use crate::nanny_argv::{nanny_argv, LvsdFlags};
+
+/// One nanny: its virtual service and its real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NannyKey {
+    pub service: ServiceKey,
+    pub server: IpAddr,
+    pub port: u16,
+}
+
+/// Every nanny a configuration runs, with its command line.
+pub fn nannies(c: &Config, flags: LvsdFlags) -> BTreeMap<NannyKey, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for vs in c.active_virtuals() {
+        let Some(service) = service_key(vs) else {
+            continue;
+        };
+        for rs in vs.active_servers() {
+            let Some(h) = &rs.address else { continue };
+            out.insert(
+                NannyKey {
+                    service,
+                    server: h.addr,
+                    port: rs.port,
+                },
+                nanny_argv(c, vs, rs, flags),
+            );
+        }
+    }
+    out
+}
+
+/// What a reload does to the nannies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NannyPlan {
+    /// Gone from the file, deactivated, or about to be restarted.
+    pub stop: Vec<NannyKey>,
+    /// New, re-activated, or restarted with a new command line.
+    pub start: Vec<(NannyKey, Vec<String>)>,
+    /// Left running untouched.
+    pub keep: Vec<NannyKey>,
+}
+
+pub fn plan(old: &Config, new: &Config, flags: LvsdFlags) -> NannyPlan {
+    let (before, after) = (nannies(old, flags), nannies(new, flags));
+    let mut p = NannyPlan::default();
+    for (k, argv) in &before {
+        match after.get(k) {
+            Some(a) if a == argv => p.keep.push(*k),
+            _ => p.stop.push(*k),
+        }
+    }
+    for (k, argv) in after {
+        if before.get(&k) != Some(&argv) {
+            p.start.push((k, argv));
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str =
+        "virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n timeout = 6\n\
+        server a {\n address = 10.0.0.1\n active = 1\n weight = 1\n }\n\
+        server b {\n address = 10.0.0.2\n active = 1\n weight = 1\n }\n}\n\
+        virtual dns {\n active = 1\n address = 192.0.2.2 eth0:2\n port = 53\n protocol = udp\n\
+        server c {\n address = 10.0.0.3\n active = 1\n }\n}\n";
+
+    fn cfg(text: &str) -> Config {
+        lvscf::parse_str(text, "lvs.cf", &Default::default())
+            .unwrap()
+            .config
+    }
+
+    fn servers(keys: &[NannyKey]) -> Vec<String> {
+        keys.iter().map(|k| k.server.to_string()).collect()
+    }
+
+    fn started(p: &NannyPlan) -> Vec<String> {
+        p.start.iter().map(|(k, _)| k.server.to_string()).collect()
+    }
+
+    #[test]
+    fn unchanged_file_changes_nothing() {
+        let p = plan(&cfg(BASE), &cfg(BASE), LvsdFlags::default());
+        assert!(p.stop.is_empty() && p.start.is_empty());
+        assert_eq!(p.keep.len(), 3);
+    }
+
+    #[test]
+    fn removing_one_real_server_stops_only_its_nanny() {
+        // Legacy dropped the whole virtual service here.
+        let new = BASE.replace(
+            "server b {\n address = 10.0.0.2\n active = 1\n weight = 1\n }\n",
+            "",
+        );
+        assert_ne!(new, BASE);
+        let p = plan(&cfg(BASE), &cfg(&new), LvsdFlags::default());
+        assert_eq!(servers(&p.stop), ["10.0.0.2"]);
+        assert!(p.start.is_empty());
+        assert_eq!(p.keep.len(), 2);
+    }
+
+    #[test]
+    fn adding_and_deactivating_servers() {
+        let new = BASE
+            .replace(
+                "address = 10.0.0.2\n active = 1",
+                "address = 10.0.0.2\n active = 0",
+            )
+            .replace(
+                "server c {",
+                "server d {\n address = 10.0.0.4\n active = 1\n }\n server c {",
+            );
+        assert_ne!(new, BASE);
+        let p = plan(&cfg(BASE), &cfg(&new), LvsdFlags::default());
+        assert_eq!(servers(&p.stop), ["10.0.0.2"]);
+        assert_eq!(started(&p), ["10.0.0.4"]);
+    }
+
+    #[test]
+    fn changed_checks_restart_the_virtuals_nannies_only() {
+        // Legacy kept old nannies running with old arguments.
+        let new = BASE.replace("timeout = 6", "timeout = 3");
+        let p = plan(&cfg(BASE), &cfg(&new), LvsdFlags::default());
+        assert_eq!(servers(&p.stop), ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(started(&p), ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(servers(&p.keep), ["10.0.0.3"]);
+        assert!(p.start[0].1.windows(2).any(|w| w == ["-t", "3"]));
+        // A weight change restarts that server's nanny only.
+        let new = BASE.replacen("weight = 1", "weight = 5", 1);
+        let p = plan(&cfg(BASE), &cfg(&new), LvsdFlags::default());
+        assert_eq!(servers(&p.stop), ["10.0.0.1"]);
+    }
+
+    #[test]
+    fn scheduler_changes_leave_nannies_alone() {
+        let new = BASE.replace("port = 80\n", "port = 80\n scheduler = rr\n");
+        let p = plan(&cfg(BASE), &cfg(&new), LvsdFlags::default());
+        assert!(p.stop.is_empty() && p.start.is_empty());
+    }
+
+    #[test]
+    fn virtuals_are_matched_by_identity_not_by_position_or_name() {
+        // Reordered and renamed blocks: same services, nothing restarted (legacy compared
+        // the wrong index when the order changed).
+        let (web, dns) = BASE.split_at(BASE.find("virtual dns").unwrap());
+        let swapped = format!("{}{}", dns.replace("virtual dns", "virtual names"), web);
+        let p = plan(&cfg(BASE), &cfg(&swapped), LvsdFlags::default());
+        assert!(p.stop.is_empty() && p.start.is_empty(), "{p:?}");
+        // A new VIP is a different service: its nannies move.
+        let moved = BASE.replace("192.0.2.2 eth0:2", "192.0.2.9 eth0:2");
+        let p = plan(&cfg(BASE), &cfg(&moved), LvsdFlags::default());
+        assert_eq!(servers(&p.stop), ["10.0.0.3"]);
+        assert_eq!(started(&p), ["10.0.0.3"]);
+    }
+}
