@@ -288,25 +288,21 @@ impl Connection {
         let mut results: Vec<Result<()>> = Vec::with_capacity(requests.len());
         let mut start = 0;
         while start < requests.len() {
-            // Build one batch.
+            // Build one batch, then ask for an ACK on whichever message ended up last.
             self.tx.clear();
             let first_seq = self.seq.wrapping_add(1);
             let mut end = start;
+            let mut last_header = 0;
             while end < requests.len()
                 && end - start < BATCH_MESSAGES
                 && self.tx.len() < BATCH_BYTES
             {
-                let last = end + 1 == requests.len()
-                    || end + 1 - start == BATCH_MESSAGES
-                    || self.tx.len() + 512 >= BATCH_BYTES;
+                last_header = self.tx.len();
                 let seq = self.next_seq();
-                let flags = if last { wire::NLM_F_ACK } else { 0 };
-                requests[end].encode(&mut self.tx, self.family, seq, flags);
+                requests[end].encode(&mut self.tx, self.family, seq, 0);
                 end += 1;
-                if last {
-                    break;
-                }
             }
+            wire::add_flags(&mut self.tx[last_header..], wire::NLM_F_ACK);
             let count = end - start;
             let last_seq = self.seq;
             let mut batch: Vec<Option<Result<()>>> = (0..count).map(|_| None).collect();

@@ -76,6 +76,13 @@ impl NlHeader {
     }
 }
 
+/// Sets `flags` in the header of the message that starts `msg` (e.g. NLM_F_ACK on the
+/// last message of a batch).
+pub fn add_flags(msg: &mut [u8], flags: u16) {
+    let old = u16::from_ne_bytes([msg[6], msg[7]]);
+    msg[6..8].copy_from_slice(&(old | flags).to_ne_bytes());
+}
+
 /// Builds one netlink message into a buffer that may already hold others (pipelining:
 /// many messages go out in one `sendmsg`).
 pub struct MessageBuilder<'a> {
@@ -397,6 +404,17 @@ mod tests {
         assert_eq!(inner[0].u32().unwrap(), 42);
         let deep: Vec<Attr> = inner[1].nested().collect::<Result<_, _>>().unwrap();
         assert_eq!(deep[0].payload, &[1, 2, 3]);
+    }
+
+    #[test]
+    fn flags_can_be_added_to_a_built_message() {
+        let mut buf = Vec::new();
+        MessageBuilder::genl(&mut buf, 20, NLM_F_REQUEST, 1, 1, 1).finish();
+        let second = buf.len();
+        MessageBuilder::genl(&mut buf, 20, NLM_F_REQUEST, 2, 1, 1).finish();
+        add_flags(&mut buf[second..], NLM_F_ACK);
+        let flags: Vec<u16> = messages(&buf).map(|m| m.unwrap().header.flags).collect();
+        assert_eq!(flags, [NLM_F_REQUEST, NLM_F_REQUEST | NLM_F_ACK]);
     }
 
     #[test]
