@@ -3,12 +3,10 @@
 //! most interval + timeout after it happens); signals arrive through a channel; IPVS
 //! changes go through [`nanny::southbound`].
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daemon::log::{Logger, Sinks};
+use daemon::signals::Signals;
 use nanny::expect::Expect;
 use nanny::monitor::{Action, Event, Mode, Monitor, Settings};
 use nanny::options::{self, Command, Options};
@@ -202,7 +200,7 @@ fn run(o: Options, log: &Logger) -> i32 {
         server: server.clone(),
     });
 
-    let signals = match Signals::install() {
+    let signals = match Signals::install(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP]) {
         Ok(s) => Some(s),
         Err(e) => {
             log.info(&format!("cannot install signal handlers: {e}"));
@@ -297,74 +295,5 @@ fn run(o: Options, log: &Logger) -> i32 {
                 }
             }
         }
-    }
-}
-
-/// Signals, handled on the main thread: a flag per signal, and a self-pipe that wakes the
-/// wait. One thread per nanny keeps its memory and wake-ups small (there is one nanny per
-/// real server).
-struct Signals {
-    flags: Vec<(i32, Arc<AtomicBool>)>,
-    wake: OwnedFd,
-    _write: OwnedFd,
-}
-
-impl Signals {
-    /// In the order they are acted on when several arrive at once.
-    const HANDLED: [i32; 5] = [SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP];
-
-    fn install() -> std::io::Result<Signals> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills two descriptors that are owned below.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fresh descriptors owned by nothing else.
-        let (wake, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let mut flags = Vec::new();
-        for sig in Self::HANDLED {
-            let flag = Arc::new(AtomicBool::new(false));
-            signal_hook::flag::register(sig, flag.clone())?;
-            signal_hook::low_level::pipe::register_raw(sig, write.as_raw_fd())?;
-            flags.push((sig, flag));
-        }
-        Ok(Signals {
-            flags,
-            wake,
-            _write: write,
-        })
-    }
-
-    fn pending(&self) -> Option<i32> {
-        self.flags
-            .iter()
-            .find(|(_, f)| f.swap(false, Ordering::SeqCst))
-            .map(|(sig, _)| *sig)
-    }
-
-    /// Waits up to `timeout` for a signal; returns it, or None when the time is up.
-    fn wait(&self, timeout: Duration) -> Option<i32> {
-        if let Some(sig) = self.pending() {
-            return Some(sig);
-        }
-        let mut pfd = libc::pollfd {
-            fd: self.wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
-        let mut buf = [0u8; 64];
-        // Drain the wake-up bytes. SAFETY: buf is valid for its length.
-        while unsafe {
-            libc::read(
-                self.wake.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-            )
-        } > 0
-        {}
-        self.pending()
     }
 }
