@@ -1,6 +1,7 @@
-//! Plumbing shared by the piranha daemons: legacy command lines ([`cli`]) and legacy
-//! logging ([`log`]), signals on the main thread ([`signals`]).
+//! Plumbing shared by the piranha daemons: legacy command lines ([`cli`]), legacy logging
+//! ([`log`]), pid files ([`pidfile`]) and signals on the main thread ([`signals`]).
 
 pub mod cli;
 pub mod log;
+pub mod pidfile;
 pub mod signals;
