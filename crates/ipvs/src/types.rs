@@ -2,7 +2,7 @@
 //! statistics. Independent of how they reach the kernel.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Address family of a service or destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,7 +114,7 @@ impl fmt::Display for ServiceKey {
                     Protocol::Udp => "UDP",
                     Protocol::Sctp => "SCTP",
                 };
-                write!(f, "{p} {}", SocketAddrDisplay(*addr, *port))
+                write!(f, "{p} {}", SocketAddr::new(*addr, *port))
             }
             ServiceKey::Fwmark {
                 family: Family::V4,
@@ -124,18 +124,6 @@ impl fmt::Display for ServiceKey {
                 family: Family::V6,
                 mark,
             } => write!(f, "FWM {mark} IPv6"),
-        }
-    }
-}
-
-/// `1.2.3.4:80` or `[2001:db8::1]:80`.
-pub struct SocketAddrDisplay(pub IpAddr, pub u16);
-
-impl fmt::Display for SocketAddrDisplay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
-            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
         }
     }
 }
@@ -281,7 +269,7 @@ pub struct DestKey {
 
 impl fmt::Display for DestKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        SocketAddrDisplay(self.addr, self.port).fmt(f)
+        SocketAddr::new(self.addr, self.port).fmt(f)
     }
 }
 

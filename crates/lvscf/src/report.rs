@@ -3,6 +3,7 @@
 //! `docs/check-config-json.md`).
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::Serialize;
@@ -10,7 +11,7 @@ use serde::Serialize;
 use crate::diag::Diagnostic;
 use crate::model::*;
 use crate::parser::{self, ParseOptions};
-use crate::validate::{self, fmt_addr_port, Consumer};
+use crate::validate::{self, Consumer};
 use crate::value::format_seconds;
 
 /// Bumped when the JSON document changes incompatibly.
@@ -225,7 +226,7 @@ pub fn summary(c: &Config) -> String {
             let _ = write!(
                 o,
                 ", sorry_server {}",
-                fmt_addr_port(s.addr, s.port.unwrap_or(vs.port))
+                SocketAddr::new(s.addr, s.port.unwrap_or(vs.port))
             );
         }
         o.push('\n');
@@ -238,7 +239,7 @@ pub fn summary(c: &Config) -> String {
             let addr = rs
                 .address
                 .as_ref()
-                .map(|h| fmt_addr_port(h.addr, rs.port))
+                .map(|h| SocketAddr::new(h.addr, rs.port).to_string())
                 .unwrap_or_else(|| "no address".into());
             let _ = writeln!(o, "    -> {:<12} {addr:<24} weight {}", rs.name, rs.weight);
         }

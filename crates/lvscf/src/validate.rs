@@ -3,7 +3,7 @@
 //! alias label). Errors stop a daemon from using the file; warnings are reported.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::*;
@@ -340,7 +340,7 @@ impl Validator<'_> {
                         first.name,
                         rs.name,
                         vs.name,
-                        fmt_addr_port(host.addr, rs.port)
+                        SocketAddr::new(host.addr, rs.port)
                     ),
                     "IPVS holds each real server address and port once per service",
                 );
@@ -377,13 +377,5 @@ impl Validator<'_> {
                 );
             }
         }
-    }
-}
-
-/// `1.2.3.4:80` or `[2001:db8::1]:80`.
-pub fn fmt_addr_port(addr: IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
-        IpAddr::V4(a) => format!("{a}:{port}"),
     }
 }

@@ -149,7 +149,7 @@ fn probe_once(p: &Probe, o: &Options) -> Outcome {
 }
 
 fn run(o: Options, log: &Logger) -> i32 {
-    let server = ipvs::SocketAddrDisplay(o.server, o.rport).to_string();
+    let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
     let probe = build_probe(&o, log);
     let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
     match o.mode {

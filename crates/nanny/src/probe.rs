@@ -4,7 +4,7 @@
 //! program could hang nanny forever).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,13 +32,6 @@ fn remaining(deadline: Instant) -> Option<Duration> {
         .filter(|d| !d.is_zero())
 }
 
-fn fmt_target(t: &SocketAddr) -> String {
-    match t.ip() {
-        IpAddr::V4(a) => format!("{a}:{}", t.port()),
-        IpAddr::V6(a) => format!("[{a}]:{}", t.port()),
-    }
-}
-
 impl NetProbe {
     pub fn run(&self) -> Outcome {
         let deadline = Instant::now() + self.timeout;
@@ -50,7 +43,7 @@ impl NetProbe {
     }
 
     fn run_tcp(&self, deadline: Instant) -> Outcome {
-        let t = fmt_target(&self.target);
+        let t = self.target.to_string();
         let mut stream = match TcpStream::connect_timeout(&self.target, self.timeout) {
             Ok(s) => s,
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
@@ -101,7 +94,7 @@ impl NetProbe {
     }
 
     fn run_udp(&self, deadline: Instant) -> Outcome {
-        let t = fmt_target(&self.target);
+        let t = self.target.to_string();
         let local: SocketAddr = match self.target {
             SocketAddr::V4(_) => "0.0.0.0:0".parse().unwrap(),
             SocketAddr::V6(_) => "[::]:0".parse().unwrap(),

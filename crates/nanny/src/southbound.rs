@@ -7,7 +7,7 @@
 //! alone as the action needs, transient kernel errors are retried, and other failures
 //! are reported to the caller, which logs them and re-synchronises later.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -76,14 +76,14 @@ impl Target {
                 } else {
                     "-t"
                 };
-                vec![flag.into(), ipvs::SocketAddrDisplay(addr, port).to_string()]
+                vec![flag.into(), SocketAddr::new(addr, port).to_string()]
             }
         }
     }
 
     /// The legacy argument list for an action (add, edit, delete).
     pub fn ipvsadm_args(&self, action: &Action) -> Option<Vec<String>> {
-        let rs = ipvs::SocketAddrDisplay(self.server, self.rport).to_string();
+        let rs = SocketAddr::new(self.server, self.rport).to_string();
         let (op, weight) = match action {
             Action::Add(w) => ("-a", Some(*w)),
             Action::SetWeight(w) => ("-e", Some(*w)),
