@@ -135,13 +135,7 @@ impl Ipvs {
         match &mut self.backend {
             Backend::Netlink(c) => {
                 let requests: Vec<Request> = ops.iter().map(op_request).collect();
-                let describe = |r: &Request| {
-                    // Map the request back to its operation's description.
-                    request_op(r)
-                        .map(|o| o.to_string())
-                        .unwrap_or_else(|| "IPVS request".into())
-                };
-                c.execute(&requests, &describe)
+                c.execute(&requests, &|i| ops[i].to_string())
             }
             Backend::Sockopt(c) => ops.iter().map(|op| c.apply(op)).collect(),
         }
@@ -289,18 +283,6 @@ fn op_request(op: &Op) -> Request {
     }
 }
 
-fn request_op(r: &Request) -> Option<Op> {
-    Some(match r {
-        Request::NewService(s) => Op::AddService(s.clone()),
-        Request::SetService(s) => Op::EditService(s.clone()),
-        Request::DelService(k) => Op::DelService(*k),
-        Request::NewDest(k, d) => Op::AddDest(*k, d.clone()),
-        Request::SetDest(k, d) => Op::EditDest(*k, d.clone()),
-        Request::DelDest(k, d) => Op::DelDest(*k, *d),
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,18 +298,20 @@ mod tests {
     }
 
     #[test]
-    fn ops_and_requests_correspond() {
+    fn ops_map_to_their_requests() {
         let k = ServiceKey::tcp(ip("10.0.0.1"), 80);
         let d = Destination::new(ip("10.0.1.1"), 80, ForwardMethod::Masq, 1);
-        for op in [
-            Op::AddService(Service::new(k, "rr")),
-            Op::EditService(Service::new(k, "wlc")),
-            Op::DelService(k),
-            Op::AddDest(k, d.clone()),
-            Op::EditDest(k, d.clone()),
-            Op::DelDest(k, d.key()),
-        ] {
-            assert_eq!(request_op(&op_request(&op)), Some(op));
+        let s = Service::new(k, "rr");
+        let pairs = [
+            (Op::AddService(s.clone()), Request::NewService(s.clone())),
+            (Op::EditService(s.clone()), Request::SetService(s)),
+            (Op::DelService(k), Request::DelService(k)),
+            (Op::AddDest(k, d.clone()), Request::NewDest(k, d.clone())),
+            (Op::EditDest(k, d.clone()), Request::SetDest(k, d.clone())),
+            (Op::DelDest(k, d.key()), Request::DelDest(k, d.key())),
+        ];
+        for (op, request) in pairs {
+            assert_eq!(op_request(&op), request);
         }
     }
 }

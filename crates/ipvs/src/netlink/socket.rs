@@ -279,11 +279,11 @@ impl Connection {
     }
 
     /// Runs change requests (no replies expected), pipelined. Returns one result per
-    /// request, in order.
+    /// request, in order; `describe(i)` words request `i` for its error.
     pub fn execute(
         &mut self,
         requests: &[Request],
-        describe: &dyn Fn(&Request) -> String,
+        describe: &dyn Fn(usize) -> String,
     ) -> Vec<Result<()>> {
         let mut results: Vec<Result<()>> = Vec::with_capacity(requests.len());
         let mut start = 0;
@@ -312,7 +312,7 @@ impl Connection {
                     *r = Some(Err(Error::io("send IPVS requests", io::Error::from(kind))));
                 }
             } else if let Err(e) =
-                self.collect_batch(first_seq, last_seq, &mut batch, requests, start, describe)
+                self.collect_batch(first_seq, last_seq, &mut batch, start, describe)
             {
                 // Lost replies: outcomes unknown for everything not yet answered.
                 let text = e.to_string();
@@ -334,9 +334,8 @@ impl Connection {
         first_seq: u32,
         last_seq: u32,
         batch: &mut [Option<Result<()>>],
-        requests: &[Request],
         offset: usize,
-        describe: &dyn Fn(&Request) -> String,
+        describe: &dyn Fn(usize) -> String,
     ) -> Result<()> {
         loop {
             match self.sock.recv(&mut self.rx) {
@@ -368,11 +367,7 @@ impl Connection {
                 batch[index] = Some(if err.errno == 0 {
                     Ok(())
                 } else {
-                    Err(Error::kernel(
-                        err.errno,
-                        describe(&requests[offset + index]),
-                        err.text,
-                    ))
+                    Err(Error::kernel(err.errno, describe(offset + index), err.text))
                 });
                 if err.request.seq == last_seq {
                     done = true;
