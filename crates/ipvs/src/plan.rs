@@ -106,35 +106,35 @@ pub fn plan(desired: &Desired, owned: &BTreeSet<ServiceKey>, current: &Table) ->
     ops
 }
 
-/// The table `current` becomes when a plan for `desired` and `owned` is applied: owned
-/// services that are not desired are gone, desired services have their desired settings
-/// (and destinations, where managed), everything else is as it was.
-pub fn expected(desired: &Desired, owned: &BTreeSet<ServiceKey>, current: &Table) -> Table {
-    let mut t = current.clone();
-    for key in owned {
-        if !desired.services.contains_key(key) {
-            t.services.remove(key);
-        }
-    }
-    for (key, want) in &desired.services {
-        let entry = t
-            .services
-            .entry(*key)
-            .or_insert_with(|| crate::table::TableService::new(want.service.clone()));
-        entry.service = want.service.clone();
-        if let Some(d) = &want.dests {
-            entry.dests = d.clone();
-        }
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::table::TableService;
     use proptest::prelude::*;
     use std::net::{IpAddr, Ipv4Addr};
+
+    /// The table `current` becomes when a plan for `desired` and `owned` is applied: owned
+    /// services that are not desired are gone, desired services have their desired settings
+    /// (and destinations, where managed), everything else is as it was.
+    fn expected(desired: &Desired, owned: &BTreeSet<ServiceKey>, current: &Table) -> Table {
+        let mut t = current.clone();
+        for key in owned {
+            if !desired.services.contains_key(key) {
+                t.services.remove(key);
+            }
+        }
+        for (key, want) in &desired.services {
+            let entry = t
+                .services
+                .entry(*key)
+                .or_insert_with(|| TableService::new(want.service.clone()));
+            entry.service = want.service.clone();
+            if let Some(d) = &want.dests {
+                entry.dests = d.clone();
+            }
+        }
+        t
+    }
 
     fn key(n: u8) -> ServiceKey {
         ServiceKey::tcp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, n)), 80)

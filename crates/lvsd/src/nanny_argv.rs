@@ -2,8 +2,6 @@
 //! order (reference §3.3): sites wrap nanny, and pulse/lvsd/nanny of different
 //! versions must interoperate.
 
-use std::net::IpAddr;
-
 use lvscf::{Config, RealServer, VirtualServer};
 
 /// How lvsd itself runs, as far as its nannies are concerned.
@@ -13,10 +11,6 @@ pub struct LvsdFlags {
     pub verbose: bool,
     /// `--nodaemon`: nannies log to stdout too.
     pub nodaemon: bool,
-}
-
-fn addr(a: IpAddr) -> String {
-    a.to_string()
 }
 
 /// `<client_monitor> -c -h RIP -p VPORT -r RPORT [-f MARK] [-u] [-e PROG] [-s SEND]
@@ -32,7 +26,7 @@ pub fn nanny_argv(
     let rip = rs
         .address
         .as_ref()
-        .map(|h| addr(h.addr))
+        .map(|h| h.addr.to_string())
         .unwrap_or_else(|| "0.0.0.0".into());
     a.extend([
         "-h".into(),
@@ -67,7 +61,10 @@ pub fn nanny_argv(
     if flags.verbose {
         a.push("-v".into());
     }
-    let vip = vs.vip().map(addr).unwrap_or_else(|| "0.0.0.0".into());
+    let vip = vs
+        .vip()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "0.0.0.0".into());
     a.extend([
         "-a".into(),
         vs.reentry.to_string(),
