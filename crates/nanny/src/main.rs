@@ -46,7 +46,7 @@ fn main() {
         }
     };
     if !o.nodaemon {
-        detach(o.nofork);
+        daemon::detach(o.nofork);
     }
     let log = Logger::new(
         "nanny",
@@ -57,30 +57,6 @@ fn main() {
         o.verbose,
     );
     std::process::exit(run(o, &log));
-}
-
-/// Legacy daemon modes: fork and detach, or (`-c`, how lvsd starts nannies) detach only.
-fn detach(nofork: bool) {
-    // SAFETY: fork/setsid/dup2 at start-up, before any thread exists.
-    unsafe {
-        if !nofork {
-            match libc::fork() {
-                -1 => {}
-                0 => {}
-                _ => libc::_exit(0),
-            }
-        }
-        libc::setsid();
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-            if null > 2 {
-                libc::close(null);
-            }
-        }
-    }
 }
 
 fn build_probe(o: &Options, log: &Logger) -> Probe {

@@ -384,3 +384,47 @@ fn load_monitor_runs_uptime_over_ssh_and_raises_an_idle_servers_weight() {
         Some("127.0.0.1 uptime")
     );
 }
+
+#[test]
+fn nofork_without_nodaemon_detaches_without_forking() {
+    // `-c` alone, as lvsd starts nannies: same process, new session, stdio on /dev/null.
+    let (port, _up) = server();
+    let port_s = port.to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nanny"))
+        .args([
+            "-c",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port_s,
+            "-t",
+            "1",
+            "-V",
+            "192.0.2.1",
+            "--test-start",
+            "--lvs",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let detached = (0..50).any(|_| {
+        thread::sleep(Duration::from_millis(100));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        // Fields after the name: state ppid pgrp session ...
+        let session = after.split_whitespace().nth(3).unwrap_or("");
+        let stdout = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap_or_default();
+        session == pid.to_string() && stdout == std::path::Path::new("/dev/null")
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still the same, running process"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        detached,
+        "nanny -c did not start a session with stdio on /dev/null"
+    );
+}
