@@ -16,8 +16,9 @@ DESTS=${2:-10}
 RUNS=${3:-3}
 RSERVICES=${4:-5000}
 
+scripts/apt-install bc
 command -v keepalived >/dev/null 2>&1 || {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends keepalived >/dev/null
+    scripts/apt-install keepalived
     systemctl stop keepalived >/dev/null 2>&1 || true
 }
 cargo build --release -q -p ipvs --example ipvs-bench

@@ -17,8 +17,9 @@ SERVICES=${1:-100}
 REALS=${2:-10}
 SECONDS_CPU=${3:-60}
 
+scripts/apt-install bc
 command -v keepalived >/dev/null 2>&1 || {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends keepalived >/dev/null
+    scripts/apt-install keepalived
     systemctl stop keepalived >/dev/null 2>&1 || true
 }
 cargo build --release -q -p nanny --bin nanny --example nanny-bench

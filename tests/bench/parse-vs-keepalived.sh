@@ -13,15 +13,9 @@ VIRTUALS=${1:-5000}
 REALS=${2:-20}
 RUNS=${3:-5}
 
-need_pkg() { # command package
-    command -v "$1" >/dev/null 2>&1 && return
-    echo "installing $2 ..." >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-}
-need_pkg python3 python3
-[ -x /usr/bin/time ] || need_pkg /usr/bin/time time
+scripts/apt-install python3 time bc
 if ! command -v keepalived >/dev/null 2>&1; then
-    need_pkg keepalived keepalived
+    scripts/apt-install keepalived
     # The package may start the service; this benchmark only needs the binary.
     systemctl stop keepalived >/dev/null 2>&1 || true
 fi

@@ -31,21 +31,8 @@ BOOT_MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
 log() { echo "vm: $*" >&2; }
 
-apt_install() {
-    local missing=()
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return
-    log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    }
-}
-
 prepare() {
-    apt_install qemu-system-x86 busybox-static cpio kmod ipvsadm iproute2 python3 curl
+    "$HERE/../../scripts/apt-install" qemu-system-x86 busybox-static cpio kmod ipvsadm iproute2 python3 curl
     mkdir -p "$CACHE"
     # The kernel package linux-image-amd64 points at, unpacked (not installed: the host
     # keeps its own kernel and boot loader untouched).
