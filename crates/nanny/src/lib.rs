@@ -5,6 +5,7 @@
 //! * [`options`]: the legacy command line;
 //! * [`escape`], [`expect`]: send/expect strings;
 //! * [`monitor`]: the decisions, sans IO;
+//! * [`status`]: the availability channel to lvsd;
 //! * the IO shell (probes, load command, IPVS changes, signals) follows in `main.rs`.
 
 pub mod escape;
@@ -14,3 +15,4 @@ pub mod monitor;
 pub mod options;
 pub mod probe;
 pub mod southbound;
+pub mod status;

@@ -45,6 +45,8 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Before anything else runs: the channel is hidden from the programs nanny starts.
+    let channel = nanny::status::Channel::from_env();
     if !o.nodaemon {
         daemon::detach(o.nofork);
     }
@@ -56,7 +58,7 @@ fn main() {
         },
         o.verbose,
     );
-    std::process::exit(run(o, &log));
+    std::process::exit(run(o, &log, channel));
 }
 
 fn build_probe(o: &Options, log: &Logger) -> Probe {
@@ -124,7 +126,7 @@ fn probe_once(p: &Probe, o: &Options) -> Outcome {
     }
 }
 
-fn run(o: Options, log: &Logger) -> i32 {
+fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) -> i32 {
     let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
     let probe = build_probe(&o, log);
     let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
@@ -270,6 +272,9 @@ fn run(o: Options, log: &Logger) -> i32 {
                     }
                 }
             }
+        }
+        if let (Some(c), Mode::Lvs) = (channel.as_mut(), o.mode) {
+            c.report(monitor.is_active());
         }
     }
 }

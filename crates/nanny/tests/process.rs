@@ -428,3 +428,98 @@ fn nofork_without_nodaemon_detaches_without_forking() {
         "nanny -c did not start a session with stdio on /dev/null"
     );
 }
+
+#[test]
+fn status_channel_reports_each_change_and_is_hidden_from_checks() {
+    use std::os::unix::process::CommandExt;
+    let dir = std::env::temp_dir().join(format!("nanny-status-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let up = dir.join("up");
+    let seen = dir.join("seen");
+    let check = dir.join("check");
+    std::fs::write(
+        &check,
+        format!(
+            "#!/bin/sh\nif [ -e /proc/$$/fd/77 ]; then f=open; else f=closed; fi\n\
+             echo \"env=${{LVSD_STATUS_FD:-none}} fd=$f\" > {}\ntest -e {}\n",
+            seen.display(),
+            up.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&check, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&up, "").unwrap();
+
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors; both close on exec unless dup'ed below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (r, w) = (fds[0], fds[1]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nanny"));
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "7",
+        "-e",
+        check.to_str().unwrap(),
+        "-t",
+        "1",
+        "-a",
+        "1",
+        "-V",
+        "192.0.2.1",
+        "--test-start",
+        "-n",
+        "--lvs",
+    ])
+    .env(nanny::status::ENV, "77")
+    .stdout(Stdio::null());
+    // SAFETY: only async-signal-safe dup2 between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(w, 77) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    // SAFETY: our write end; the child has its own copy.
+    unsafe { libc::close(w) };
+    // SAFETY: r is ours from here on.
+    let mut reader = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(r) };
+    let mut read_reports = |n: usize| {
+        let mut got = Vec::new();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 64];
+        while got.len() < n {
+            let k = reader.read(&mut chunk).unwrap();
+            assert!(k > 0, "channel closed after {got:?}");
+            buf.extend_from_slice(&chunk[..k]);
+            let (reports, rest) = nanny::status::decode_stream(&buf);
+            got.extend(reports);
+            buf = rest.to_vec();
+        }
+        got
+    };
+    let pid = child.id();
+    assert_eq!(
+        read_reports(1),
+        [nanny::status::Report { pid, active: true }]
+    );
+    std::fs::remove_file(&up).unwrap();
+    assert_eq!(
+        read_reports(1),
+        [nanny::status::Report { pid, active: false }],
+        "one report per change, none while the state holds"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        "env=none fd=closed",
+        "checks must not see lvsd's channel"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
