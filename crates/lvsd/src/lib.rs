@@ -4,6 +4,7 @@
 //! server, reload, shutdown) is not built yet; see issue 5.
 
 pub mod desired;
+pub mod manager;
 pub mod nanny_argv;
 pub mod reload;
 pub mod supervise;

@@ -13,7 +13,7 @@ pub struct Backoff {
     pub window: Duration,
     pub first_delay: Duration,
     pub max_delay: Duration,
-    deaths: Vec<Instant>,
+    pub(crate) deaths: Vec<Instant>,
 }
 
 /// What to do about a nanny that died.

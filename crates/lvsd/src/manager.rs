@@ -1,0 +1,1098 @@
+//! lvsd's decisions, sans IO (reference §3.2–§3.7, issue 5): which virtual services to
+//! ask IPVS for, which nannies to start, restart and stop, when the sorry server goes in
+//! and out, and how to shut down. Fed with events (nanny exits and reports, reloads,
+//! signals, time) it returns [`Action`]s; the IO shell (`main.rs`) carries them out and
+//! answers the ones that need an answer (`Reconcile`, `Spawn`) with an event.
+//!
+//! Differences from legacy lvsd (docs/differences.md): no `ipvsadm -C`, services are
+//! reconciled; a nanny that dies is restarted with backoff, and `hard_shutdown` decides
+//! only once the restart policy gives up; the sorry server follows the nannies' status
+//! channel and waits for their first report; a reload is a diff that applies every
+//! change and never drops a virtual service because one real server went.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ipvs::{Desired, DestKey, Destination, ForwardMethod, Op, ServiceKey};
+use lvscf::{Config, Network, VirtualServer};
+
+use crate::desired::{desired, service_key, timeouts};
+use crate::nanny_argv::LvsdFlags;
+use crate::reload::{nannies, NannyKey};
+use crate::supervise::{Backoff, Decision};
+
+/// How long a stopped nanny gets to remove its server before it is killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How often the table is read back from the kernel and repaired.
+pub const AUDIT_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The `Reconcile` asked for was carried out; these services could not be set up.
+    Reconciled {
+        failed: BTreeSet<ServiceKey>,
+    },
+    /// The `Spawn` asked for was carried out.
+    Spawned {
+        key: NannyKey,
+        pid: u32,
+    },
+    SpawnFailed {
+        key: NannyKey,
+        error: String,
+    },
+    /// A child was reaped; `how` describes its end (`exit status 1`, `signal 9`).
+    Exited {
+        pid: u32,
+        how: String,
+    },
+    /// A nanny's report on the status channel.
+    Status {
+        pid: u32,
+        active: bool,
+    },
+    /// SIGHUP with a configuration that parsed.
+    Reload(Box<Config>),
+    /// SIGTERM or SIGINT.
+    Terminate(i32),
+    /// Time passed.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// syslog (and stdout in the foreground), as `lvs: <text>`.
+    Log(String),
+    /// stdout only (the sorry-server messages).
+    Print(String),
+    SetTimeouts(ipvs::Timeouts),
+    /// Bring lvsd's services to this; `audit` reads the kernel's table first. Answer
+    /// with `Event::Reconciled`.
+    Reconcile {
+        desired: Desired,
+        audit: bool,
+    },
+    /// A destination lvsd itself manages (the sorry server, an abandoned server).
+    Ipvs(Op),
+    /// Start a nanny; answer with `Event::Spawned` or `Event::SpawnFailed`.
+    Spawn {
+        key: NannyKey,
+        argv: Vec<String>,
+    },
+    /// SIGTERM: the nanny removes its server and exits.
+    Stop {
+        pid: u32,
+    },
+    /// SIGKILL: a nanny that did not stop in time.
+    Kill {
+        pid: u32,
+    },
+    Exit(i32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NannyState {
+    /// To be started at `not_before`, once nanny `after` (its predecessor) has exited.
+    Pending {
+        not_before: Instant,
+        after: Option<u32>,
+    },
+    /// Asked the shell to start it.
+    Starting,
+    Running(u32),
+    /// The restart policy gave up (`hard_shutdown = 0`).
+    GaveUp,
+    /// `--test-start`: nannies are not started.
+    NotStarted,
+}
+
+#[derive(Debug, Clone)]
+struct Nanny {
+    vs: String,
+    rs: String,
+    argv: Vec<String>,
+    state: NannyState,
+    backoff: Backoff,
+    /// The last report since the nanny (re)started.
+    active: Option<bool>,
+    /// When the nanny (re)started: the sorry server waits for its first report.
+    since: Instant,
+    /// The nanny's probe timeout: its first report comes within it.
+    timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Waiting for the nannies to exit, then deleting the services.
+    ShuttingDown {
+        code: i32,
+    },
+    /// The services are being deleted.
+    Deleting {
+        code: i32,
+    },
+    Done,
+}
+
+/// The sorry server of one virtual service, as lvsd put it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sorry {
+    dest: Destination,
+    active: bool,
+}
+
+pub struct Manager {
+    config: Config,
+    flags: LvsdFlags,
+    test_start: bool,
+    policy: Backoff,
+    nannies: BTreeMap<NannyKey, Nanny>,
+    /// Nannies told to stop and not reaped yet, with the time they get.
+    stopping: BTreeMap<u32, Instant>,
+    /// Services the last reconcile could not set up: their nannies wait.
+    failed: BTreeSet<ServiceKey>,
+    sorry: BTreeMap<ServiceKey, Sorry>,
+    next_audit: Instant,
+    phase: Phase,
+}
+
+/// The sorry server of a virtual: weight 1, the virtual's forwarding method, the
+/// configured port or else the virtual port (reference §3.5, vendor fix).
+pub fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> {
+    let s = vs.sorry_server.as_ref()?;
+    let forward = match c.network {
+        Network::Nat => ForwardMethod::Masq,
+        Network::Direct => ForwardMethod::Route,
+        Network::Tunnel => ForwardMethod::Tunnel,
+    };
+    Some(Destination::new(
+        s.addr,
+        s.port.unwrap_or(vs.port),
+        forward,
+        1,
+    ))
+}
+
+fn server_name(vs: &VirtualServer, addr: IpAddr, port: u16) -> String {
+    vs.active_servers()
+        .find(|r| r.address.as_ref().map(|h| h.addr) == Some(addr) && r.port == port)
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| addr.to_string())
+}
+
+impl Manager {
+    /// Start-up: the timeouts, the services, then (once reconciled) the nannies.
+    pub fn start(
+        config: Config,
+        flags: LvsdFlags,
+        test_start: bool,
+        now: Instant,
+    ) -> (Manager, Vec<Action>) {
+        let mut out = Vec::new();
+        if let Some(t) = timeouts(&config) {
+            out.push(Action::SetTimeouts(t));
+        }
+        for vs in config.active_virtuals() {
+            out.push(Action::Log(format!(
+                "starting virtual service {} active: {}",
+                vs.name, vs.port
+            )));
+        }
+        let mut m = Manager {
+            config,
+            flags,
+            test_start,
+            policy: Backoff::default(),
+            nannies: BTreeMap::new(),
+            stopping: BTreeMap::new(),
+            failed: BTreeSet::new(),
+            sorry: BTreeMap::new(),
+            next_audit: now + AUDIT_EVERY,
+            phase: Phase::Running,
+        };
+        m.add_nannies(now);
+        out.push(Action::Reconcile {
+            desired: desired(&m.config),
+            audit: true,
+        });
+        (m, out)
+    }
+
+    /// Replaces the restart policy (tests).
+    pub fn with_policy(mut self, policy: Backoff) -> Manager {
+        for n in self.nannies.values_mut() {
+            n.backoff = policy.clone();
+        }
+        self.policy = policy;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The pids of the running nannies.
+    pub fn nanny_pids(&self) -> Vec<u32> {
+        self.nannies
+            .values()
+            .filter_map(|n| match n.state {
+                NannyState::Running(pid) => Some(pid),
+                _ => None,
+            })
+            .chain(self.stopping.keys().copied())
+            .collect()
+    }
+
+    /// The next time something is due, for the shell's wait.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut t: Vec<Instant> = vec![self.next_audit];
+        t.extend(self.stopping.values().copied());
+        for n in self.nannies.values() {
+            match n.state {
+                NannyState::Pending { not_before, .. } => t.push(not_before),
+                NannyState::Running(_) if n.active.is_none() => t.push(n.since + n.timeout),
+                _ => {}
+            }
+        }
+        t.into_iter().min()
+    }
+
+    pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.phase == Phase::Done {
+            return out;
+        }
+        match event {
+            Event::Reconciled { failed } => self.reconciled(failed, &mut out),
+            Event::Spawned { key, pid } => {
+                if let Some(n) = self.nannies.get_mut(&key) {
+                    n.state = NannyState::Running(pid);
+                    n.since = now;
+                    n.active = None;
+                    out.push(Action::Log(format!(
+                        "create_monitor for {}/{} running as pid {pid}",
+                        n.vs, n.rs
+                    )));
+                }
+            }
+            Event::SpawnFailed { key, error } => {
+                let name = self.nannies.get(&key).map(|n| format!("{}/{}", n.vs, n.rs));
+                if let Some(name) = name {
+                    out.push(Action::Log(format!(
+                        "cannot start nanny for {name}: {error}"
+                    )));
+                    self.nanny_died(key, now, &mut out);
+                }
+            }
+            Event::Exited { pid, how } => self.exited(pid, &how, now, &mut out),
+            Event::Status { pid, active } => {
+                if let Some(n) = self
+                    .nannies
+                    .values_mut()
+                    .find(|n| n.state == NannyState::Running(pid))
+                {
+                    n.active = Some(active);
+                }
+            }
+            Event::Reload(new) => self.reload(*new, now, &mut out),
+            Event::Terminate(sig) => {
+                if matches!(self.phase, Phase::Running) {
+                    out.push(Action::Log(format!("shutting down due to signal {sig}")));
+                    self.shut_down(0, now, &mut out);
+                }
+            }
+            Event::Tick => {}
+        }
+        self.after(now, &mut out);
+        out
+    }
+
+    /// Registers the nannies of the current configuration that are not known yet.
+    fn add_nannies(&mut self, now: Instant) {
+        let wanted = nannies(&self.config, self.flags);
+        for vs in self.config.active_virtuals() {
+            let Some(service) = service_key(vs) else {
+                continue;
+            };
+            for rs in vs.active_servers() {
+                let Some(h) = &rs.address else { continue };
+                let key = NannyKey {
+                    service,
+                    server: h.addr,
+                    port: rs.port,
+                };
+                if self.nannies.contains_key(&key) {
+                    continue;
+                }
+                let state = if self.test_start {
+                    NannyState::NotStarted
+                } else {
+                    NannyState::Pending {
+                        not_before: now,
+                        after: None,
+                    }
+                };
+                self.nannies.insert(
+                    key,
+                    Nanny {
+                        vs: vs.name.clone(),
+                        rs: rs.name.clone(),
+                        argv: wanted[&key].clone(),
+                        state,
+                        backoff: self.policy.clone(),
+                        active: None,
+                        since: now,
+                        timeout: Duration::from_secs(u64::from(vs.timeout.max(1)) + 2),
+                    },
+                );
+            }
+        }
+    }
+
+    fn reconciled(&mut self, failed: BTreeSet<ServiceKey>, out: &mut Vec<Action>) {
+        match self.phase {
+            Phase::Deleting { code } => {
+                self.phase = Phase::Done;
+                out.push(Action::Exit(code));
+                return;
+            }
+            Phase::ShuttingDown { .. } | Phase::Done => return,
+            Phase::Running => {}
+        }
+        for vs in self.config.active_virtuals() {
+            if let Some(k) = service_key(vs) {
+                if failed.contains(&k) && !self.failed.contains(&k) {
+                    out.push(Action::Log(format!(
+                        "ipvsadm failed for virtual server {}!",
+                        vs.name
+                    )));
+                }
+            }
+        }
+        self.failed = failed;
+    }
+
+    fn exited(&mut self, pid: u32, how: &str, now: Instant, out: &mut Vec<Action>) {
+        if self.stopping.remove(&pid).is_some() {
+            return;
+        }
+        let Some(key) = self
+            .nannies
+            .iter()
+            .find(|(_, n)| n.state == NannyState::Running(pid))
+            .map(|(k, _)| *k)
+        else {
+            return;
+        };
+        let n = &self.nannies[&key];
+        out.push(Action::Log(format!(
+            "nanny for child {}/{} died ({how})",
+            n.vs, n.rs
+        )));
+        self.nanny_died(key, now, out);
+    }
+
+    /// A nanny ended unasked (or could not start): restart it, or give up.
+    fn nanny_died(&mut self, key: NannyKey, now: Instant, out: &mut Vec<Action>) {
+        let Some(n) = self.nannies.get_mut(&key) else {
+            return;
+        };
+        n.active = None;
+        n.state = NannyState::GaveUp;
+        let name = format!("{}/{}", n.vs, n.rs);
+        match n.backoff.died(now) {
+            Decision::RestartAfter(d) => {
+                out.push(Action::Log(format!(
+                    "restarting nanny for {name} in {} s",
+                    d.as_secs_f64()
+                )));
+                n.state = NannyState::Pending {
+                    not_before: now + d,
+                    after: None,
+                };
+            }
+            Decision::GiveUp if self.config.hard_shutdown => {
+                out.push(Action::Log(format!(
+                    "nanny for child {name} died! shutting down lvs"
+                )));
+                self.shut_down(1, now, out);
+            }
+            Decision::GiveUp => {
+                out.push(Action::Log(format!(
+                    "nanny for child {name} died! manual action needed!"
+                )));
+                n.state = NannyState::GaveUp;
+                n.active = Some(false);
+                // Nobody watches this server any more: take it out of the table.
+                out.push(Action::Ipvs(Op::DelDest(
+                    key.service,
+                    DestKey {
+                        addr: key.server,
+                        port: key.port,
+                    },
+                )));
+            }
+        }
+    }
+
+    fn reload(&mut self, new: Config, now: Instant, out: &mut Vec<Action>) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if timeouts(&new) != timeouts(&self.config) {
+            if let Some(t) = timeouts(&new) {
+                out.push(Action::SetTimeouts(t));
+            }
+        }
+        // Virtual services, matched by how IPVS knows them.
+        let keyed = |c: &Config| -> BTreeMap<ServiceKey, String> {
+            c.active_virtuals()
+                .filter_map(|vs| Some((service_key(vs)?, vs.name.clone())))
+                .collect()
+        };
+        let (before, after) = (keyed(&self.config), keyed(&new));
+        for vs in self.config.active_virtuals() {
+            if let Some(k) = service_key(vs) {
+                if !after.contains_key(&k) {
+                    out.push(Action::Log(format!(
+                        "shutting down virtual service {}",
+                        vs.name
+                    )));
+                }
+            }
+        }
+        for vs in new.active_virtuals() {
+            if let Some(k) = service_key(vs) {
+                if !before.contains_key(&k) {
+                    out.push(Action::Log(format!(
+                        "starting virtual service {} active: {}",
+                        vs.name, vs.port
+                    )));
+                }
+            }
+        }
+        // Sorry servers that went away or changed come out now; the new ones follow
+        // the nannies' reports.
+        let new_sorry: BTreeMap<ServiceKey, Destination> = new
+            .active_virtuals()
+            .filter_map(|vs| Some((service_key(vs)?, sorry_destination(&new, vs)?)))
+            .collect();
+        let sorry = std::mem::take(&mut self.sorry);
+        for (k, s) in sorry {
+            let same = new_sorry.get(&k).is_some_and(|d| d.same_settings(&s.dest));
+            if same {
+                self.sorry.insert(k, s);
+            } else if s.active && after.contains_key(&k) {
+                out.push(Action::Ipvs(Op::DelDest(k, s.dest.key())));
+            }
+        }
+        // Nannies: stop the ones whose server went or whose command line changed.
+        let plan = crate::reload::plan(&self.config, &new, self.flags);
+        let mut predecessor = BTreeMap::new();
+        for key in &plan.stop {
+            if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
+                out.push(Action::Stop { pid });
+                self.stopping.insert(pid, now + STOP_GRACE);
+                predecessor.insert(*key, pid);
+            }
+        }
+        // Names may have changed with nothing else.
+        for vs in new.active_virtuals() {
+            let Some(service) = service_key(vs) else {
+                continue;
+            };
+            for (k, n) in self
+                .nannies
+                .iter_mut()
+                .filter(|(k, _)| k.service == service)
+            {
+                n.vs = vs.name.clone();
+                n.rs = server_name(vs, k.server, k.port);
+            }
+        }
+        self.config = new;
+        self.add_nannies(now);
+        // A restarted nanny starts once its predecessor has removed the server (which
+        // would otherwise remove the new nanny's entry).
+        for (key, pid) in predecessor {
+            if let Some(n) = self.nannies.get_mut(&key) {
+                if let NannyState::Pending { after, .. } = &mut n.state {
+                    *after = Some(pid);
+                }
+            }
+        }
+        out.push(Action::Reconcile {
+            desired: desired(&self.config),
+            audit: false,
+        });
+    }
+
+    fn shut_down(&mut self, code: i32, now: Instant, out: &mut Vec<Action>) {
+        for vs in self.config.active_virtuals() {
+            out.push(Action::Log(format!(
+                "shutting down virtual service {}",
+                vs.name
+            )));
+        }
+        for n in std::mem::take(&mut self.nannies).into_values() {
+            if let NannyState::Running(pid) = n.state {
+                out.push(Action::Stop { pid });
+                self.stopping.insert(pid, now + STOP_GRACE);
+            }
+        }
+        self.phase = Phase::ShuttingDown { code };
+    }
+
+    /// What is due after any event: stragglers, (re)starts, the sorry servers, the end
+    /// of a shutdown, the periodic audit.
+    fn after(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let late: Vec<u32> = self
+            .stopping
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for pid in late {
+            // Reaped (and forgotten) later; waiting longer would only stall.
+            self.stopping.remove(&pid);
+            out.push(Action::Kill { pid });
+        }
+        match self.phase {
+            Phase::ShuttingDown { code } if self.stopping.is_empty() => {
+                self.phase = Phase::Deleting { code };
+                out.push(Action::Reconcile {
+                    desired: Desired::default(),
+                    audit: false,
+                });
+                return;
+            }
+            Phase::Running => {}
+            _ => return,
+        }
+        self.start_due(now, out);
+        self.sorry_servers(now, out);
+        if now >= self.next_audit {
+            self.next_audit = now + AUDIT_EVERY;
+            out.push(Action::Reconcile {
+                desired: desired(&self.config),
+                audit: true,
+            });
+        }
+    }
+
+    fn start_due(&mut self, now: Instant, out: &mut Vec<Action>) {
+        for vs in self.config.active_virtuals() {
+            let Some(service) = service_key(vs) else {
+                continue;
+            };
+            if self.failed.contains(&service) {
+                continue;
+            }
+            for rs in vs.active_servers() {
+                let Some(h) = &rs.address else { continue };
+                let key = NannyKey {
+                    service,
+                    server: h.addr,
+                    port: rs.port,
+                };
+                let Some(n) = self.nannies.get_mut(&key) else {
+                    continue;
+                };
+                if let NannyState::Pending { not_before, after } = n.state {
+                    let free = after.map_or(true, |p| !self.stopping.contains_key(&p));
+                    if not_before <= now && free {
+                        n.state = NannyState::Starting;
+                        out.push(Action::Spawn {
+                            key,
+                            argv: n.argv.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn sorry_servers(&mut self, now: Instant, out: &mut Vec<Action>) {
+        for vs in self.config.active_virtuals() {
+            let (Some(service), Some(dest)) =
+                (service_key(vs), sorry_destination(&self.config, vs))
+            else {
+                continue;
+            };
+            if self.failed.contains(&service) {
+                continue;
+            }
+            let mine = self.nannies.iter().filter(|(k, _)| k.service == service);
+            let (mut up, mut waiting) = (0, 0);
+            for (_, n) in mine {
+                match (n.active, &n.state) {
+                    (Some(true), NannyState::Running(_)) => up += 1,
+                    (
+                        None,
+                        NannyState::Running(_) | NannyState::Starting | NannyState::Pending { .. },
+                    ) if now < n.since + n.timeout => waiting += 1,
+                    _ => {}
+                }
+            }
+            let s = self.sorry.entry(service).or_insert(Sorry {
+                dest: dest.clone(),
+                active: false,
+            });
+            if up == 0 && waiting == 0 && !s.active {
+                s.active = true;
+                out.push(Action::Print(format!(
+                    "Virtual Server {}: No real servers; activate sorry_server {}",
+                    vs.name, dest.addr
+                )));
+                out.push(Action::Ipvs(Op::AddDest(service, dest)));
+            } else if up > 0 && s.active {
+                s.active = false;
+                out.push(Action::Print(format!(
+                    "Virtual Server {}: {up} real servers; deactivate sorry_server {}",
+                    vs.name, dest.addr
+                )));
+                out.push(Action::Ipvs(Op::DelDest(service, dest.key())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "hard_shutdown = 0\ntcp_timeout = 900\n\
+        virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n timeout = 6\n\
+        sorry_server = 10.0.9.9\n\
+        server a {\n address = 10.0.0.1\n active = 1\n }\n\
+        server b {\n address = 10.0.0.2\n active = 1\n }\n}\n\
+        virtual dns {\n active = 1\n address = 192.0.2.2 eth0:2\n port = 53\n protocol = udp\n\
+        server c {\n address = 10.0.0.3\n active = 1\n }\n}\n";
+
+    fn cfg(text: &str) -> Config {
+        lvscf::parse_str(text, "lvs.cf", &Default::default())
+            .unwrap()
+            .config
+    }
+
+    /// The manager with a fake shell: spawns get pids 100, 101, ...; reconciles fail for
+    /// the services in `fail`.
+    struct Sim {
+        m: Manager,
+        t0: Instant,
+        now: Instant,
+        next_pid: u32,
+        fail: BTreeSet<ServiceKey>,
+        /// Running nannies by server address.
+        pids: BTreeMap<String, u32>,
+    }
+
+    impl Sim {
+        fn start(text: &str) -> (Sim, Vec<Action>) {
+            Sim::start_failing(text, BTreeSet::new())
+        }
+
+        fn start_failing(text: &str, fail: BTreeSet<ServiceKey>) -> (Sim, Vec<Action>) {
+            let t0 = Instant::now();
+            let (m, first) = Manager::start(cfg(text), LvsdFlags::default(), false, t0);
+            let mut sim = Sim {
+                m,
+                t0,
+                now: t0,
+                next_pid: 100,
+                fail,
+                pids: BTreeMap::new(),
+            };
+            let out = sim.run(first);
+            (sim, out)
+        }
+
+        /// Carries actions out like the shell does; returns every action seen.
+        fn run(&mut self, actions: Vec<Action>) -> Vec<Action> {
+            let mut queue: std::collections::VecDeque<Action> = actions.into();
+            let mut seen = Vec::new();
+            while let Some(a) = queue.pop_front() {
+                let answer = match &a {
+                    Action::Reconcile { desired, .. } => Some(Event::Reconciled {
+                        failed: desired
+                            .services
+                            .keys()
+                            .filter(|k| self.fail.contains(k))
+                            .copied()
+                            .collect(),
+                    }),
+                    Action::Spawn { key, .. } => {
+                        let pid = self.next_pid;
+                        self.next_pid += 1;
+                        self.pids.insert(key.server.to_string(), pid);
+                        Some(Event::Spawned { key: *key, pid })
+                    }
+                    _ => None,
+                };
+                seen.push(a);
+                if let Some(e) = answer {
+                    queue.extend(self.m.handle(e, self.now));
+                }
+            }
+            seen
+        }
+
+        fn feed(&mut self, e: Event) -> Vec<Action> {
+            let out = self.m.handle(e, self.now);
+            self.run(out)
+        }
+
+        fn at(&mut self, secs: f64) -> Vec<Action> {
+            self.now = self.t0 + Duration::from_secs_f64(secs);
+            self.feed(Event::Tick)
+        }
+
+        fn pid(&self, server: &str) -> u32 {
+            self.pids[server]
+        }
+
+        fn exit(&mut self, server: &str) -> Vec<Action> {
+            let pid = self.pid(server);
+            self.feed(Event::Exited {
+                pid,
+                how: "exit status 1".into(),
+            })
+        }
+
+        fn status(&mut self, server: &str, active: bool) -> Vec<Action> {
+            let pid = self.pid(server);
+            self.feed(Event::Status { pid, active })
+        }
+    }
+
+    fn logs(out: &[Action]) -> Vec<String> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Log(m) | Action::Print(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn spawned(out: &[Action]) -> Vec<String> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Spawn { key, .. } => Some(key.server.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn stopped(out: &[Action]) -> Vec<u32> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Stop { pid } => Some(*pid),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn ipvs_ops(out: &[Action]) -> Vec<Op> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Ipvs(op) => Some(op.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn desired_services(out: &[Action]) -> Vec<Vec<ServiceKey>> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Reconcile { desired, .. } => {
+                    Some(desired.services.keys().copied().collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn web() -> ServiceKey {
+        ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80)
+    }
+
+    #[test]
+    fn start_up_sets_timeouts_then_services_then_nannies() {
+        let (_, out) = Sim::start(BASE);
+        assert!(matches!(out[0], Action::SetTimeouts(t) if t.tcp == 900));
+        assert_eq!(
+            logs(&out),
+            [
+                "starting virtual service web active: 80",
+                "starting virtual service dns active: 53",
+                "create_monitor for web/a running as pid 100",
+                "create_monitor for web/b running as pid 101",
+                "create_monitor for dns/c running as pid 102",
+            ]
+        );
+        let reconcile = out
+            .iter()
+            .position(|a| matches!(a, Action::Reconcile { audit: true, .. }))
+            .unwrap();
+        let first_spawn = out
+            .iter()
+            .position(|a| matches!(a, Action::Spawn { .. }))
+            .unwrap();
+        assert!(
+            reconcile < first_spawn,
+            "nannies start once the services exist"
+        );
+        assert_eq!(desired_services(&out)[0].len(), 2);
+        // The exact legacy command line.
+        let Some(Action::Spawn { argv, .. }) =
+            out.iter().find(|a| matches!(a, Action::Spawn { .. }))
+        else {
+            unreachable!()
+        };
+        assert_eq!(argv[..4], ["/usr/sbin/nanny", "-c", "-h", "10.0.0.1"]);
+        assert_eq!(argv.last().unwrap(), "--lvs");
+    }
+
+    #[test]
+    fn a_service_ipvs_refused_gets_no_nannies_until_an_audit_succeeds() {
+        let (mut sim, out) = Sim::start_failing(BASE, [web()].into());
+        assert!(logs(&out).contains(&"ipvsadm failed for virtual server web!".to_string()));
+        assert_eq!(spawned(&out), ["10.0.0.3"]);
+        sim.fail.clear();
+        let out = sim.at(AUDIT_EVERY.as_secs_f64());
+        assert_eq!(spawned(&out), ["10.0.0.1", "10.0.0.2"]);
+    }
+
+    #[test]
+    fn a_dead_nanny_is_restarted_with_backoff_then_abandoned() {
+        let (mut sim, _) = Sim::start(BASE);
+        let out = sim.exit("10.0.0.3");
+        assert_eq!(
+            logs(&out),
+            [
+                "nanny for child dns/c died (exit status 1)",
+                "restarting nanny for dns/c in 1 s"
+            ]
+        );
+        assert!(spawned(&sim.at(0.5)).is_empty(), "not before the delay");
+        assert_eq!(spawned(&sim.at(1.0)), ["10.0.0.3"]);
+        // It keeps dying: 2, 4, 8 s, then lvsd gives up (hard_shutdown = 0: lvs goes on).
+        for (t, delay) in [(2.0, 2.0), (5.0, 4.0), (10.0, 8.0)] {
+            sim.at(t);
+            let out = sim.exit("10.0.0.3");
+            assert!(logs(&out)[1].ends_with(&format!("in {delay} s")), "{out:?}");
+            assert_eq!(spawned(&sim.at(t + delay)), ["10.0.0.3"]);
+        }
+        let out = sim.exit("10.0.0.3");
+        assert_eq!(
+            logs(&out)[1],
+            "nanny for child dns/c died! manual action needed!"
+        );
+        assert_eq!(
+            ipvs_ops(&out),
+            [Op::DelDest(
+                ServiceKey::udp(ipvs::ip("192.0.2.2"), 53),
+                DestKey {
+                    addr: ipvs::ip("10.0.0.3"),
+                    port: 53
+                }
+            )],
+            "an unwatched server leaves the table"
+        );
+        assert!(spawned(&sim.at(100.0)).is_empty());
+        assert!(!out.iter().any(|a| matches!(a, Action::Exit(_))));
+    }
+
+    #[test]
+    fn hard_shutdown_stops_the_lvs_once_the_policy_gives_up() {
+        let text = BASE.replace("hard_shutdown = 0", "hard_shutdown = 1");
+        let (sim, _) = Sim::start(&text);
+        let mut sim = Sim {
+            m: sim.m.with_policy(Backoff {
+                max_deaths: 1,
+                ..Backoff::default()
+            }),
+            ..sim
+        };
+        let out = sim.exit("10.0.0.1");
+        assert_eq!(
+            logs(&out)[..2],
+            [
+                "nanny for child web/a died (exit status 1)",
+                "nanny for child web/a died! shutting down lvs"
+            ]
+        );
+        assert_eq!(stopped(&out), [101, 102]);
+        let mut all = Vec::new();
+        for s in ["10.0.0.2", "10.0.0.3"] {
+            all.extend(sim.exit(s));
+        }
+        assert_eq!(desired_services(&all), [Vec::<ServiceKey>::new()]);
+        assert_eq!(all.last(), Some(&Action::Exit(1)));
+    }
+
+    #[test]
+    fn sorry_server_waits_for_reports_then_follows_them() {
+        let (mut sim, out) = Sim::start(BASE);
+        assert!(
+            ipvs_ops(&out).is_empty(),
+            "no sorry server before any report"
+        );
+        assert!(
+            ipvs_ops(&sim.status("10.0.0.1", false)).is_empty(),
+            "b not heard yet"
+        );
+        let out = sim.status("10.0.0.2", false);
+        let sorry = Destination::new(ipvs::ip("10.0.9.9"), 80, ForwardMethod::Masq, 1);
+        assert_eq!(ipvs_ops(&out), [Op::AddDest(web(), sorry.clone())]);
+        assert_eq!(
+            logs(&out),
+            ["Virtual Server web: No real servers; activate sorry_server 10.0.9.9"]
+        );
+        assert!(ipvs_ops(&sim.at(30.0)).is_empty(), "added once");
+        let out = sim.status("10.0.0.2", true);
+        assert_eq!(ipvs_ops(&out), [Op::DelDest(web(), sorry.key())]);
+        assert_eq!(
+            logs(&out),
+            ["Virtual Server web: 1 real servers; deactivate sorry_server 10.0.9.9"]
+        );
+        // A nanny that never reports counts as down once its probe time is over.
+        let (mut sim, _) = Sim::start(BASE);
+        sim.status("10.0.0.1", false);
+        assert!(ipvs_ops(&sim.at(7.0)).is_empty());
+        assert_eq!(ipvs_ops(&sim.at(8.0)).len(), 1);
+    }
+
+    #[test]
+    fn reload_removing_a_server_stops_only_its_nanny() {
+        let (mut sim, _) = Sim::start(BASE);
+        let new = BASE.replace("server b {\n address = 10.0.0.2\n active = 1\n }\n", "");
+        assert_ne!(new, BASE);
+        let out = sim.feed(Event::Reload(Box::new(cfg(&new))));
+        assert_eq!(stopped(&out), [sim.pid("10.0.0.2")]);
+        assert!(spawned(&out).is_empty());
+        assert!(logs(&out).is_empty(), "no service went: {out:?}");
+        assert_eq!(desired_services(&out)[0].len(), 2, "the virtual stays");
+        assert!(
+            !out.iter().any(|a| matches!(a, Action::SetTimeouts(_))),
+            "timeouts unchanged"
+        );
+    }
+
+    #[test]
+    fn reload_restarts_a_changed_nanny_after_its_predecessor_exits() {
+        let (mut sim, _) = Sim::start(BASE);
+        let old = sim.pid("10.0.0.3");
+        let new = BASE.replace("protocol = udp\n", "protocol = udp\n timeout = 3\n");
+        let out = sim.feed(Event::Reload(Box::new(cfg(&new))));
+        assert_eq!(stopped(&out), [old]);
+        assert!(
+            spawned(&out).is_empty(),
+            "the old nanny still owns the entry"
+        );
+        let out = sim.feed(Event::Exited {
+            pid: old,
+            how: "exit status 0".into(),
+        });
+        assert_eq!(spawned(&out), ["10.0.0.3"]);
+        let Some(Action::Spawn { argv, .. }) =
+            out.iter().find(|a| matches!(a, Action::Spawn { .. }))
+        else {
+            unreachable!()
+        };
+        assert!(argv.windows(2).any(|w| w == ["-t", "3"]));
+        assert!(!logs(&out).iter().any(|l| l.contains("died")), "{out:?}");
+    }
+
+    #[test]
+    fn reload_adds_and_removes_virtuals_and_changes_timeouts() {
+        let (mut sim, _) = Sim::start(BASE);
+        let dns_pid = sim.pid("10.0.0.3");
+        let new = BASE
+            .replace("tcp_timeout = 900", "tcp_timeout = 600")
+            .replace("virtual dns {\n active = 1", "virtual dns {\n active = 0")
+            + "virtual mail {\n active = 1\n address = 192.0.2.3 eth0:3\n port = 25\n\
+               server m {\n address = 10.0.0.4\n active = 1\n }\n}\n";
+        let out = sim.feed(Event::Reload(Box::new(cfg(&new))));
+        assert!(matches!(out[0], Action::SetTimeouts(t) if t.tcp == 600));
+        assert_eq!(
+            logs(&out),
+            [
+                "shutting down virtual service dns",
+                "starting virtual service mail active: 25",
+                "create_monitor for mail/m running as pid 103",
+            ]
+        );
+        assert_eq!(stopped(&out), [dns_pid]);
+        let services = &desired_services(&out)[0];
+        assert!(services.contains(&ServiceKey::tcp(ipvs::ip("192.0.2.3"), 25)));
+        assert!(!services.contains(&ServiceKey::udp(ipvs::ip("192.0.2.2"), 53)));
+    }
+
+    #[test]
+    fn reload_dropping_the_sorry_server_removes_it() {
+        let (mut sim, _) = Sim::start(BASE);
+        sim.status("10.0.0.1", false);
+        sim.status("10.0.0.2", false);
+        let new = BASE.replace("sorry_server = 10.0.9.9\n", "");
+        assert_ne!(new, BASE);
+        let out = sim.feed(Event::Reload(Box::new(cfg(&new))));
+        assert_eq!(
+            ipvs_ops(&out),
+            [Op::DelDest(
+                web(),
+                DestKey {
+                    addr: ipvs::ip("10.0.9.9"),
+                    port: 80
+                }
+            )]
+        );
+        // Legacy passes `--nodaemon` to the nannies of a virtual with a sorry server: their
+        // command line changed, so they restart; dns's nanny does not.
+        assert_eq!(stopped(&out), [sim.pid("10.0.0.1"), sim.pid("10.0.0.2")]);
+    }
+
+    #[test]
+    fn shutdown_stops_nannies_then_deletes_the_services() {
+        let (mut sim, _) = Sim::start(BASE);
+        let out = sim.feed(Event::Terminate(15));
+        assert_eq!(
+            logs(&out),
+            [
+                "shutting down due to signal 15",
+                "shutting down virtual service web",
+                "shutting down virtual service dns"
+            ]
+        );
+        assert_eq!(stopped(&out), [100, 101, 102]);
+        assert!(
+            desired_services(&out).is_empty(),
+            "services stay until nannies exit"
+        );
+        let mut all = sim.exit("10.0.0.1");
+        all.extend(sim.exit("10.0.0.2"));
+        assert!(all.is_empty(), "{all:?}");
+        // The third does not stop: killed after the grace time.
+        let out = sim.at(STOP_GRACE.as_secs_f64());
+        assert_eq!(out[0], Action::Kill { pid: 102 });
+        assert_eq!(desired_services(&out), [Vec::<ServiceKey>::new()]);
+        assert_eq!(out.last(), Some(&Action::Exit(0)));
+        assert!(sim.feed(Event::Tick).is_empty(), "done");
+    }
+
+    #[test]
+    fn test_start_starts_no_nanny() {
+        let (m, out) = Manager::start(cfg(BASE), LvsdFlags::default(), true, Instant::now());
+        let mut m = m;
+        let mut all = out;
+        all.extend(m.handle(
+            Event::Reconciled {
+                failed: BTreeSet::new(),
+            },
+            Instant::now(),
+        ));
+        assert!(spawned(&all).is_empty());
+    }
+}
