@@ -17,6 +17,7 @@ pub struct Sinks {
 }
 
 pub struct Logger {
+    /// The stdout prefix (the syslog ident is set once, at `new`).
     name: String,
     sinks: Sinks,
     verbose: bool,
@@ -42,6 +43,13 @@ impl Logger {
             verbose,
             captured: None,
         }
+    }
+
+    /// Uses another stdout prefix than the syslog ident (lvsd logs as `lvsd` to syslog
+    /// and prints `lvs: ...`, legacy's name from before 0.8.0).
+    pub fn with_stdout_prefix(mut self, prefix: &str) -> Logger {
+        self.name = prefix.to_string();
+        self
     }
 
     /// A logger that records stdout lines instead of printing them (tests).

@@ -2,7 +2,7 @@
 //! wakes [`Signals::wait`], so the event loop waits for "a signal or the next timer" in
 //! one `poll` without a signal thread (one nanny runs per real server: threads cost).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,17 +48,26 @@ impl Signals {
 
     /// Waits up to `timeout` for a signal; returns it, or None when the time is up.
     pub fn wait(&self, timeout: Duration) -> Option<i32> {
+        self.wait_with(&[], timeout)
+    }
+
+    /// Like [`Signals::wait`], but also returns (None) as soon as one of `fds` is
+    /// readable; the caller then reads them without blocking.
+    pub fn wait_with(&self, fds: &[RawFd], timeout: Duration) -> Option<i32> {
         if let Some(sig) = self.pending() {
             return Some(sig);
         }
-        let mut pfd = libc::pollfd {
-            fd: self.wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let mut pfds: Vec<libc::pollfd> = std::iter::once(self.wake.as_raw_fd())
+            .chain(fds.iter().copied())
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
+        // SAFETY: a valid array of pollfds of the given length.
+        unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
         let mut buf = [0u8; 64];
         // Drain the wake-up bytes. SAFETY: buf is valid for its length.
         while unsafe {
@@ -100,5 +109,18 @@ mod tests {
             "woken by the signal, not the timeout"
         );
         assert_eq!(s.pending(), None);
+    }
+
+    #[test]
+    fn a_readable_descriptor_ends_the_wait_too() {
+        let s = Signals::install(&[libc::SIGWINCH]).unwrap();
+        let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+        let start = Instant::now();
+        std::io::Write::write_all(&mut w, b"x").unwrap();
+        assert_eq!(s.wait_with(&[r.as_raw_fd()], Duration::from_secs(10)), None);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "woken by the descriptor"
+        );
     }
 }

@@ -52,6 +52,13 @@ impl Reconciler {
         }
     }
 
+    /// Takes over services created earlier (by a previous run of the same owner): they
+    /// are deleted if no longer desired.
+    pub fn with_owned(mut self, owned: impl IntoIterator<Item = ServiceKey>) -> Reconciler {
+        self.owned.extend(owned);
+        self
+    }
+
     pub fn ipvs(&mut self) -> &mut Ipvs {
         &mut self.ipvs
     }

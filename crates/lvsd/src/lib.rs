@@ -3,8 +3,10 @@
 //! restart policy ([`supervise`]). The daemon itself (start-up, supervision, sorry
 //! server, reload, shutdown) is not built yet; see issue 5.
 
+pub mod config_file;
 pub mod desired;
 pub mod manager;
 pub mod nanny_argv;
+pub mod owned;
 pub mod reload;
 pub mod supervise;

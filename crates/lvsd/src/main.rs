@@ -1,10 +1,24 @@
-//! `lvsd`: virtual service manager and nanny supervisor (reference §3). This release
-//! implements the legacy command line and `--check-config`; the daemon itself comes with
-//! its issue.
+//! `lvsd`: virtual service manager and nanny supervisor (reference §3). The IO shell
+//! around [`lvsd::manager::Manager`]: it reads lvs.cf, programs IPVS through the
+//! reconciler, starts and reaps the nannies, reads their status channel and turns
+//! signals into events.
 
+use std::collections::BTreeSet;
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use daemon::cli::{self, OptSpec};
+use daemon::log::{Logger, Sinks};
+use daemon::pidfile::PidFile;
+use daemon::signals::Signals;
+use ipvs::{Ipvs, Reconciler, ServiceKey};
+use lvsd::manager::{Action, Event, Manager};
+use lvsd::nanny_argv::LvsdFlags;
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Id {
@@ -17,9 +31,10 @@ enum Id {
     Help,
     CheckConfig,
     Json,
+    PidFile,
 }
 
-/// The legacy option table (reference §3.1) plus `--check-config` and `--json`.
+/// The legacy option table (reference §3.1) plus `--check-config`, `--json`, `--pidfile`.
 const OPTIONS: &[OptSpec<Id>] = &[
     OptSpec::value(Id::Config, Some('c'), &["configfile"]),
     OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),
@@ -30,6 +45,7 @@ const OPTIONS: &[OptSpec<Id>] = &[
     OptSpec::flag(Id::Help, Some('?'), &["help", "usage"]),
     OptSpec::flag(Id::CheckConfig, None, &["check-config"]),
     OptSpec::flag(Id::Json, None, &["json"]),
+    OptSpec::value(Id::PidFile, None, &["pidfile"]),
 ];
 
 const USAGE: &str = "Usage: lvsd [OPTION...]
@@ -38,19 +54,22 @@ const USAGE: &str = "Usage: lvsd [OPTION...]
   -n, --nodaemon          run in the foreground, log to stdout
   -t, --test-start        do not change IPVS, do not start nannies
       --nofork            daemon mode without forking (how pulse starts lvsd)
+      --pidfile=FILE      pid file in daemon mode (default /var/run/lvs.pid); the list
+                          of services lvsd created is kept beside it (lvs.services)
       --check-config      check the configuration file and print a summary
       --json              with --check-config: print the parsed model as JSON
       --version           print the version
   -?, --help              this text
 ";
 
+const DEFAULT_PIDFILE: &str = "/var/run/lvs.pid";
+/// The longest wait between two looks at the world (legacy: `alarm(5)`).
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
 fn main() {
     // Legacy lvsd prints its messages as `lvs: ...`.
     let opts = cli::parse_args_or_exit("lvs", OPTIONS);
-    let config = opts
-        .value(Id::Config)
-        .unwrap_or(lvscf::DEFAULT_CONFIG_PATH)
-        .to_string();
+    let config_path = PathBuf::from(opts.value(Id::Config).unwrap_or(lvscf::DEFAULT_CONFIG_PATH));
     if opts.has(Id::Help) {
         print!("{USAGE}");
         return;
@@ -61,16 +80,346 @@ fn main() {
     }
     if opts.has(Id::CheckConfig) {
         let code = lvscf::report::check_config_command(
-            &PathBuf::from(&config),
+            &config_path,
             opts.has(Id::Json),
             lvscf::validate::Consumer::Lvsd,
             &mut std::io::stdout(),
         );
         std::process::exit(code);
     }
-    eprintln!(
-        "lvs: the virtual service manager is not part of this release yet; \
-         `lvsd --check-config -c {config}` checks the configuration"
-    );
-    std::process::exit(1);
+    let nodaemon = opts.has(Id::NoDaemon);
+    let test_start = opts.has(Id::TestStart);
+    let flags = LvsdFlags {
+        verbose: opts.has(Id::Verbose),
+        nodaemon,
+    };
+    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(DEFAULT_PIDFILE));
+    let state_path = pid_path.with_extension("services");
+
+    // Everything that can fail at start-up fails here, on the terminal, before detaching.
+    let parse_opts = lvscf::ParseOptions::default();
+    let loaded = match lvsd::config_file::load(&config_path, &parse_opts) {
+        Ok(l) => l,
+        Err(messages) => {
+            for m in messages {
+                eprintln!("lvs: {m}");
+            }
+            std::process::exit(1);
+        }
+    };
+    let reconciler = if test_start {
+        None
+    } else {
+        match Ipvs::open() {
+            Ok(i) => Some(Reconciler::new(i).with_owned(lvsd::owned::load(&state_path))),
+            Err(e) => {
+                eprintln!("lvs: cannot reach IPVS: {e}");
+                std::process::exit(1);
+            }
+        }
+    };
+    if !nodaemon {
+        daemon::detach(opts.has(Id::NoFork));
+    }
+    let log = Logger::new(
+        "lvsd",
+        Sinks {
+            stdout: nodaemon,
+            syslog: !nodaemon,
+        },
+        flags.verbose,
+    )
+    .with_stdout_prefix("lvs");
+    for w in &loaded.warnings {
+        log.debug(w);
+    }
+    let pid_file = if nodaemon {
+        None
+    } else {
+        match PidFile::create(&pid_path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                log.info(&format!("cannot write {}: {e}", pid_path.display()));
+                None
+            }
+        }
+    };
+    let signals = match Signals::install(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]) {
+        Ok(s) => s,
+        Err(e) => {
+            log.info(&format!("cannot install signal handlers: {e}"));
+            std::process::exit(1);
+        }
+    };
+    let (status_read, status_write) = match status_pipe() {
+        Ok(p) => p,
+        Err(e) => {
+            log.info(&format!("cannot create the nanny status pipe: {e}"));
+            std::process::exit(1);
+        }
+    };
+    let mut shell = Shell {
+        log,
+        reconciler,
+        state_path,
+        owned_stored: None,
+        status_write,
+    };
+    let (mut manager, first) = Manager::start(loaded.config, flags, test_start, Instant::now());
+    let code = 'run: {
+        if let Some(code) = shell.carry_out(&mut manager, first) {
+            break 'run code;
+        }
+        let mut pending_status = Vec::new();
+        loop {
+            let now = Instant::now();
+            let wait = manager
+                .next_deadline()
+                .map_or(MAX_WAIT, |d| d.saturating_duration_since(now))
+                .min(MAX_WAIT);
+            let mut events = Vec::new();
+            let first_sig = signals.wait_with(&[status_read.as_raw_fd()], wait);
+            let sigs: Vec<i32> = first_sig
+                .into_iter()
+                .chain(std::iter::from_fn(|| signals.pending()))
+                .collect();
+            // Reports first: a nanny that reported and then died did both in that order.
+            events.extend(read_status(&status_read, &mut pending_status));
+            events.extend(reap());
+            for sig in sigs {
+                match sig {
+                    SIGHUP => {
+                        shell.log.info("rereading configuration file");
+                        match lvsd::config_file::load(&config_path, &parse_opts) {
+                            Ok(l) => events.push(Event::Reload(Box::new(l.config))),
+                            Err(messages) => {
+                                for m in messages {
+                                    shell.log.info(&m);
+                                }
+                                shell.log.info("keeping the running configuration");
+                            }
+                        }
+                    }
+                    SIGTERM | SIGINT => events.push(Event::Terminate(sig)),
+                    // SIGCHLD: reaped above. SIGUSR1/2 killed legacy lvsd; ignored here.
+                    _ => {}
+                }
+            }
+            events.push(Event::Tick);
+            for e in events {
+                let actions = manager.handle(e, Instant::now());
+                if let Some(code) = shell.carry_out(&mut manager, actions) {
+                    break 'run code;
+                }
+            }
+        }
+    };
+    // Reap what is left (nannies killed at the end of a shutdown).
+    for pid in manager.nanny_pids() {
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG) };
+    }
+    drop(pid_file);
+    std::process::exit(code);
+}
+
+/// The nannies' status channel: the read end stays here, the write end is passed to each
+/// nanny. Both ends are non-blocking: a nanny never stalls on a full pipe.
+fn status_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors that are owned below.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn read_status(fd: &OwnedFd, partial: &mut Vec<u8>) -> Vec<Event> {
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reading into a valid buffer from our own non-blocking descriptor.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        partial.extend_from_slice(&buf[..n as usize]);
+    }
+    let (reports, rest) = nanny::status::decode_stream(partial);
+    let events = reports
+        .into_iter()
+        .map(|r| Event::Status {
+            pid: r.pid,
+            active: r.active,
+        })
+        .collect();
+    *partial = rest.to_vec();
+    events
+}
+
+/// Every child that ended, with how it ended.
+fn reap() -> Vec<Event> {
+    let mut out = Vec::new();
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid status pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return out;
+        }
+        let how = if libc::WIFSIGNALED(status) {
+            format!("signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exit status {}", libc::WEXITSTATUS(status))
+        };
+        out.push(Event::Exited {
+            pid: pid as u32,
+            how,
+        });
+    }
+}
+
+struct Shell {
+    log: Logger,
+    /// None with `--test-start`.
+    reconciler: Option<Reconciler>,
+    state_path: PathBuf,
+    owned_stored: Option<BTreeSet<ServiceKey>>,
+    status_write: OwnedFd,
+}
+
+impl Shell {
+    /// Carries actions out, feeding answers back; returns the exit code once done.
+    fn carry_out(&mut self, m: &mut Manager, actions: Vec<Action>) -> Option<i32> {
+        let mut queue: VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            let answer = match action {
+                Action::Log(msg) => {
+                    self.log.info(&msg);
+                    None
+                }
+                Action::Print(msg) => {
+                    println!("{msg}");
+                    None
+                }
+                Action::SetTimeouts(t) => {
+                    if let Some(r) = self.reconciler.as_mut() {
+                        if let Err(e) = r.ipvs().set_timeouts(t) {
+                            self.log.info(&format!(
+                                "ipvsadm failed to set timeouts ({} {} {}): {e}",
+                                t.tcp, t.tcp_fin, t.udp
+                            ));
+                        }
+                    }
+                    None
+                }
+                Action::Reconcile { desired, audit } => Some(Event::Reconciled {
+                    failed: self.reconcile(&desired, audit),
+                }),
+                Action::Ipvs(op) => {
+                    if let Some(r) = self.reconciler.as_mut() {
+                        if let Some(Err(e)) = r.ipvs().apply(std::slice::from_ref(&op)).pop() {
+                            self.log.info(&format!("IPVS: {op:?}: {e}"));
+                        }
+                    }
+                    None
+                }
+                Action::Spawn { key, argv } => Some(match self.spawn(&argv) {
+                    Ok(pid) => Event::Spawned { key, pid },
+                    Err(e) => Event::SpawnFailed {
+                        key,
+                        error: e.to_string(),
+                    },
+                }),
+                Action::Stop { pid } => {
+                    // SAFETY: signalling our own child.
+                    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+                    None
+                }
+                Action::Kill { pid } => {
+                    // SAFETY: signalling our own child.
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                    None
+                }
+                Action::Exit(code) => return Some(code),
+            };
+            if let Some(e) = answer {
+                queue.extend(m.handle(e, Instant::now()));
+            }
+        }
+        None
+    }
+
+    /// Reconciles; returns the services that could not be set up.
+    fn reconcile(&mut self, desired: &ipvs::Desired, audit: bool) -> BTreeSet<ServiceKey> {
+        let Some(r) = self.reconciler.as_mut() else {
+            return BTreeSet::new();
+        };
+        let result = if audit {
+            r.audit(desired)
+        } else {
+            r.reconcile(desired)
+        };
+        let failed = match result {
+            Ok(report) => report
+                .failed
+                .iter()
+                .map(|(op, e)| {
+                    self.log.info(&format!("IPVS: {op:?}: {e}"));
+                    *op.service_key()
+                })
+                .collect(),
+            Err(e) => {
+                self.log.info(&format!("IPVS: {e}"));
+                desired.services.keys().copied().collect()
+            }
+        };
+        let owned = r.owned().clone();
+        if self.owned_stored.as_ref() != Some(&owned) {
+            match lvsd::owned::store(&self.state_path, &owned) {
+                Ok(()) => self.owned_stored = Some(owned),
+                Err(e) => self
+                    .log
+                    .info(&format!("cannot write {}: {e}", self.state_path.display())),
+            }
+        }
+        failed
+    }
+
+    /// Starts a nanny: stdin on /dev/null, stdout and stderr shared with lvsd, the
+    /// status channel in `LVSD_STATUS_FD`, and SIGTERM when lvsd dies.
+    fn spawn(&self, argv: &[String]) -> std::io::Result<u32> {
+        let status_fd: RawFd = self.status_write.as_raw_fd();
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env(nanny::status::ENV, status_fd.to_string())
+            .stdin(Stdio::null());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+                if libc::getppid() != parent {
+                    // lvsd died before the death signal was armed.
+                    libc::_exit(0);
+                }
+                // The status channel survives the exec; everything else lvsd holds does not.
+                libc::fcntl(status_fd, libc::F_SETFD, 0);
+                let mut empty: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut empty);
+                libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        // The child is reaped by `reap`, not through this handle.
+        let child = cmd.spawn()?;
+        Ok(child.id())
+    }
 }

@@ -615,6 +615,9 @@ impl Manager {
     }
 
     fn sorry_servers(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.test_start {
+            return;
+        }
         for vs in self.config.active_virtuals() {
             let (Some(service), Some(dest)) =
                 (service_key(vs), sorry_destination(&self.config, vs))
