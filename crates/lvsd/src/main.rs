@@ -324,8 +324,12 @@ impl Shell {
                 }),
                 Action::Ipvs(op) => {
                     if let Some(r) = self.reconciler.as_mut() {
-                        if let Some(Err(e)) = r.ipvs().apply(std::slice::from_ref(&op)).pop() {
-                            self.log.info(&format!("IPVS: {op:?}: {e}"));
+                        match r.ipvs().apply(std::slice::from_ref(&op)).pop() {
+                            // Already as wanted (the sorry server was there, the
+                            // abandoned server had gone).
+                            Some(Err(e)) if e.is_exists() || e.is_no_destination() => {}
+                            Some(Err(e)) => self.log.info(&format!("IPVS: {op:?}: {e}")),
+                            _ => {}
                         }
                     }
                     None

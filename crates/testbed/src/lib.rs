@@ -154,6 +154,15 @@ impl RealServer {
         rs.exec(&["ip", "link", "set", "lo", "up"]);
         rs.exec(&["ip", "addr", "add", &format!("10.{n}.0.2/24"), "dev", &vr]);
         rs.exec(&["ip", "link", "set", &vr, "up"]);
+        // NAT: replies go back through the director.
+        rs.exec(&[
+            "ip",
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("10.{n}.0.1"),
+        ]);
         rs
     }
 
@@ -164,7 +173,11 @@ impl RealServer {
     }
 
     /// Starts an HTTP server (`python3 -m http.server`) on `port`; waits until it listens.
+    /// `GET /` answers with the server's address, so a client can tell servers apart.
     pub fn start_http(&mut self, port: u16) {
+        let root = std::env::temp_dir().join(format!("{}-www", self.ns));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("index.html"), &self.addr).unwrap();
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -176,6 +189,8 @@ impl RealServer {
                 &port.to_string(),
                 "--bind",
                 &self.addr,
+                "--directory",
+                root.to_str().unwrap(),
             ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -221,4 +236,121 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     f()
+}
+
+/// A client: its own namespace behind the director (`10.200.0.2`, default route via the
+/// director's `10.200.0.1`), which forwards. The VIPs are the director's to configure.
+pub struct Client {
+    pub ns: String,
+}
+
+impl Client {
+    pub fn new(director: &TestNs) -> Client {
+        let ns = format!("{}-cl", director.name);
+        sh(&["ip", "netns", "add", &ns]);
+        director.exec(&[
+            "ip", "link", "add", "vdc", "type", "veth", "peer", "name", "vc", "netns", &ns,
+        ]);
+        director.exec(&["ip", "addr", "add", "10.200.0.1/24", "dev", "vdc"]);
+        director.exec(&["ip", "link", "set", "vdc", "up"]);
+        director.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let c = Client { ns };
+        for args in [
+            &["ip", "link", "set", "lo", "up"][..],
+            &["ip", "addr", "add", "10.200.0.2/24", "dev", "vc"],
+            &["ip", "link", "set", "vc", "up"],
+            &["ip", "route", "add", "default", "via", "10.200.0.1"],
+        ] {
+            let mut full = vec!["ip", "netns", "exec", &c.ns];
+            full.extend_from_slice(args);
+            sh(&full);
+        }
+        c
+    }
+
+    /// One request; the body, or None if it failed.
+    pub fn get(&self, url: &str) -> Option<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "curl", "-sf", "-m", "3", url])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Starts requesting `url` one request after the other for `secs` seconds.
+    pub fn start_loop(&self, url: &str, secs: f64) -> ClientLoop {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "python3", "-c", CLIENT_LOOP, url])
+            .arg(secs.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the client loop");
+        ClientLoop { child }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// Requests in a loop; prints `{"ok": n, "failed": n, "hits": {body: n}, "errors": [...]}`.
+const CLIENT_LOOP: &str = r#"
+import json, sys, time, urllib.request
+url, secs = sys.argv[1], float(sys.argv[2])
+ok, failed, hits, errors = 0, 0, {}, []
+end = time.time() + secs
+while time.time() < end:
+    try:
+        body = urllib.request.urlopen(url, timeout=3).read().decode()
+        ok += 1
+        hits[body] = hits.get(body, 0) + 1
+    except Exception as e:
+        failed += 1
+        errors.append(f"{time.time():.3f} {e}")
+print(json.dumps({"ok": ok, "failed": failed, "hits": hits, "errors": errors[:10]}))
+"#;
+
+/// A running request loop.
+pub struct ClientLoop {
+    child: std::process::Child,
+}
+
+/// What a request loop saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hits {
+    pub ok: u64,
+    pub failed: u64,
+    /// Answers per body (the real server's address).
+    pub by_server: std::collections::BTreeMap<String, u64>,
+    pub errors: Vec<String>,
+}
+
+impl ClientLoop {
+    /// Waits for the loop to end and returns its counts.
+    pub fn finish(self) -> Hits {
+        let out = self.child.wait_with_output().expect("client loop");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value =
+            serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        Hits {
+            ok: v["ok"].as_u64().unwrap(),
+            failed: v["failed"].as_u64().unwrap(),
+            by_server: v["hits"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+                .collect(),
+            errors: v["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.as_str().unwrap_or_default().to_string())
+                .collect(),
+        }
+    }
 }
