@@ -6,9 +6,7 @@
 use std::collections::BTreeSet;
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use daemon::cli::{self, OptSpec};
@@ -398,32 +396,68 @@ impl Shell {
 
     /// Starts a nanny: stdin on /dev/null, stdout and stderr shared with lvsd, the
     /// status channel in `LVSD_STATUS_FD`, and SIGTERM when lvsd dies.
+    ///
+    /// A plain fork and execv, without waiting for the exec to finish (std's `Command`
+    /// waits): lvsd starts hundreds of nannies, and their execs then run in parallel.
+    /// A program that cannot be run is caught before the fork; an exec that fails
+    /// anyway shows as a nanny dying with status 127.
     fn spawn(&self, argv: &[String]) -> std::io::Result<u32> {
+        use std::ffi::CString;
         let status_fd: RawFd = self.status_write.as_raw_fd();
+        let cstr = |s: &str| {
+            CString::new(s).map_err(|_| std::io::Error::other(format!("NUL byte in {s:?}")))
+        };
+        let prog = cstr(&argv[0])?;
+        // SAFETY: access on a valid C string.
+        if unsafe { libc::access(prog.as_ptr(), libc::X_OK) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let args: Vec<CString> = argv.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
+        let mut env: Vec<CString> = std::env::vars_os()
+            .filter(|(k, _)| k != nanny::status::ENV)
+            .filter_map(|(k, v)| {
+                let mut kv = k.into_encoded_bytes();
+                kv.push(b'=');
+                kv.extend(v.into_encoded_bytes());
+                CString::new(kv).ok()
+            })
+            .collect();
+        env.push(cstr(&format!("{}={status_fd}", nanny::status::ENV))?);
+        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+            v.iter()
+                .map(|c| c.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
+        };
+        let (argp, envp) = (ptrs(&args), ptrs(&env));
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .env(nanny::status::ENV, status_fd.to_string())
-            .stdin(Stdio::null());
-        // SAFETY: only async-signal-safe calls between fork and exec.
+        // SAFETY: lvsd is single-threaded; between fork and exec the child makes only
+        // async-signal-safe calls on data prepared above.
         unsafe {
-            cmd.pre_exec(move || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
-                if libc::getppid() != parent {
-                    // lvsd died before the death signal was armed.
-                    libc::_exit(0);
+            match libc::fork() {
+                -1 => Err(std::io::Error::last_os_error()),
+                0 => {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+                    if libc::getppid() != parent {
+                        // lvsd died before the death signal was armed.
+                        libc::_exit(0);
+                    }
+                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+                    if null > 0 {
+                        libc::dup2(null, 0);
+                        libc::close(null);
+                    }
+                    // The status channel survives the exec; what else lvsd holds does not.
+                    libc::fcntl(status_fd, libc::F_SETFD, 0);
+                    let mut empty: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut empty);
+                    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+                    libc::execve(prog.as_ptr(), argp.as_ptr(), envp.as_ptr());
+                    libc::_exit(127)
                 }
-                // The status channel survives the exec; everything else lvsd holds does not.
-                libc::fcntl(status_fd, libc::F_SETFD, 0);
-                let mut empty: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut empty);
-                libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-                Ok(())
-            });
+                pid => Ok(pid as u32),
+            }
         }
-        // The child is reaped by `reap`, not through this handle.
-        let child = cmd.spawn()?;
-        Ok(child.id())
     }
 }
