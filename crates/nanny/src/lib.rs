@@ -8,6 +8,7 @@
 //! * [`status`]: the availability channel to lvsd;
 //! * the IO shell (probes, load command, IPVS changes, signals) follows in `main.rs`.
 
+pub mod check;
 pub mod escape;
 pub mod expect;
 pub mod load;

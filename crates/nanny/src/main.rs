@@ -7,26 +7,11 @@ use std::time::{Duration, Instant};
 
 use daemon::log::{Logger, Sinks};
 use daemon::signals::Signals;
-use nanny::expect::Expect;
+use nanny::check::Check;
 use nanny::monitor::{Action, Event, Mode, Monitor, Settings};
 use nanny::options::{self, Command, Options};
-use nanny::probe::{program_probe, NetProbe, Outcome};
 use nanny::southbound::{Backend, Southbound, Target};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
-
-/// The legacy default check when nothing is configured on port 80.
-const HTTP_SEND: &str = "GET / HTTP/1.0\r\n\r\n";
-const HTTP_EXPECT: &str = "HTTP";
-
-enum Probe {
-    Net(NetProbe),
-    Program {
-        command: String,
-        expect: Option<String>,
-    },
-    /// The expect regex did not compile: every probe fails (legacy).
-    Broken,
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -61,74 +46,12 @@ fn main() {
     std::process::exit(run(o, &log, channel));
 }
 
-fn build_probe(o: &Options, log: &Logger) -> Probe {
-    let mut send = o.send.clone();
-    let mut expect = o.expect.clone();
-    if o.send_program.is_some() && send.is_some() {
-        send = None;
-        log.info(&format!(
-            "External program use requested: ({}), IGNORING send string option ((null))",
-            o.send_program.as_deref().unwrap_or("")
-        ));
-    }
-    // Decided on the virtual port, as legacy did.
-    if o.port == 80 && send.is_none() && expect.is_none() && o.send_program.is_none() {
-        log.info("nanny: no monitor configured, assuming web service on port 80");
-        send = Some(HTTP_SEND.into());
-        expect = Some(HTTP_EXPECT.into());
-    } else if !o.suppress {
-        for s in [&mut send, &mut expect].into_iter().flatten() {
-            let (converted, unknown) = nanny::escape::convert(s);
-            for u in unknown {
-                log.info(&format!(
-                    "unknown escape sequence {u} kept as written in \"{s}\""
-                ));
-            }
-            *s = converted;
-        }
-    }
-    if let Some(command) = &o.send_program {
-        return Probe::Program {
-            command: command.clone(),
-            expect,
-        };
-    }
-    let expect = match expect.as_deref().map(|e| Expect::new(e, o.regex)) {
-        None => None,
-        Some(Ok(e)) => Some(e),
-        Some(Err(msg)) => {
-            log.info(&format!(
-                "Error '{msg}' processing expected regular expression"
-            ));
-            return Probe::Broken;
-        }
-    };
-    Probe::Net(NetProbe {
-        target: std::net::SocketAddr::new(o.server, o.rport),
-        udp: o.udp,
-        send: send.map(String::into_bytes),
-        expect,
-        timeout: Duration::from_secs(o.interval.into()),
-    })
-}
-
-fn probe_once(p: &Probe, o: &Options) -> Outcome {
-    match p {
-        Probe::Net(n) => n.run(),
-        Probe::Program { command, expect } => program_probe(
-            command,
-            &o.server.to_string(),
-            o.rport,
-            expect.as_deref(),
-            Duration::from_secs(o.interval.into()),
-        ),
-        Probe::Broken => Err("the expect regular expression is invalid".into()),
-    }
-}
-
 fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) -> i32 {
     let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
-    let probe = build_probe(&o, log);
+    let (probe, notes) = Check::from_options(&o);
+    for n in notes {
+        log.info(&n);
+    }
     let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
     match o.mode {
         Mode::Fos => log.info(&format!(
@@ -177,6 +100,14 @@ fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) ->
         load_monitoring: load_argv.is_some(),
         server: server.clone(),
     });
+
+    if let Some(w) = southbound.as_mut().and_then(|s| s.existing_weight()) {
+        for a in monitor.adopt(w) {
+            if let Action::Debug(m) = a {
+                log.debug(&m);
+            }
+        }
+    }
 
     let signals = match Signals::install(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP]) {
         Ok(s) => Some(s),
@@ -231,7 +162,7 @@ fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) ->
                         }
                     }
                 }
-                let outcome = probe_once(&probe, &o);
+                let outcome = probe.run();
                 if let Err(msg) = &outcome {
                     // Legacy logged every failed probe (`CONNECT to ... timed out`, ...).
                     log.info(msg);

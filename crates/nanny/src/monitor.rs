@@ -50,11 +50,17 @@ impl Settings {
 
     /// The first weight after (re-)admission.
     pub fn initial_weight(&self) -> u32 {
-        if self.weight == 0 {
-            0
-        } else {
-            (self.weight >> 5).max(1)
-        }
+        initial_weight(self.weight)
+    }
+}
+
+/// The first weight of a server admitted with configured weight `weight`: slow start
+/// at `max(1, weight >> 5)`; a configured 0 stays 0.
+pub fn initial_weight(weight: u32) -> u32 {
+    if weight == 0 {
+        0
+    } else {
+        (weight >> 5).max(1)
     }
 }
 
@@ -144,6 +150,23 @@ impl Monitor {
     /// Probes are suspended while a signal forces the state.
     pub fn probing_suspended(&self) -> bool {
         self.forced.is_some()
+    }
+
+    /// The destination exists in IPVS already, with this weight (put there by lvsd's
+    /// start-up sweep, or left by a nanny that crashed): take it over instead of
+    /// assuming it absent, so a failed probe removes it. Legacy nanny assumed it absent
+    /// and then never removed an entry it had not added itself.
+    pub fn adopt(&mut self, weight: u32) -> Vec<Action> {
+        self.in_ipvs = true;
+        self.active = weight > 0 || self.s.weight == 0;
+        if self.active {
+            self.last_weight = weight;
+            self.count = self.s.reentry_threshold();
+        }
+        vec![Action::Debug(format!(
+            "adopting {} (weight {weight}) already in IPVS",
+            self.s.server
+        ))]
     }
 
     /// The actions that restore the believed IPVS state (after a failed IPVS change).
@@ -389,6 +412,29 @@ mod tests {
             .iter()
             .flat_map(|ok| ipvs_actions(&m.handle(Event::Probe { ok: *ok })))
             .collect()
+    }
+
+    #[test]
+    fn an_existing_destination_is_adopted_and_removed_on_failure() {
+        // Serving (lvsd's sweep put it there): a good probe changes nothing, a bad one
+        // removes it.
+        let mut m = Monitor::new(settings(100, 10, 20));
+        m.adopt(3);
+        assert!(m.is_active() && m.in_ipvs());
+        assert_eq!(run(&mut m, &[true]), []);
+        assert_eq!(run(&mut m, &[false]), [Action::Delete]);
+        // Quiesced (weight 0) by an earlier nanny: re-admitted by an edit, not an add.
+        let mut m = Monitor::new(Settings {
+            quiesce: true,
+            ..settings(100, 10, 20)
+        });
+        m.adopt(0);
+        assert!(!m.is_active() && m.in_ipvs());
+        assert_eq!(run(&mut m, &[true]), [Action::SetWeight(3)]);
+        // Without adoption a failing first probe would leave the entry behind.
+        let mut m = Monitor::new(settings(100, 10, 20));
+        m.adopt(3);
+        assert_eq!(run(&mut m, &[false]), [Action::Delete]);
     }
 
     #[test]

@@ -114,6 +114,19 @@ pub struct Southbound {
 }
 
 impl Southbound {
+    /// The weight of this nanny's destination if it is in IPVS already (netlink only:
+    /// a wrapper program cannot be asked).
+    pub fn existing_weight(&mut self) -> Option<u32> {
+        let Backend::Netlink(ipvs) = &mut self.backend else {
+            return None;
+        };
+        let dests = ipvs.destinations(&self.target.service).ok()?;
+        dests
+            .into_iter()
+            .find(|d| d.dest.addr == self.target.server && d.dest.port == self.target.rport)
+            .map(|d| d.dest.weight)
+    }
+
     /// Carries out one IPVS action. `Err` is the message to log.
     pub fn apply(&mut self, action: &Action) -> Result<(), String> {
         match &mut self.backend {

@@ -187,3 +187,34 @@ fn a_destination_deleted_behind_its_back_is_restored() {
     );
     assert_eq!(terminate(n), Some(0));
 }
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn an_entry_already_in_ipvs_is_adopted_and_removed_when_the_server_is_down() {
+    // Left by a nanny that was killed, or added by lvsd's start-up check: legacy nanny
+    // assumed it absent and never removed it while the server was down.
+    let ns = director("nanny-adopt");
+    let _rs = RealServer::new(&ns, 1); // no HTTP server: every probe fails
+    ns.exec(&[
+        "ipvsadm",
+        "-a",
+        "-t",
+        "192.0.2.1:80",
+        "-r",
+        "10.1.0.2:8080",
+        "-m",
+        "-w",
+        "5",
+    ]);
+    assert_eq!(
+        dest_line(&ns).as_deref(),
+        Some(&format!("{DEST} Masq 5")[..])
+    );
+    let n = nanny(&["-a", "2", "-w", "5"]);
+    assert!(
+        eventually(10, || dest_line(&ns).is_none()),
+        "the stale entry stayed: {:?}",
+        ns.ipvsadm()
+    );
+    assert_eq!(terminate(n), Some(0));
+}
