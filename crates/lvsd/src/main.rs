@@ -13,9 +13,11 @@ use daemon::cli::{self, OptSpec};
 use daemon::log::{Logger, Sinks};
 use daemon::pidfile::PidFile;
 use daemon::signals::Signals;
-use ipvs::{Ipvs, Reconciler, ServiceKey};
-use lvsd::manager::{Action, Event, Manager};
+use ipvs::{Ipvs, Op, Reconciler, ServiceKey};
+use lvsd::manager::{Action, Event, Manager, SweepItem};
 use lvsd::nanny_argv::LvsdFlags;
+use lvsd::reload::NannyKey;
+use nanny::check::Check;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +223,69 @@ fn main() {
     std::process::exit(code);
 }
 
+/// How long the start-up sweep may take.
+const SWEEP_LIMIT: Duration = Duration::from_secs(1);
+/// Threads running the sweep's checks.
+const SWEEP_THREADS: usize = 32;
+
+/// Runs the checks on a few threads; returns the items whose check passed within
+/// `limit`. Checks still running then are abandoned (their threads end with their own
+/// time limit, which is `limit` too).
+fn run_checks(
+    jobs: Vec<(SweepItem, Box<nanny::options::Options>)>,
+    limit: Duration,
+) -> Vec<SweepItem> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    let total = jobs.len();
+    if total == 0 {
+        return Vec::new();
+    }
+    let queue = Arc::new(Mutex::new(
+        jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..SWEEP_THREADS.min(total) {
+        let (queue, stop, tx) = (queue.clone(), stop.clone(), tx.clone());
+        let spawned = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Some((i, (item, o))) = queue.lock().unwrap().pop_front() else {
+                        return;
+                    };
+                    // Built here: a compiled regex stays on its thread.
+                    let (check, _) = Check::from_options(&o);
+                    let ok = check.with_timeout(limit).run().is_ok();
+                    if tx.send((i, item, ok)).is_err() {
+                        return;
+                    }
+                }
+            });
+        if spawned.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let deadline = Instant::now() + limit;
+    let mut healthy = Vec::new();
+    for _ in 0..total {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        match rx.recv_timeout(left) {
+            Ok((i, item, true)) => healthy.push((i, item)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    // In configuration order, for a deterministic batch.
+    healthy.sort_by_key(|(i, _)| *i);
+    healthy.into_iter().map(|(_, item)| item).collect()
+}
+
 /// The nannies' status channel: the read end stays here, the write end is passed to each
 /// nanny. Both ends are non-blocking: a nanny never stalls on a full pipe.
 fn status_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -332,6 +397,9 @@ impl Shell {
                     }
                     None
                 }
+                Action::Sweep(items) => Some(Event::Swept {
+                    admitted: self.sweep(items),
+                }),
                 Action::Spawn { key, argv } => Some(match self.spawn(&argv) {
                     Ok(pid) => Event::Spawned { key, pid },
                     Err(e) => Event::SpawnFailed {
@@ -356,6 +424,41 @@ impl Shell {
             }
         }
         None
+    }
+
+    /// The start-up sweep: each real server's check, run once from here (in parallel,
+    /// at most [`SWEEP_LIMIT`]), and the healthy servers added in one batch, so that a
+    /// director taking over serves at once instead of after hundreds of process starts.
+    /// Checks that run a program are left to the nannies. Returns what was added.
+    fn sweep(&mut self, items: Vec<SweepItem>) -> BTreeSet<NannyKey> {
+        let Some(r) = self.reconciler.as_mut() else {
+            return BTreeSet::new();
+        };
+        let jobs: Vec<(SweepItem, Box<nanny::options::Options>)> = items
+            .into_iter()
+            .filter_map(|item| match nanny::options::parse(&item.argv[1..]) {
+                Ok(nanny::options::Command::Run(o)) if o.send_program.is_none() => Some((item, o)),
+                _ => None,
+            })
+            .collect();
+        let healthy = run_checks(jobs, SWEEP_LIMIT);
+        let ops: Vec<Op> = healthy
+            .iter()
+            .map(|i| Op::AddDest(i.key.service, i.dest.clone()))
+            .collect();
+        let results = r.ipvs().apply(&ops);
+        healthy
+            .into_iter()
+            .zip(results)
+            .filter_map(|(item, result)| match result {
+                Ok(()) => Some(item.key),
+                Err(e) if e.is_exists() => Some(item.key),
+                Err(e) => {
+                    self.log.info(&format!("IPVS: adding {:?}: {e}", item.dest));
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Reconciles; returns the services that could not be set up.

@@ -42,6 +42,10 @@ pub enum Event {
         key: NannyKey,
         error: String,
     },
+    /// The start-up sweep is done; these servers were added.
+    Swept {
+        admitted: BTreeSet<NannyKey>,
+    },
     /// A child was reaped; `how` describes its end (`exit status 1`, `signal 9`).
     Exited {
         pid: u32,
@@ -75,6 +79,9 @@ pub enum Action {
     },
     /// A destination lvsd itself manages (the sorry server, an abandoned server).
     Ipvs(Op),
+    /// At start-up, before any nanny: check these real servers once, add the healthy
+    /// ones; answer with `Event::Swept`.
+    Sweep(Vec<SweepItem>),
     /// Start a nanny; answer with `Event::Spawned` or `Event::SpawnFailed`.
     Spawn {
         key: NannyKey,
@@ -89,6 +96,24 @@ pub enum Action {
         pid: u32,
     },
     Exit(i32),
+}
+
+/// One real server for the start-up sweep: its nanny's command line (the check to run)
+/// and the destination to add if the check passes (the nanny's first weight).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepItem {
+    pub key: NannyKey,
+    pub argv: Vec<String>,
+    pub dest: Destination,
+}
+
+/// Where the start-up sweep is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// Asked for once the services exist.
+    Due,
+    Running,
+    Done,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,23 +181,28 @@ pub struct Manager {
     sorry: BTreeMap<ServiceKey, Sorry>,
     next_audit: Instant,
     phase: Phase,
+    sweep: Sweep,
 }
 
 /// The sorry server of a virtual: weight 1, the virtual's forwarding method, the
 /// configured port or else the virtual port (reference §3.5, vendor fix).
 pub fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> {
     let s = vs.sorry_server.as_ref()?;
-    let forward = match c.network {
-        Network::Nat => ForwardMethod::Masq,
-        Network::Direct => ForwardMethod::Route,
-        Network::Tunnel => ForwardMethod::Tunnel,
-    };
     Some(Destination::new(
         s.addr,
         s.port.unwrap_or(vs.port),
-        forward,
+        forward_method(c),
         1,
     ))
+}
+
+/// The forwarding method of every destination (`network`).
+fn forward_method(c: &Config) -> ForwardMethod {
+    match c.network {
+        Network::Nat => ForwardMethod::Masq,
+        Network::Direct => ForwardMethod::Route,
+        Network::Tunnel => ForwardMethod::Tunnel,
+    }
 }
 
 fn server_name(vs: &VirtualServer, addr: IpAddr, port: u16) -> String {
@@ -211,6 +241,7 @@ impl Manager {
             sorry: BTreeMap::new(),
             next_audit: now + AUDIT_EVERY,
             phase: Phase::Running,
+            sweep: if test_start { Sweep::Done } else { Sweep::Due },
         };
         m.add_nannies(now);
         out.push(Action::Reconcile {
@@ -284,6 +315,16 @@ impl Manager {
                         "cannot start nanny for {name}: {error}"
                     )));
                     self.nanny_died(key, now, &mut out);
+                }
+            }
+            Event::Swept { admitted } => {
+                if self.sweep == Sweep::Running {
+                    self.sweep = Sweep::Done;
+                    out.push(Action::Log(format!(
+                        "start-up check: {} of {} real servers healthy and added",
+                        admitted.len(),
+                        self.nannies.len()
+                    )));
                 }
             }
             Event::Exited { pid, how } => self.exited(pid, &how, now, &mut out),
@@ -372,6 +413,46 @@ impl Manager {
             }
         }
         self.failed = failed;
+        if self.sweep == Sweep::Due {
+            self.sweep = Sweep::Running;
+            out.push(Action::Sweep(self.sweep_items()));
+        }
+    }
+
+    /// Every real server whose service exists, with the destination its nanny would add
+    /// after a good first probe (its nanny adopts it, see nanny's `Monitor::adopt`).
+    fn sweep_items(&self) -> Vec<SweepItem> {
+        let forward = forward_method(&self.config);
+        let mut items = Vec::new();
+        for vs in self.config.active_virtuals() {
+            let Some(service) = service_key(vs) else {
+                continue;
+            };
+            if self.failed.contains(&service) {
+                continue;
+            }
+            for rs in vs.active_servers() {
+                let Some(h) = &rs.address else { continue };
+                let key = NannyKey {
+                    service,
+                    server: h.addr,
+                    port: rs.port,
+                };
+                if let Some(n) = self.nannies.get(&key) {
+                    items.push(SweepItem {
+                        key,
+                        argv: n.argv.clone(),
+                        dest: Destination::new(
+                            h.addr,
+                            rs.port,
+                            forward,
+                            nanny::monitor::initial_weight(rs.weight),
+                        ),
+                    });
+                }
+            }
+        }
+        items
     }
 
     fn exited(&mut self, pid: u32, how: &str, now: Instant, out: &mut Vec<Action>) {
@@ -583,6 +664,9 @@ impl Manager {
     }
 
     fn start_due(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.sweep != Sweep::Done {
+            return;
+        }
         for vs in self.config.active_virtuals() {
             let Some(service) = service_key(vs) else {
                 continue;
@@ -726,6 +810,9 @@ mod tests {
                             .copied()
                             .collect(),
                     }),
+                    Action::Sweep(items) => Some(Event::Swept {
+                        admitted: items.iter().map(|i| i.key).collect(),
+                    }),
                     Action::Spawn { key, .. } => {
                         let pid = self.next_pid;
                         self.next_pid += 1;
@@ -830,6 +917,7 @@ mod tests {
             [
                 "starting virtual service web active: 80",
                 "starting virtual service dns active: 53",
+                "start-up check: 3 of 3 real servers healthy and added",
                 "create_monitor for web/a running as pid 100",
                 "create_monitor for web/b running as pid 101",
                 "create_monitor for dns/c running as pid 102",
@@ -862,6 +950,19 @@ mod tests {
     fn a_service_ipvs_refused_gets_no_nannies_until_an_audit_succeeds() {
         let (mut sim, out) = Sim::start_failing(BASE, [web()].into());
         assert!(logs(&out).contains(&"ipvsadm failed for virtual server web!".to_string()));
+        let swept: Vec<String> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Sweep(items) => Some(items.iter().map(|i| i.key.server.to_string())),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(
+            swept,
+            ["10.0.0.3"],
+            "no sweep for a service that is not there"
+        );
         assert_eq!(spawned(&out), ["10.0.0.3"]);
         sim.fail.clear();
         let out = sim.at(AUDIT_EVERY.as_secs_f64());
