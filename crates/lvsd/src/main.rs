@@ -174,7 +174,7 @@ fn main() {
         loop {
             let now = Instant::now();
             let wait = manager
-                .next_deadline()
+                .next_deadline(now)
                 .map_or(MAX_WAIT, |d| d.saturating_duration_since(now))
                 .min(MAX_WAIT);
             let mut events = Vec::new();

@@ -276,8 +276,10 @@ impl Manager {
             .collect()
     }
 
-    /// The next time something is due, for the shell's wait.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// The next time after `now` something is due, for the shell's wait. (Times already
+    /// past are not due again: a nanny that never reports, one waiting for its
+    /// predecessor.)
+    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let mut t: Vec<Instant> = vec![self.next_audit];
         t.extend(self.stopping.values().copied());
         for n in self.nannies.values() {
@@ -287,7 +289,7 @@ impl Manager {
                 _ => {}
             }
         }
-        t.into_iter().min()
+        t.into_iter().filter(|t| *t > now).min()
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
@@ -1184,6 +1186,17 @@ mod tests {
         assert_eq!(desired_services(&out), [Vec::<ServiceKey>::new()]);
         assert_eq!(out.last(), Some(&Action::Exit(0)));
         assert!(sim.feed(Event::Tick).is_empty(), "done");
+    }
+
+    #[test]
+    fn deadlines_already_past_are_not_reported_again() {
+        // A nanny that never reports must not make the shell spin.
+        let (mut sim, _) = Sim::start(BASE);
+        sim.at(30.0);
+        let now = sim.now;
+        let next = sim.m.next_deadline(now).unwrap();
+        assert!(next > now);
+        assert_eq!(next, sim.t0 + AUDIT_EVERY, "only the audit is left");
     }
 
     #[test]

@@ -223,6 +223,8 @@ fn start_up_builds_the_table_and_shutdown_removes_only_lvsds_entries() {
     let l = Lvsd::start(&dir, &text, &[]);
     l.wait_for("starting virtual service web active: 80", 10);
     l.wait_for("starting virtual service dns active: 53", 10);
+    // lvsd's own first check admits both before any nanny runs; the nannies adopt them.
+    l.wait_for("start-up check: 2 of 2 real servers healthy and added", 10);
     l.nanny_pid("web/a");
     l.nanny_pid("web/b");
     assert!(
