@@ -19,7 +19,7 @@ use lvscf::{Config, Network, VirtualServer};
 
 use crate::desired::{desired, service_key, timeouts};
 use crate::nanny_argv::LvsdFlags;
-use crate::reload::{nannies, NannyKey};
+use crate::reload::{nannies, real_servers, NannyKey};
 use crate::supervise::{Backoff, Decision};
 
 /// How long a stopped nanny gets to remove its server before it is killed.
@@ -355,42 +355,31 @@ impl Manager {
     /// Registers the nannies of the current configuration that are not known yet.
     fn add_nannies(&mut self, now: Instant) {
         let wanted = nannies(&self.config, self.flags);
-        for vs in self.config.active_virtuals() {
-            let Some(service) = service_key(vs) else {
+        for (key, vs, rs) in real_servers(&self.config) {
+            if self.nannies.contains_key(&key) {
                 continue;
-            };
-            for rs in vs.active_servers() {
-                let Some(h) = &rs.address else { continue };
-                let key = NannyKey {
-                    service,
-                    server: h.addr,
-                    port: rs.port,
-                };
-                if self.nannies.contains_key(&key) {
-                    continue;
-                }
-                let state = if self.test_start {
-                    NannyState::NotStarted
-                } else {
-                    NannyState::Pending {
-                        not_before: now,
-                        after: None,
-                    }
-                };
-                self.nannies.insert(
-                    key,
-                    Nanny {
-                        vs: vs.name.clone(),
-                        rs: rs.name.clone(),
-                        argv: wanted[&key].clone(),
-                        state,
-                        backoff: self.policy.clone(),
-                        active: None,
-                        since: now,
-                        timeout: Duration::from_secs(u64::from(vs.timeout.max(1)) + 2),
-                    },
-                );
             }
+            let state = if self.test_start {
+                NannyState::NotStarted
+            } else {
+                NannyState::Pending {
+                    not_before: now,
+                    after: None,
+                }
+            };
+            self.nannies.insert(
+                key,
+                Nanny {
+                    vs: vs.name.clone(),
+                    rs: rs.name.clone(),
+                    argv: wanted[&key].clone(),
+                    state,
+                    backoff: self.policy.clone(),
+                    active: None,
+                    since: now,
+                    timeout: Duration::from_secs(u64::from(vs.timeout.max(1)) + 2),
+                },
+            );
         }
     }
 
@@ -425,36 +414,21 @@ impl Manager {
     /// after a good first probe (its nanny adopts it, see nanny's `Monitor::adopt`).
     fn sweep_items(&self) -> Vec<SweepItem> {
         let forward = forward_method(&self.config);
-        let mut items = Vec::new();
-        for vs in self.config.active_virtuals() {
-            let Some(service) = service_key(vs) else {
-                continue;
-            };
-            if self.failed.contains(&service) {
-                continue;
-            }
-            for rs in vs.active_servers() {
-                let Some(h) = &rs.address else { continue };
-                let key = NannyKey {
-                    service,
-                    server: h.addr,
-                    port: rs.port,
-                };
-                if let Some(n) = self.nannies.get(&key) {
-                    items.push(SweepItem {
-                        key,
-                        argv: n.argv.clone(),
-                        dest: Destination::new(
-                            h.addr,
-                            rs.port,
-                            forward,
-                            nanny::monitor::initial_weight(rs.weight),
-                        ),
-                    });
-                }
-            }
-        }
-        items
+        real_servers(&self.config)
+            .filter(|(key, _, _)| !self.failed.contains(&key.service))
+            .filter_map(|(key, _, rs)| {
+                Some(SweepItem {
+                    key,
+                    argv: self.nannies.get(&key)?.argv.clone(),
+                    dest: Destination::new(
+                        key.server,
+                        key.port,
+                        forward,
+                        nanny::monitor::initial_weight(rs.weight),
+                    ),
+                })
+            })
+            .collect()
     }
 
     fn exited(&mut self, pid: u32, how: &str, now: Instant, out: &mut Vec<Action>) {
@@ -669,32 +643,22 @@ impl Manager {
         if self.sweep != Sweep::Done {
             return;
         }
-        for vs in self.config.active_virtuals() {
-            let Some(service) = service_key(vs) else {
-                continue;
-            };
-            if self.failed.contains(&service) {
+        // In file order, so the create_monitor lines read like lvs.cf.
+        for (key, _, _) in real_servers(&self.config) {
+            if self.failed.contains(&key.service) {
                 continue;
             }
-            for rs in vs.active_servers() {
-                let Some(h) = &rs.address else { continue };
-                let key = NannyKey {
-                    service,
-                    server: h.addr,
-                    port: rs.port,
-                };
-                let Some(n) = self.nannies.get_mut(&key) else {
-                    continue;
-                };
-                if let NannyState::Pending { not_before, after } = n.state {
-                    let free = after.map_or(true, |p| !self.stopping.contains_key(&p));
-                    if not_before <= now && free {
-                        n.state = NannyState::Starting;
-                        out.push(Action::Spawn {
-                            key,
-                            argv: n.argv.clone(),
-                        });
-                    }
+            let Some(n) = self.nannies.get_mut(&key) else {
+                continue;
+            };
+            if let NannyState::Pending { not_before, after } = n.state {
+                let free = after.map_or(true, |p| !self.stopping.contains_key(&p));
+                if not_before <= now && free {
+                    n.state = NannyState::Starting;
+                    out.push(Action::Spawn {
+                        key,
+                        argv: n.argv.clone(),
+                    });
                 }
             }
         }

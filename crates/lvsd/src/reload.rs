@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipvs::ServiceKey;
-use lvscf::Config;
+use lvscf::{Config, RealServer, VirtualServer};
 
 use crate::desired::service_key;
 use crate::nanny_argv::{nanny_argv, LvsdFlags};
@@ -23,26 +23,27 @@ pub struct NannyKey {
     pub port: u16,
 }
 
+/// Every active real server of every active virtual, in file order, with the key of its
+/// nanny.
+pub fn real_servers(c: &Config) -> impl Iterator<Item = (NannyKey, &VirtualServer, &RealServer)> {
+    c.active_virtuals().flat_map(|vs| {
+        let service = service_key(vs);
+        vs.active_servers().filter_map(move |rs| {
+            let key = NannyKey {
+                service: service?,
+                server: rs.address.as_ref()?.addr,
+                port: rs.port,
+            };
+            Some((key, vs, rs))
+        })
+    })
+}
+
 /// Every nanny a configuration runs, with its command line.
 pub fn nannies(c: &Config, flags: LvsdFlags) -> BTreeMap<NannyKey, Vec<String>> {
-    let mut out = BTreeMap::new();
-    for vs in c.active_virtuals() {
-        let Some(service) = service_key(vs) else {
-            continue;
-        };
-        for rs in vs.active_servers() {
-            let Some(h) = &rs.address else { continue };
-            out.insert(
-                NannyKey {
-                    service,
-                    server: h.addr,
-                    port: rs.port,
-                },
-                nanny_argv(c, vs, rs, flags),
-            );
-        }
-    }
-    out
+    real_servers(c)
+        .map(|(key, vs, rs)| (key, nanny_argv(c, vs, rs, flags)))
+        .collect()
 }
 
 /// What a reload does to the nannies.
