@@ -223,7 +223,7 @@ fn main() {
     std::process::exit(code);
 }
 
-/// How long the start-up sweep may take.
+/// How long a sweep may take.
 const SWEEP_LIMIT: Duration = Duration::from_secs(1);
 /// Threads running the sweep's checks.
 const SWEEP_THREADS: usize = 32;
@@ -397,9 +397,13 @@ impl Shell {
                     }
                     None
                 }
-                Action::Sweep(items) => Some(Event::Swept {
-                    admitted: self.sweep(items),
-                }),
+                Action::Sweep(items) => {
+                    let checked = items.len();
+                    Some(Event::Swept {
+                        admitted: self.sweep(items),
+                        checked,
+                    })
+                }
                 Action::Spawn { key, argv } => Some(match self.spawn(&argv) {
                     Ok(pid) => Event::Spawned { key, pid },
                     Err(e) => Event::SpawnFailed {
@@ -426,10 +430,11 @@ impl Shell {
         None
     }
 
-    /// The start-up sweep: each real server's check, run once from here (in parallel,
-    /// at most [`SWEEP_LIMIT`]), and the healthy servers added in one batch, so that a
-    /// director taking over serves at once instead of after hundreds of process starts.
-    /// Checks that run a program are left to the nannies. Returns what was added.
+    /// The sweep: each real server's check, run once from here (in parallel, at most
+    /// [`SWEEP_LIMIT`]), and the healthy servers added in one batch, so that a director
+    /// taking over (or a reload adding servers) serves at once instead of after the
+    /// nannies' process starts. Checks that run a program are left to the nannies.
+    /// Returns what was added.
     fn sweep(&mut self, items: Vec<SweepItem>) -> BTreeSet<NannyKey> {
         let Some(r) = self.reconciler.as_mut() else {
             return BTreeSet::new();

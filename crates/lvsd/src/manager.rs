@@ -42,9 +42,10 @@ pub enum Event {
         key: NannyKey,
         error: String,
     },
-    /// The start-up sweep is done; these servers were added.
+    /// The sweep is done: `checked` servers checked, these added.
     Swept {
         admitted: BTreeSet<NannyKey>,
+        checked: usize,
     },
     /// A child was reaped; `how` describes its end (`exit status 1`, `signal 9`).
     Exited {
@@ -79,7 +80,7 @@ pub enum Action {
     },
     /// A destination lvsd itself manages (the sorry server, an abandoned server).
     Ipvs(Op),
-    /// At start-up, before any nanny: check these real servers once, add the healthy
+    /// Before their first nanny starts: check these real servers once, add the healthy
     /// ones; answer with `Event::Swept`.
     Sweep(Vec<SweepItem>),
     /// Start a nanny; answer with `Event::Spawned` or `Event::SpawnFailed`.
@@ -98,8 +99,8 @@ pub enum Action {
     Exit(i32),
 }
 
-/// One real server for the start-up sweep: its nanny's command line (the check to run)
-/// and the destination to add if the check passes (the nanny's first weight).
+/// One real server for a sweep: its nanny's command line (the check to run) and the
+/// destination to add if the check passes (the nanny's first weight).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepItem {
     pub key: NannyKey,
@@ -107,12 +108,16 @@ pub struct SweepItem {
     pub dest: Destination,
 }
 
-/// Where the start-up sweep is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the sweep is: lvsd checks real servers once itself before their first nanny
+/// starts, at start-up (all of them) and on reload (the new ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Sweep {
-    /// Asked for once the services exist.
-    Due,
-    Running,
+    /// Asked for once the services exist; `None` means every real server.
+    Due(Option<BTreeSet<NannyKey>>),
+    /// `true` at start-up.
+    Running {
+        start_up: bool,
+    },
     Done,
 }
 
@@ -241,7 +246,11 @@ impl Manager {
             sorry: BTreeMap::new(),
             next_audit: now + AUDIT_EVERY,
             phase: Phase::Running,
-            sweep: if test_start { Sweep::Done } else { Sweep::Due },
+            sweep: if test_start {
+                Sweep::Done
+            } else {
+                Sweep::Due(None)
+            },
         };
         m.add_nannies(now);
         out.push(Action::Reconcile {
@@ -319,13 +328,17 @@ impl Manager {
                     self.nanny_died(key, now, &mut out);
                 }
             }
-            Event::Swept { admitted } => {
-                if self.sweep == Sweep::Running {
+            Event::Swept { admitted, checked } => {
+                if let Sweep::Running { start_up } = self.sweep {
                     self.sweep = Sweep::Done;
+                    let what = if start_up {
+                        "start-up check"
+                    } else {
+                        "check of the new real servers"
+                    };
                     out.push(Action::Log(format!(
-                        "start-up check: {} of {} real servers healthy and added",
+                        "{what}: {} of {checked} real servers healthy and added",
                         admitted.len(),
-                        self.nannies.len()
                     )));
                 }
             }
@@ -404,18 +417,22 @@ impl Manager {
             }
         }
         self.failed = failed;
-        if self.sweep == Sweep::Due {
-            self.sweep = Sweep::Running;
-            out.push(Action::Sweep(self.sweep_items()));
+        if let Sweep::Due(only) = &self.sweep {
+            let items = self.sweep_items(only.as_ref());
+            self.sweep = Sweep::Running {
+                start_up: only.is_none(),
+            };
+            out.push(Action::Sweep(items));
         }
     }
 
     /// Every real server whose service exists, with the destination its nanny would add
     /// after a good first probe (its nanny adopts it, see nanny's `Monitor::adopt`).
-    fn sweep_items(&self) -> Vec<SweepItem> {
+    fn sweep_items(&self, only: Option<&BTreeSet<NannyKey>>) -> Vec<SweepItem> {
         let forward = forward_method(&self.config);
         real_servers(&self.config)
             .filter(|(key, _, _)| !self.failed.contains(&key.service))
+            .filter(|(key, _, _)| only.map_or(true, |o| o.contains(key)))
             .filter_map(|(key, _, rs)| {
                 Some(SweepItem {
                     key,
@@ -547,6 +564,16 @@ impl Manager {
         }
         // Nannies: stop the ones whose server went or whose command line changed.
         let plan = crate::reload::plan(&self.config, &new, self.flags);
+        // Servers that get their first nanny are checked by lvsd first, as at start-up.
+        let first_time: BTreeSet<NannyKey> = plan
+            .start
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !self.nannies.contains_key(k))
+            .collect();
+        if !first_time.is_empty() && !self.test_start {
+            self.sweep = Sweep::Due(Some(first_time));
+        }
         let mut predecessor = BTreeMap::new();
         for key in &plan.stop {
             if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
@@ -778,6 +805,7 @@ mod tests {
                     }),
                     Action::Sweep(items) => Some(Event::Swept {
                         admitted: items.iter().map(|i| i.key).collect(),
+                        checked: items.len(),
                     }),
                     Action::Spawn { key, .. } => {
                         let pid = self.next_pid;
@@ -1092,8 +1120,22 @@ mod tests {
             [
                 "shutting down virtual service dns",
                 "starting virtual service mail active: 25",
+                "check of the new real servers: 1 of 1 real servers healthy and added",
                 "create_monitor for mail/m running as pid 103",
             ]
+        );
+        let swept: Vec<NannyKey> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Sweep(items) => Some(items.iter().map(|i| i.key)),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(
+            swept.len(),
+            1,
+            "only the new server is checked first: {swept:?}"
         );
         assert_eq!(stopped(&out), [dns_pid]);
         let services = &desired_services(&out)[0];
