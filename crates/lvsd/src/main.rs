@@ -388,9 +388,10 @@ impl Shell {
                 Action::Ipvs(op) => {
                     if let Some(r) = self.reconciler.as_mut() {
                         match r.ipvs().apply(std::slice::from_ref(&op)).pop() {
-                            // Already as wanted (the sorry server was there, the
-                            // abandoned server had gone).
-                            Some(Err(e)) if e.is_exists() || e.is_no_destination() => {}
+                            // Already as wanted (the sorry server was there; the
+                            // server, or its whole service, had gone).
+                            Some(Err(e))
+                                if e.is_exists() || e.is_no_destination() || e.is_no_service() => {}
                             Some(Err(e)) => self.log.info(&format!("IPVS: {op:?}: {e}")),
                             _ => {}
                         }

@@ -11,7 +11,6 @@
 //! change and never drops a virtual service because one real server went.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ipvs::{Desired, DestKey, Destination, ForwardMethod, Op, ServiceKey};
@@ -210,13 +209,6 @@ fn forward_method(c: &Config) -> ForwardMethod {
     }
 }
 
-fn server_name(vs: &VirtualServer, addr: IpAddr, port: u16) -> String {
-    vs.active_servers()
-        .find(|r| r.address.as_ref().map(|h| h.addr) == Some(addr) && r.port == port)
-        .map(|r| r.name.clone())
-        .unwrap_or_else(|| addr.to_string())
-}
-
 impl Manager {
     /// Start-up: the timeouts, the services, then (once reconciled) the nannies.
     pub fn start(
@@ -252,7 +244,8 @@ impl Manager {
                 Sweep::Due(None)
             },
         };
-        m.add_nannies(now);
+        let all = nannies(&m.config, m.flags);
+        m.add_nannies(now, &all);
         out.push(Action::Reconcile {
             desired: desired(&m.config),
             audit: true,
@@ -365,10 +358,13 @@ impl Manager {
         out
     }
 
-    /// Registers the nannies of the current configuration that are not known yet.
-    fn add_nannies(&mut self, now: Instant) {
-        let wanted = nannies(&self.config, self.flags);
+    /// Registers the nannies of the current configuration that are not known yet, with
+    /// their command lines from `argvs`.
+    fn add_nannies(&mut self, now: Instant, argvs: &BTreeMap<NannyKey, Vec<String>>) {
         for (key, vs, rs) in real_servers(&self.config) {
+            let Some(argv) = argvs.get(&key) else {
+                continue;
+            };
             if self.nannies.contains_key(&key) {
                 continue;
             }
@@ -385,7 +381,7 @@ impl Manager {
                 Nanny {
                     vs: vs.name.clone(),
                     rs: rs.name.clone(),
-                    argv: wanted[&key].clone(),
+                    argv: argv.clone(),
                     state,
                     backoff: self.policy.clone(),
                     active: None,
@@ -563,7 +559,10 @@ impl Manager {
             }
         }
         // Nannies: stop the ones whose server went or whose command line changed.
-        let plan = crate::reload::plan(&self.config, &new, self.flags);
+        let plan = crate::reload::diff(
+            self.nannies.iter().map(|(k, n)| (k, &n.argv)),
+            nannies(&new, self.flags),
+        );
         // Servers that get their first nanny are checked by lvsd first, as at start-up.
         let first_time: BTreeSet<NannyKey> = plan
             .start
@@ -576,30 +575,41 @@ impl Manager {
         }
         let mut predecessor = BTreeMap::new();
         for key in &plan.stop {
+            let restart = plan.start.iter().any(|(k, _)| k == key);
             if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
-                out.push(Action::Stop { pid });
+                if restart {
+                    // Killed, not stopped: a stopped nanny removes its server. The new
+                    // nanny adopts the entry, so the server keeps serving throughout.
+                    out.push(Action::Kill { pid });
+                } else {
+                    out.push(Action::Stop { pid });
+                }
                 self.stopping.insert(pid, now + STOP_GRACE);
                 predecessor.insert(*key, pid);
             }
-        }
-        // Names may have changed with nothing else.
-        for vs in new.active_virtuals() {
-            let Some(service) = service_key(vs) else {
-                continue;
-            };
-            for (k, n) in self
-                .nannies
-                .iter_mut()
-                .filter(|(k, _)| k.service == service)
-            {
-                n.vs = vs.name.clone();
-                n.rs = server_name(vs, k.server, k.port);
+            if !restart {
+                // The nanny removes its server when it stops; doing it here too makes
+                // the table right at once instead of when each nanny gets to it.
+                out.push(Action::Ipvs(Op::DelDest(
+                    key.service,
+                    DestKey {
+                        addr: key.server,
+                        port: key.port,
+                    },
+                )));
             }
         }
         self.config = new;
-        self.add_nannies(now);
-        // A restarted nanny starts once its predecessor has removed the server (which
-        // would otherwise remove the new nanny's entry).
+        // Names may have changed with nothing else.
+        for (key, vs, rs) in real_servers(&self.config) {
+            if let Some(n) = self.nannies.get_mut(&key) {
+                n.vs.clone_from(&vs.name);
+                n.rs.clone_from(&rs.name);
+            }
+        }
+        let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
+        self.add_nannies(now, &starts);
+        // A restarted nanny starts once its predecessor is gone, and adopts its entry.
         for (key, pid) in predecessor {
             if let Some(n) = self.nannies.get_mut(&key) {
                 if let NannyState::Pending { after, .. } = &mut n.state {
@@ -1070,6 +1080,17 @@ mod tests {
         assert_ne!(new, BASE);
         let out = sim.feed(Event::Reload(Box::new(cfg(&new))));
         assert_eq!(stopped(&out), [sim.pid("10.0.0.2")]);
+        assert_eq!(
+            ipvs_ops(&out),
+            [Op::DelDest(
+                web(),
+                DestKey {
+                    addr: ipvs::ip("10.0.0.2"),
+                    port: 80
+                }
+            )],
+            "removed at once, not when the nanny gets to it"
+        );
         assert!(spawned(&out).is_empty());
         assert!(logs(&out).is_empty(), "no service went: {out:?}");
         assert_eq!(desired_services(&out)[0].len(), 2, "the virtual stays");
@@ -1085,11 +1106,18 @@ mod tests {
         let old = sim.pid("10.0.0.3");
         let new = BASE.replace("protocol = udp\n", "protocol = udp\n timeout = 3\n");
         let out = sim.feed(Event::Reload(Box::new(cfg(&new))));
-        assert_eq!(stopped(&out), [old]);
-        assert!(
-            spawned(&out).is_empty(),
-            "the old nanny still owns the entry"
+        assert_eq!(
+            out.iter()
+                .filter(|a| matches!(a, Action::Kill { .. } | Action::Stop { .. }))
+                .collect::<Vec<_>>(),
+            [&Action::Kill { pid: old }],
+            "killed: a stopped nanny would remove its server"
         );
+        assert!(
+            ipvs_ops(&out).is_empty(),
+            "the entry stays for the new nanny"
+        );
+        assert!(spawned(&out).is_empty(), "the old nanny is still there");
         let out = sim.feed(Event::Exited {
             pid: old,
             how: "exit status 0".into(),
@@ -1162,8 +1190,15 @@ mod tests {
             )]
         );
         // Legacy passes `--nodaemon` to the nannies of a virtual with a sorry server: their
-        // command line changed, so they restart; dns's nanny does not.
-        assert_eq!(stopped(&out), [sim.pid("10.0.0.1"), sim.pid("10.0.0.2")]);
+        // command line changed, so they restart (killed, their entries kept); dns's does not.
+        let killed: Vec<u32> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Kill { pid } => Some(*pid),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(killed, [sim.pid("10.0.0.1"), sim.pid("10.0.0.2")]);
     }
 
     #[test]

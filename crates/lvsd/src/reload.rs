@@ -58,19 +58,30 @@ pub struct NannyPlan {
 }
 
 pub fn plan(old: &Config, new: &Config, flags: LvsdFlags) -> NannyPlan {
-    let (before, after) = (nannies(old, flags), nannies(new, flags));
+    let before = nannies(old, flags);
+    diff(before.iter(), nannies(new, flags))
+}
+
+/// The plan from the running nannies' command lines to the wanted ones.
+pub fn diff<'a>(
+    before: impl IntoIterator<Item = (&'a NannyKey, &'a Vec<String>)>,
+    after: BTreeMap<NannyKey, Vec<String>>,
+) -> NannyPlan {
     let mut p = NannyPlan::default();
-    for (k, argv) in &before {
+    let mut unchanged = std::collections::BTreeSet::new();
+    for (k, argv) in before {
         match after.get(k) {
-            Some(a) if a == argv => p.keep.push(*k),
+            Some(a) if a == argv => {
+                p.keep.push(*k);
+                unchanged.insert(*k);
+            }
             _ => p.stop.push(*k),
         }
     }
-    for (k, argv) in after {
-        if before.get(&k) != Some(&argv) {
-            p.start.push((k, argv));
-        }
-    }
+    p.start = after
+        .into_iter()
+        .filter(|(k, _)| !unchanged.contains(k))
+        .collect();
     p
 }
 

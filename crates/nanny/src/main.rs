@@ -101,10 +101,17 @@ fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) ->
         server: server.clone(),
     });
 
-    if let Some(w) = southbound.as_mut().and_then(|s| s.existing_weight()) {
-        for a in monitor.adopt(w) {
-            if let Action::Debug(m) = a {
-                log.debug(&m);
+    if let Some(sb) = southbound.as_mut() {
+        if let Some(w) = sb.existing_weight() {
+            for a in monitor.adopt(w) {
+                match a {
+                    Action::Debug(m) => log.debug(&m),
+                    ipvs_action => {
+                        if let Err(msg) = sb.apply(&ipvs_action) {
+                            log.info(&msg);
+                        }
+                    }
+                }
             }
         }
     }

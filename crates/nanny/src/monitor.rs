@@ -156,17 +156,26 @@ impl Monitor {
     /// start-up sweep, or left by a nanny that crashed): take it over instead of
     /// assuming it absent, so a failed probe removes it. Legacy nanny assumed it absent
     /// and then never removed an entry it had not added itself.
+    ///
+    /// lvsd restarts a nanny whose command line changed this way (kill, start, adopt),
+    /// so a weight above the configured one (the weight was lowered) is brought down at
+    /// once; a lower one climbs by slow start as usual.
     pub fn adopt(&mut self, weight: u32) -> Vec<Action> {
         self.in_ipvs = true;
         self.active = weight > 0 || self.s.weight == 0;
-        if self.active {
-            self.last_weight = weight;
-            self.count = self.s.reentry_threshold();
-        }
-        vec![Action::Debug(format!(
+        let mut out = vec![Action::Debug(format!(
             "adopting {} (weight {weight}) already in IPVS",
             self.s.server
-        ))]
+        ))];
+        if self.active {
+            self.count = self.s.reentry_threshold();
+            self.last_weight = weight;
+            if weight > self.s.weight && !self.s.load_monitoring {
+                self.last_weight = self.s.weight;
+                out.push(Action::SetWeight(self.s.weight));
+            }
+        }
+        out
     }
 
     /// The actions that restore the believed IPVS state (after a failed IPVS change).
@@ -431,6 +440,13 @@ mod tests {
         m.adopt(0);
         assert!(!m.is_active() && m.in_ipvs());
         assert_eq!(run(&mut m, &[true]), [Action::SetWeight(3)]);
+        // A lowered weight is applied at once; a raised one is reached by slow start.
+        let mut m = Monitor::new(settings(4, 10, 20));
+        assert_eq!(ipvs_actions(&m.adopt(100)), [Action::SetWeight(4)]);
+        assert_eq!(m.weight(), 4);
+        let mut m = Monitor::new(settings(100, 10, 20));
+        assert_eq!(ipvs_actions(&m.adopt(3)), []);
+        assert_eq!(m.weight(), 3);
         // Without adoption a failing first probe would leave the entry behind.
         let mut m = Monitor::new(settings(100, 10, 20));
         m.adopt(3);
