@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The VM side of tests/bench/lvsd-vs-keepalived.sh (see there).
 set -euo pipefail
-SERVICES=$1 REALS=$2
+SERVICES=$1 REALS=$2 INTERVAL=$3
 R=$PWD/target/release
 W=/tmp/lbench
 mkdir -p $W
@@ -32,8 +32,8 @@ want() { # phase
 lvs_cf() { # phase
     printf 'serial_no = 1\nservice = lvs\nnetwork = nat\n'
     for s in $(seq 0 $((SERVICES - 1))); do
-        printf 'virtual v%d {\n active = 1\n address = %s eth0:%d\n port = 8080\n scheduler = wlc\n timeout = 1\n reentry = 1\n client_monitor = %s/nanny\n' \
-            "$s" "$(vip "$s")" "$s" "$R"
+        printf 'virtual v%d {\n active = 1\n address = %s eth0:%d\n port = 8080\n scheduler = wlc\n timeout = %d\n reentry = %d\n client_monitor = %s/nanny\n' \
+            "$s" "$(vip "$s")" "$s" "$INTERVAL" "$INTERVAL" "$R"
         for a in $(servers "$1" "$s"); do
             printf ' server %s {\n address = %s\n active = 1\n weight = 1\n }\n' "r${a//./-}" "$a"
         done
@@ -44,10 +44,10 @@ lvs_cf() { # phase
 keepalived_conf() { # phase alpha?
     printf 'global_defs {\n    router_id bench\n}\n'
     for s in $(seq 0 $((SERVICES - 1))); do
-        printf 'virtual_server %s 8080 {\n    delay_loop 1\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP\n' "$(vip "$s")"
+        printf 'virtual_server %s 8080 {\n    delay_loop %d\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP\n' "$(vip "$s")" "$INTERVAL"
         [ "$2" = alpha ] && printf '    alpha\n'
         for a in $(servers "$1" "$s"); do
-            printf '    real_server %s 8080 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n        }\n    }\n' "$a"
+            printf '    real_server %s 8080 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout %d\n            retry 0\n        }\n    }\n' "$a" "$INTERVAL"
         done
         printf '}\n'
     done
@@ -73,8 +73,8 @@ setup() {
 
 WAIT_MAX=${WAIT_MAX:-120}
 # Seconds until the table holds exactly the wanted set, or ">WAIT_MAX".
-wait_table() { # wantfile since
-    ip netns exec d $R/examples/lvsd-bench wait "$1" "$2" "$WAIT_MAX" || echo ">$WAIT_MAX"
+wait_table() { # wantfile since [beforefile]
+    ip netns exec d $R/examples/lvsd-bench wait "$1" "$2" "$WAIT_MAX" ${3:-} || echo ">$WAIT_MAX"
 }
 
 # Before a reload: the table full again and then 10 s without a change.
@@ -111,7 +111,7 @@ settle
 cp $W/lvs1.cf $W/lvs.cf
 t0=$(date +%s.%N)
 kill -HUP $lvsd_pid
-reload=$(wait_table $W/want1 "$t0")
+reload=$(wait_table $W/want1 "$t0" $W/want0)
 echo "lvsd $start $reload" >>$W/results
 case "$start$reload" in *'>'*) echo "lvsd did not converge; its output:"; tail -40 $W/lvsd.out ;; esac
 kill -TERM $lvsd_pid; wait $lvsd_pid || true
@@ -129,14 +129,14 @@ for mode in alpha plain; do
     cp $W/ka-${mode}1.conf $W/keepalived.conf
     t0=$(date +%s.%N)
     kill -HUP "$(cat $W/ka.pid)"
-    reload=$(wait_table $W/want1 "$t0")
+    reload=$(wait_table $W/want1 "$t0" $W/want0)
     echo "keepalived-$mode $start $reload" >>$W/results
     kill -TERM $ka; wait $ka || true
     ip netns exec rs pkill -f "nanny-bench responder" || true
 done
 
-printf '\n%d services x %d real servers, TCP connect check every 1 s; reload replaces %d real servers\n' \
-    "$SERVICES" "$REALS" "$CHANGED"
+printf '\n%d services x %d real servers, TCP connect check every %d s (timeout %d s); reload replaces %d real servers\n' \
+    "$SERVICES" "$REALS" "$INTERVAL" "$INTERVAL" "$CHANGED"
 printf '  %-38s %18s %18s\n' "" "start -> full (s)" "reload -> done (s)"
 while read -r label start reload; do
     case $label in

@@ -358,7 +358,7 @@ struct Shell {
 }
 
 impl Shell {
-    /// Carries actions out, feeding answers back; returns the exit code once done.
+    /// Carries actions out in order, feeding answers back; returns the exit code once done.
     fn carry_out(&mut self, m: &mut Manager, actions: Vec<Action>) -> Option<i32> {
         let mut queue: VecDeque<Action> = actions.into();
         while let Some(action) = queue.pop_front() {
@@ -424,8 +424,12 @@ impl Shell {
                 }
                 Action::Exit(code) => return Some(code),
             };
+            // What follows from an answer comes first (depth first): the sweep right
+            // after its reconcile, before the nannies of a reload are signalled.
             if let Some(e) = answer {
-                queue.extend(m.handle(e, Instant::now()));
+                for a in m.handle(e, Instant::now()).into_iter().rev() {
+                    queue.push_front(a);
+                }
             }
         }
         None

@@ -574,15 +574,18 @@ impl Manager {
             self.sweep = Sweep::Due(Some(first_time));
         }
         let mut predecessor = BTreeMap::new();
+        // Signalled last: the table is brought right first (signalling hundreds of
+        // processes takes a while, and a stopping nanny removes its server anyway).
+        let mut signals = Vec::new();
         for key in &plan.stop {
             let restart = plan.start.iter().any(|(k, _)| k == key);
             if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
                 if restart {
                     // Killed, not stopped: a stopped nanny removes its server. The new
                     // nanny adopts the entry, so the server keeps serving throughout.
-                    out.push(Action::Kill { pid });
+                    signals.push(Action::Kill { pid });
                 } else {
-                    out.push(Action::Stop { pid });
+                    signals.push(Action::Stop { pid });
                 }
                 self.stopping.insert(pid, now + STOP_GRACE);
                 predecessor.insert(*key, pid);
@@ -621,6 +624,7 @@ impl Manager {
             desired: desired(&self.config),
             audit: false,
         });
+        out.extend(signals);
     }
 
     fn shut_down(&mut self, code: i32, now: Instant, out: &mut Vec<Action>) {
@@ -827,7 +831,9 @@ mod tests {
                 };
                 seen.push(a);
                 if let Some(e) = answer {
-                    queue.extend(self.m.handle(e, self.now));
+                    for a in self.m.handle(e, self.now).into_iter().rev() {
+                        queue.push_front(a);
+                    }
                 }
             }
             seen
@@ -1164,6 +1170,11 @@ mod tests {
             swept.len(),
             1,
             "only the new server is checked first: {swept:?}"
+        );
+        let pos = |f: &dyn Fn(&Action) -> bool| out.iter().position(f).unwrap();
+        assert!(
+            pos(&|a| matches!(a, Action::Sweep(_))) < pos(&|a| matches!(a, Action::Stop { .. })),
+            "the table is made right before nannies are signalled: {out:#?}"
         );
         assert_eq!(stopped(&out), [dns_pid]);
         let services = &desired_services(&out)[0];
