@@ -83,7 +83,9 @@ fn main() {
     let want = lines(&args[2]);
     let since: f64 = args[3].parse().unwrap();
     let timeout: f64 = args[4].parse().unwrap();
-    let mut focus = args.get(5).map(|before| changed_services(&lines(before), &want));
+    let mut focus = args
+        .get(5)
+        .map(|before| changed_services(&lines(before), &want));
     let mut ipvs = ipvs::Ipvs::open().expect("IPVS");
     loop {
         if let Some(services) = &focus {

@@ -149,6 +149,8 @@ struct Nanny {
     since: Instant,
     /// The nanny's probe timeout: its first report comes within it.
     timeout: Duration,
+    /// Logged that it does not report.
+    silent_warned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,6 +389,7 @@ impl Manager {
                     active: None,
                     since: now,
                     timeout: Duration::from_secs(u64::from(vs.timeout.max(1)) + 2),
+                    silent_warned: false,
                 },
             );
         }
@@ -718,7 +721,10 @@ impl Manager {
             if self.failed.contains(&service) {
                 continue;
             }
-            let mine = self.nannies.iter().filter(|(k, _)| k.service == service);
+            let mine = self
+                .nannies
+                .iter_mut()
+                .filter(|(k, _)| k.service == service);
             let (mut up, mut waiting) = (0, 0);
             for (_, n) in mine {
                 match (n.active, &n.state) {
@@ -727,6 +733,23 @@ impl Manager {
                         None,
                         NannyState::Running(_) | NannyState::Starting | NannyState::Pending { .. },
                     ) if now < n.since + n.timeout => waiting += 1,
+                    // Running but never heard from: a client monitor that does not use
+                    // the status channel (a site's own program). Its server may well be
+                    // up, so the sorry server must not go in on its account.
+                    (None, NannyState::Running(_)) => {
+                        waiting += 1;
+                        if !n.silent_warned {
+                            n.silent_warned = true;
+                            out.push(Action::Log(format!(
+                                "nanny for {}/{} does not report its state ({}); the sorry \
+                                 server of {} is not activated while it runs",
+                                n.vs,
+                                n.rs,
+                                nanny::status::ENV,
+                                vs.name
+                            )));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -1072,11 +1095,33 @@ mod tests {
             logs(&out),
             ["Virtual Server web: 1 real servers; deactivate sorry_server 10.0.9.9"]
         );
-        // A nanny that never reports counts as down once its probe time is over.
+        // A client monitor that never reports (a site's own program) keeps the sorry
+        // server out: its server may be up. Said once.
         let (mut sim, _) = Sim::start(BASE);
         sim.status("10.0.0.1", false);
         assert!(ipvs_ops(&sim.at(7.0)).is_empty());
-        assert_eq!(ipvs_ops(&sim.at(8.0)).len(), 1);
+        let out = sim.at(8.0);
+        assert!(ipvs_ops(&out).is_empty());
+        assert_eq!(
+            logs(&out),
+            [
+                "nanny for web/b does not report its state (LVSD_STATUS_FD); the sorry server \
+              of web is not activated while it runs"
+            ]
+        );
+        assert!(logs(&sim.at(9.0)).is_empty());
+        // A nanny that died and waits for its restart counts as down.
+        let (mut sim, _) = Sim::start(BASE);
+        sim.status("10.0.0.1", false);
+        sim.exit("10.0.0.2");
+        assert!(
+            ipvs_ops(&sim.at(0.5)).is_empty(),
+            "restarting within its probe time"
+        );
+        let out = sim.at(1.0);
+        assert_eq!(spawned(&out), ["10.0.0.2"]);
+        let out = sim.status("10.0.0.2", false);
+        assert_eq!(ipvs_ops(&out).len(), 1, "both down: sorry in");
     }
 
     #[test]
