@@ -606,6 +606,12 @@ fn after_a_crash_the_next_lvsd_removes_only_its_own_stale_services() {
     assert!(eventually(10, || ns
         .ipvsadm()
         .has(&masq("192.0.2.1:80", "10.1.0.2:80"))));
+    // The entry came from lvsd's start-up check: let the nanny get going (a process
+    // killed before its first instructions cannot clean up).
+    assert!(eventually(10, || l.printed().iter().any(|x| {
+        x == "nanny: starting LVS client monitor for 192.0.2.1:80 -> 10.1.0.2:80"
+    })));
+    std::thread::sleep(Duration::from_secs(2));
     // kill -9: no clean-up by lvsd; its nannies get SIGTERM from the kernel and remove
     // their servers.
     l.signal(libc::SIGKILL);

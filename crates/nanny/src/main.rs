@@ -47,6 +47,15 @@ fn main() {
 }
 
 fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) -> i32 {
+    // First: a SIGTERM during start-up (lvsd stopping us, or dying) must still lead to
+    // the clean-up of an entry adopted below, not to the default action.
+    let signals = match Signals::install(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP]) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log.info(&format!("cannot install signal handlers: {e}"));
+            None
+        }
+    };
     let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
     let (probe, notes) = Check::from_options(&o);
     for n in notes {
@@ -115,14 +124,6 @@ fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) ->
             }
         }
     }
-
-    let signals = match Signals::install(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP]) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            log.info(&format!("cannot install signal handlers: {e}"));
-            None
-        }
-    };
 
     let interval = Duration::from_secs(o.interval.into());
     let mut next = Instant::now();
