@@ -1,7 +1,12 @@
-//! `lvsd`: the virtual service manager (reference §3). The pure core: the nanny command
-//! lines ([`nanny_argv`]), the IPVS services lvs.cf asks for ([`desired`]), and the nanny
-//! restart policy ([`supervise`]). The daemon itself (start-up, supervision, sorry
-//! server, reload, shutdown) is not built yet; see issue 5.
+//! `lvsd`: the virtual service manager and nanny supervisor (reference §3).
+//!
+//! * [`manager`]: the decisions, sans IO (start-up, nanny supervision, sorry server,
+//!   diff reload, shutdown): events in, actions out;
+//! * [`desired`]: the IPVS services lvs.cf asks for; [`nanny_argv`]: the legacy nanny
+//!   command lines; [`reload`]: which nannies a reload starts, stops and keeps;
+//!   [`supervise`]: the restart policy;
+//! * [`config_file`]: reading lvs.cf; [`owned`]: the services lvsd created, across restarts;
+//! * the IO shell (IPVS, processes, signals, the status pipe) is `main.rs`.
 
 pub mod config_file;
 pub mod desired;
