@@ -164,6 +164,7 @@ fn main() {
         state_path,
         owned_stored: None,
         status_write,
+        monitors: Default::default(),
     };
     let (mut manager, first) = Manager::start(loaded.config, flags, test_start, Instant::now());
     let code = 'run: {
@@ -355,6 +356,8 @@ struct Shell {
     state_path: PathBuf,
     owned_stored: Option<BTreeSet<ServiceKey>>,
     status_write: OwnedFd,
+    /// Client monitor paths and whether they adopt existing entries.
+    monitors: std::collections::HashMap<String, bool>,
 }
 
 impl Shell {
@@ -441,6 +444,13 @@ impl Shell {
     /// nannies' process starts. Checks that run a program are left to the nannies.
     /// Returns what was added.
     fn sweep(&mut self, items: Vec<SweepItem>) -> BTreeSet<NannyKey> {
+        if self.reconciler.is_none() {
+            return BTreeSet::new();
+        }
+        let items: Vec<SweepItem> = items
+            .into_iter()
+            .filter(|item| self.adopts_entries(&item.argv[0]))
+            .collect();
         let Some(r) = self.reconciler.as_mut() else {
             return BTreeSet::new();
         };
@@ -469,6 +479,30 @@ impl Shell {
                 }
             })
             .collect()
+    }
+
+    /// Whether the client monitor at `path` is this project's nanny (directly or
+    /// through a wrapper that execs it), which adopts an entry already in IPVS. A legacy
+    /// nanny would fail to add it (`ipvsadm -a` of an existing entry) and exit, so its
+    /// servers are left to it. Asked once per path, with `--version`.
+    fn adopts_entries(&mut self, path: &str) -> bool {
+        if let Some(known) = self.monitors.get(path) {
+            return *known;
+        }
+        let ours = std::process::Command::new(path)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("(piranha-rs "))
+            .unwrap_or(false);
+        if !ours {
+            self.log.info(&format!(
+                "{path} is not piranha-rs's nanny: its real servers are not checked by lvsd first"
+            ));
+        }
+        self.monitors.insert(path.to_string(), ours);
+        ours
     }
 
     /// Reconciles; returns the services that could not be set up.

@@ -317,6 +317,13 @@ fn a_killed_nanny_is_restarted_and_a_hopeless_one_abandoned() {
     let dir = Lvsd::dir("restart");
     let l = Lvsd::start(&dir, &text, &[]);
     let first = l.nanny_pid("web/a");
+    // Not our nanny (a legacy one would fail on an entry it did not add): lvsd leaves
+    // its servers to it.
+    assert!(eventually(10, || {
+        l.printed().iter().any(|x| x
+        == "lvs: /bin/false is not piranha-rs's nanny: its real servers are not checked by lvsd first")
+    }));
+    assert!(!ns.ipvsadm().has(&masq("192.0.2.9:80", "10.1.0.2:80")));
     let dest = masq("192.0.2.1:80", "10.1.0.2:80");
     assert!(eventually(10, || ns.ipvsadm().has(&dest)));
     // SAFETY: killing lvsd's nanny, as a crash would.
