@@ -7,6 +7,24 @@ pub mod log;
 pub mod pidfile;
 pub mod signals;
 
+/// A pipe whose two ends are non-blocking and close on exec: the signals' self-pipe,
+/// lvsd's nanny status channel.
+pub fn nonblocking_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors that are owned below.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors owned by nothing else.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
 /// Legacy daemon modes: fork and detach, or (`nofork`: `-c`/`--nofork`, how lvsd and pulse
 /// start their children) detach without forking: new session, stdio on /dev/null. Call it
 /// at start-up, before any thread exists.

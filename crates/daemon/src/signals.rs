@@ -2,7 +2,7 @@
 //! wakes [`Signals::wait`], so the event loop waits for "a signal or the next timer" in
 //! one `poll` without a signal thread (one nanny runs per real server: threads cost).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +17,7 @@ impl Signals {
     /// Handles `signals`; when several are pending, [`Signals::pending`] returns them in
     /// this order.
     pub fn install(signals: &[i32]) -> std::io::Result<Signals> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills two descriptors that are owned below.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fresh descriptors owned by nothing else.
-        let (wake, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (wake, write) = crate::nonblocking_pipe()?;
         let mut flags = Vec::new();
         for &sig in signals {
             let flag = Arc::new(AtomicBool::new(false));

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::collections::VecDeque;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -151,7 +151,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let (status_read, status_write) = match status_pipe() {
+    // The nannies' status channel: the read end stays here, the write end is passed to
+    // each nanny. Non-blocking: a nanny never stalls on a full pipe.
+    let (status_read, status_write) = match daemon::nonblocking_pipe() {
         Ok(p) => p,
         Err(e) => {
             log.info(&format!("cannot create the nanny status pipe: {e}"));
@@ -285,18 +287,6 @@ fn run_checks(
     // In configuration order, for a deterministic batch.
     healthy.sort_by_key(|(i, _)| *i);
     healthy.into_iter().map(|(_, item)| item).collect()
-}
-
-/// The nannies' status channel: the read end stays here, the write end is passed to each
-/// nanny. Both ends are non-blocking: a nanny never stalls on a full pipe.
-fn status_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors that are owned below.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptors owned by nothing else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 fn read_status(fd: &OwnedFd, partial: &mut Vec<u8>) -> Vec<Event> {

@@ -567,11 +567,11 @@ impl Manager {
             nannies(&new, self.flags),
         );
         // Servers that get their first nanny are checked by lvsd first, as at start-up.
-        let first_time: BTreeSet<NannyKey> = plan
-            .start
-            .iter()
-            .map(|(k, _)| *k)
+        let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
+        let first_time: BTreeSet<NannyKey> = starts
+            .keys()
             .filter(|k| !self.nannies.contains_key(k))
+            .copied()
             .collect();
         if !first_time.is_empty() && !self.test_start {
             self.sweep = Sweep::Due(Some(first_time));
@@ -581,7 +581,7 @@ impl Manager {
         // processes takes a while, and a stopping nanny removes its server anyway).
         let mut signals = Vec::new();
         for key in &plan.stop {
-            let restart = plan.start.iter().any(|(k, _)| k == key);
+            let restart = starts.contains_key(key);
             if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
                 if restart {
                     // Killed, not stopped: a stopped nanny removes its server. The new
@@ -613,7 +613,6 @@ impl Manager {
                 n.rs.clone_from(&rs.name);
             }
         }
-        let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
         self.add_nannies(now, &starts);
         // A restarted nanny starts once its predecessor is gone, and adopts its entry.
         for (key, pid) in predecessor {

@@ -88,11 +88,6 @@ impl Check {
         (check, notes)
     }
 
-    /// Whether running it starts a program (lvsd's sweep leaves those to the nanny).
-    pub fn runs_a_program(&self) -> bool {
-        matches!(self, Check::Program { .. })
-    }
-
     pub fn run(&self) -> Outcome {
         match self {
             Check::Net(n) => n.run(),
@@ -139,7 +134,7 @@ mod tests {
             ["nanny: no monitor configured, assuming web service on port 80"]
         );
         let (c, notes) = Check::from_options(&options(&["-p", "81", "-e", "/bin/true", "-s", "x"]));
-        assert!(c.runs_a_program());
+        assert!(matches!(c, Check::Program { .. }));
         assert!(notes[0].starts_with("External program use requested"));
         let (c, _) = Check::from_options(&options(&["-p", "81", "-s", r"a\r\n"]));
         assert!(matches!(&c, Check::Net(n) if n.send.as_deref() == Some(&b"a\r\n"[..])));
