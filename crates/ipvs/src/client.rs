@@ -2,8 +2,8 @@
 //! legacy socket options (fallback when the kernel has no IPVS netlink family).
 
 use crate::error::{Error, Result};
-use crate::netlink::packet::{self, Request};
-use crate::netlink::socket::Connection as Netlink;
+use crate::genl::Netlink;
+use crate::packet::{self, Request};
 use crate::sockopt::Connection as Sockopt;
 use crate::table::{Op, Table, TableService};
 use crate::types::*;
@@ -265,7 +265,7 @@ impl Ipvs {
     }
 }
 
-fn decode_err(context: &str, source: crate::netlink::wire::DecodeError) -> Error {
+fn decode_err(context: &str, source: netlink::wire::DecodeError) -> Error {
     Error::Decode {
         context: context.to_string(),
         source,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use crate::netlink::wire::DecodeError;
+use netlink::wire::DecodeError;
 
 /// An IPVS operation failed.
 #[derive(Debug)]
@@ -131,6 +131,26 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::Decode { source, .. } => Some(source),
             _ => None,
+        }
+    }
+}
+
+impl From<netlink::Error> for Error {
+    fn from(e: netlink::Error) -> Error {
+        match e {
+            netlink::Error::Kernel {
+                errno,
+                context,
+                text,
+            } => Error::Kernel {
+                errno,
+                context,
+                text,
+            },
+            netlink::Error::FamilyNotFound(_) => Error::FamilyNotFound,
+            netlink::Error::Io { context, source } => Error::Io { context, source },
+            netlink::Error::Decode { context, source } => Error::Decode { context, source },
+            netlink::Error::Overrun { context } => Error::Overrun { context },
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `ipvs`: Linux IP Virtual Server control.
 //!
 //! * [`types`]: services, destinations, timeouts, sync daemons, statistics.
-//! * [`netlink`]: the generic netlink wire format and IPVS messages (pure codec) and the
-//!   pipelined socket transport.
+//! * [`packet`]: the IPVS generic netlink family's messages (pure codec, on the
+//!   `netlink` crate's wire layer); `genl` carries them over the `netlink` crate's
+//!   pipelined connection.
 //! * [`sockopt`]: the legacy socket options, the fallback behind the same API.
 //! * [`client`]: [`Ipvs`], the one API over both.
 //! * [`table`] and [`plan`]: the table model and the pure reconcile planner.
@@ -13,7 +14,8 @@
 
 pub mod client;
 pub mod error;
-pub mod netlink;
+mod genl;
+pub mod packet;
 pub mod plan;
 pub mod reconcile;
 pub mod sockopt;

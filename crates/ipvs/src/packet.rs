@@ -1,10 +1,11 @@
 //! The IPVS generic netlink family: commands, attribute numbers, and encode/decode of the
-//! IPVS objects (`include/uapi/linux/ip_vs.h`, `ipvs-netlink.md` §2–§4). Pure.
+//! IPVS objects (`include/uapi/linux/ip_vs.h`; see docs/ipvs.md). Pure: the wire layer is the
+//! `netlink` crate's.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::wire::{self, Attr, Attrs, DecodeError, MessageBuilder};
 use crate::types::*;
+use netlink::wire::{self, Attr, Attrs, DecodeError, MessageBuilder};
 
 pub const FAMILY_NAME: &str = "IPVS";
 pub const FAMILY_VERSION: u8 = 1;
@@ -545,7 +546,7 @@ pub const ATTR_DAEMON: u16 = cmd_attr::DAEMON;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::wire::{genl_split, messages};
+    use netlink::wire::{genl_split, messages};
     use proptest::prelude::*;
 
     /// Encodes a request and returns the attributes of its only message.

@@ -1,8 +1,9 @@
-//! Netlink and generic netlink wire format: message headers, attributes (TLV) and error
-//! messages. Pure encode/decode, no sockets.
+//! The netlink wire format, for any family: message headers, attributes (TLV, nested),
+//! generic netlink's command header and error messages. Pure encode/decode, no sockets,
+//! in the manner of smoltcp's `wire` types.
 //!
-//! All integers are in host byte order except where an IPVS attribute says otherwise
-//! (ports are network order); see `ipvs-netlink.md` §3.
+//! All integers are in host byte order except where a family says otherwise (IPVS ports
+//! and rtnetlink addresses are in network order: see [`MessageBuilder::be16`]).
 
 use std::fmt;
 
@@ -92,6 +93,23 @@ pub struct MessageBuilder<'a> {
 }
 
 impl<'a> MessageBuilder<'a> {
+    /// Starts a netlink message of type `kind` (a family's message type, or a generic
+    /// netlink family id). The family's own fixed header, if any, follows with
+    /// [`MessageBuilder::header`] before the first attribute.
+    pub fn new(buf: &'a mut Vec<u8>, kind: u16, flags: u16, seq: u32) -> Self {
+        let start = buf.len();
+        buf.extend_from_slice(&0u32.to_ne_bytes()); // length, patched in finish()
+        buf.extend_from_slice(&kind.to_ne_bytes());
+        buf.extend_from_slice(&flags.to_ne_bytes());
+        buf.extend_from_slice(&seq.to_ne_bytes());
+        buf.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel fills it in
+        MessageBuilder {
+            buf,
+            start,
+            nests: Vec::new(),
+        }
+    }
+
     /// Starts a generic netlink message: netlink header, then `cmd` and `version`.
     pub fn genl(
         buf: &'a mut Vec<u8>,
@@ -101,18 +119,17 @@ impl<'a> MessageBuilder<'a> {
         cmd: u8,
         version: u8,
     ) -> Self {
-        let start = buf.len();
-        buf.extend_from_slice(&0u32.to_ne_bytes()); // length, patched in finish()
-        buf.extend_from_slice(&family.to_ne_bytes());
-        buf.extend_from_slice(&flags.to_ne_bytes());
-        buf.extend_from_slice(&seq.to_ne_bytes());
-        buf.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel fills it in
-        buf.extend_from_slice(&[cmd, version, 0, 0]);
-        MessageBuilder {
-            buf,
-            start,
-            nests: Vec::new(),
-        }
+        let mut m = MessageBuilder::new(buf, family, flags, seq);
+        m.header(&[cmd, version, 0, 0]);
+        m
+    }
+
+    /// Appends a family's fixed header (rtnetlink's `ifinfomsg`, `ifaddrmsg`, ...),
+    /// padded to 4 bytes.
+    pub fn header(&mut self, bytes: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(bytes);
+        self.pad();
+        self
     }
 
     pub fn attr(&mut self, kind: u16, payload: &[u8]) -> &mut Self {
@@ -404,6 +421,20 @@ mod tests {
         assert_eq!(inner[0].u32().unwrap(), 42);
         let deep: Vec<Attr> = inner[1].nested().collect::<Result<_, _>>().unwrap();
         assert_eq!(deep[0].payload, &[1, 2, 3]);
+    }
+
+    #[test]
+    fn a_message_of_another_family_with_its_own_header() {
+        // rtnetlink RTM_GETLINK (18) with a 16-byte ifinfomsg and IFLA_IFNAME (3).
+        let mut buf = Vec::new();
+        let mut m = MessageBuilder::new(&mut buf, 18, NLM_F_REQUEST, 3);
+        m.header(&[0u8; 16]).string(3, "lo");
+        m.finish();
+        let msg = messages(&buf).next().unwrap().unwrap();
+        assert_eq!((msg.header.kind, msg.header.seq), (18, 3));
+        assert_eq!(msg.payload.len(), 16 + 8);
+        let a: Vec<Attr> = attrs(&msg.payload[16..]).collect::<Result<_, _>>().unwrap();
+        assert_eq!((a[0].kind, a[0].string().unwrap().as_str()), (3, "lo"));
     }
 
     #[test]
