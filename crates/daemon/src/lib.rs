@@ -1,52 +1,51 @@
-//! Plumbing shared by the piranha daemons: legacy command lines ([`cli`]), legacy logging
-//! ([`log`]), pid files ([`pidfile`]), signals on the main thread ([`signals`]) and the
-//! legacy daemon modes ([`detach`]).
+//! The core every piranha daemon runs on:
+//!
+//! * [`cli`]: legacy command lines;
+//! * [`log`]: the legacy log sinks behind the `log` facade;
+//! * [`pidfile`]: pid files;
+//! * [`event_loop`]: one wait for descriptors, signals and the next deadline (mio);
+//! * [`driver`]: the driver of the sans-IO cores (`handle(event, now)`, `next_deadline`);
+//! * [`process`]: children: spawn with the legacy argv, reap, run with a timeout,
+//!   restart backoff, line channels;
+//! * [`detach`]: the legacy daemon modes.
 
 pub mod cli;
+pub mod driver;
+pub mod event_loop;
 pub mod log;
 pub mod pidfile;
-pub mod signals;
+pub mod process;
 
-/// A pipe whose two ends are non-blocking and close on exec: the signals' self-pipe,
-/// lvsd's nanny status channel.
+/// A pipe whose two ends are non-blocking and close on exec: lvsd's nanny availability
+/// channel, the tests' fake children.
 pub fn nonblocking_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors that are owned below.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptors owned by nothing else.
-    Ok(unsafe {
-        (
-            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    })
+    use nix::fcntl::OFlag;
+    Ok(nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?)
 }
 
 /// Legacy daemon modes: fork and detach, or (`nofork`: `-c`/`--nofork`, how lvsd and pulse
 /// start their children) detach without forking: new session, stdio on /dev/null. Call it
 /// at start-up, before any thread exists.
 pub fn detach(nofork: bool) {
-    // SAFETY: fork/setsid/dup2 at start-up, before any thread exists.
-    unsafe {
-        if !nofork {
-            match libc::fork() {
-                -1 => {}
-                0 => {}
-                _ => libc::_exit(0),
-            }
+    use nix::unistd::{dup2, fork, setsid, ForkResult};
+    use std::os::fd::AsRawFd;
+    if !nofork {
+        // SAFETY: called at start-up, before any thread exists, so the child may do
+        // anything; the parent only exits.
+        if let Ok(ForkResult::Parent { .. }) = unsafe { fork() } {
+            // SAFETY: _exit ends the process at once, without atexit handlers or buffer flushes
+            // that belong to the child.
+            unsafe { libc::_exit(0) };
         }
-        libc::setsid();
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-            if null > 2 {
-                libc::close(null);
-            }
+    }
+    let _ = setsid();
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            let _ = dup2(null.as_raw_fd(), fd);
         }
     }
 }

@@ -1,23 +1,20 @@
-//! `lvsd`: virtual service manager and nanny supervisor (reference §3). The IO shell
-//! around [`lvsd::manager::Manager`]: it reads lvs.cf, programs IPVS through the
-//! reconciler, starts and reaps the nannies, reads their status channel and turns
-//! signals into events.
+//! `lvsd`: virtual service manager and nanny supervisor (docs/legacy.md, "lvsd"). Reads
+//! the options and lvs.cf, then runs [`lvsd::manager::Manager`] on `daemon`'s event loop
+//! and driver, with [`lvsd::shell::Shell`] carrying its actions out.
 
-use std::collections::BTreeSet;
-use std::collections::VecDeque;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use daemon::cli::{self, OptSpec};
-use daemon::log::{Logger, Sinks};
+use daemon::driver::Driver;
+use daemon::event_loop::{EventLoop, Ready};
+use daemon::log::{LegacyLog, Sinks};
 use daemon::pidfile::PidFile;
-use daemon::signals::Signals;
-use ipvs::{Ipvs, Op, Reconciler, ServiceKey};
-use lvsd::manager::{Action, Event, Manager, SweepItem};
+use ipvs::{Ipvs, Reconciler};
+use log::{debug, info};
+use lvsd::manager::{Event, Manager};
 use lvsd::nanny_argv::LvsdFlags;
-use lvsd::reload::NannyKey;
-use nanny::check::Check;
+use lvsd::shell::Shell;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +62,8 @@ const USAGE: &str = "Usage: lvsd [OPTION...]
 const DEFAULT_PIDFILE: &str = "/var/run/lvs.pid";
 /// The longest wait between two looks at the world (legacy: `alarm(5)`).
 const MAX_WAIT: Duration = Duration::from_secs(5);
+/// The event loop's token for the nannies' availability channel.
+const AVAILABILITY: usize = 0;
 
 fn main() {
     // Legacy lvsd prints its messages as `lvs: ...`.
@@ -94,507 +93,140 @@ fn main() {
         nodaemon,
     };
     let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(DEFAULT_PIDFILE));
-    let state_path = pid_path.with_extension("services");
-
     // Everything that can fail at start-up fails here, on the terminal, before detaching.
-    let parse_opts = lvscf::ParseOptions::default();
-    let loaded = match lvsd::config_file::load(&config_path, &parse_opts) {
-        Ok(l) => l,
-        Err(messages) => {
-            for m in messages {
-                eprintln!("lvs: {m}");
-            }
-            std::process::exit(1);
-        }
-    };
-    let reconciler = if test_start {
-        None
-    } else {
-        match Ipvs::open() {
-            Ok(i) => Some(Reconciler::new(i).with_owned(lvsd::owned::load(&state_path))),
-            Err(e) => {
-                eprintln!("lvs: cannot reach IPVS: {e}");
-                std::process::exit(1);
-            }
-        }
-    };
+    let (loaded, reconciler) = start_up_or_exit(&config_path, &pid_path, test_start);
     if !nodaemon {
         daemon::detach(opts.has(Id::NoFork));
     }
-    let log = Logger::new(
-        "lvsd",
-        Sinks {
-            stdout: nodaemon,
-            syslog: !nodaemon,
-        },
-        flags.verbose,
-    )
-    .with_stdout_prefix("lvs");
+    let sinks = Sinks {
+        stdout: nodaemon,
+        syslog: !nodaemon,
+    };
+    LegacyLog::new("lvsd", sinks, flags.verbose)
+        .with_stdout_prefix("lvs")
+        .install();
     for w in &loaded.warnings {
-        log.debug(w);
+        debug!("{w}");
     }
-    let pid_file = if nodaemon {
-        None
-    } else {
-        match PidFile::create(&pid_path) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                log.info(&format!("cannot write {}: {e}", pid_path.display()));
-                None
-            }
-        }
-    };
-    let signals = match Signals::install(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]) {
-        Ok(s) => s,
+    let pid_file = (!nodaemon)
+        .then(|| PidFile::create(&pid_path))
+        .and_then(|r| {
+            r.map_err(|e| info!("cannot write {}: {e}", pid_path.display()))
+                .ok()
+        });
+    let code = match Setup::new(reconciler, &pid_path) {
+        Ok(setup) => run(setup, &config_path, loaded.config, flags, test_start),
         Err(e) => {
-            log.info(&format!("cannot install signal handlers: {e}"));
-            std::process::exit(1);
+            info!("{e}");
+            1
         }
     };
-    // The nannies' status channel: the read end stays here, the write end is passed to
-    // each nanny. Non-blocking: a nanny never stalls on a full pipe.
-    let (status_read, status_write) = match daemon::nonblocking_pipe() {
-        Ok(p) => p,
-        Err(e) => {
-            log.info(&format!("cannot create the nanny status pipe: {e}"));
-            std::process::exit(1);
-        }
-    };
-    let mut shell = Shell {
-        log,
-        reconciler,
-        state_path,
-        owned_stored: None,
-        status_write,
-        monitors: Default::default(),
-    };
-    let (mut manager, first) = Manager::start(loaded.config, flags, test_start, Instant::now());
-    let code = 'run: {
-        if let Some(code) = shell.carry_out(&mut manager, first) {
-            break 'run code;
-        }
-        let mut pending_status = Vec::new();
-        loop {
-            let now = Instant::now();
-            let wait = manager
-                .next_deadline(now)
-                .map_or(MAX_WAIT, |d| d.saturating_duration_since(now))
-                .min(MAX_WAIT);
-            let mut events = Vec::new();
-            let first_sig = signals.wait_with(&[status_read.as_raw_fd()], wait);
-            let sigs: Vec<i32> = first_sig
-                .into_iter()
-                .chain(std::iter::from_fn(|| signals.pending()))
-                .collect();
-            // Reports first: a nanny that reported and then died did both in that order.
-            events.extend(read_status(&status_read, &mut pending_status));
-            events.extend(reap());
-            for sig in sigs {
-                match sig {
-                    SIGHUP => {
-                        shell.log.info("rereading configuration file");
-                        match lvsd::config_file::load(&config_path, &parse_opts) {
-                            Ok(l) => events.push(Event::Reload(Box::new(l.config))),
-                            Err(messages) => {
-                                for m in messages {
-                                    shell.log.info(&m);
-                                }
-                                shell.log.info("keeping the running configuration");
-                            }
-                        }
-                    }
-                    SIGTERM | SIGINT => events.push(Event::Terminate(sig)),
-                    // SIGCHLD: reaped above. SIGUSR1/2 killed legacy lvsd; ignored here.
-                    _ => {}
-                }
-            }
-            events.push(Event::Tick);
-            for e in events {
-                let actions = manager.handle(e, Instant::now());
-                if let Some(code) = shell.carry_out(&mut manager, actions) {
-                    break 'run code;
-                }
-            }
-        }
-    };
-    // Reap what is left (nannies killed at the end of a shutdown).
-    for pid in manager.nanny_pids() {
-        // SAFETY: waiting for our own child.
-        unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG) };
-    }
     drop(pid_file);
     std::process::exit(code);
 }
 
-/// How long a sweep may take.
-const SWEEP_LIMIT: Duration = Duration::from_secs(1);
-/// Threads running the sweep's checks.
-const SWEEP_THREADS: usize = 32;
-
-/// Runs the checks on a few threads; returns the items whose check passed within
-/// `limit`. Checks still running then are abandoned (their threads end with their own
-/// time limit, which is `limit` too).
-fn run_checks(
-    jobs: Vec<(SweepItem, Box<nanny::options::Options>)>,
-    limit: Duration,
-) -> Vec<SweepItem> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{mpsc, Arc, Mutex};
-    let total = jobs.len();
-    if total == 0 {
-        return Vec::new();
-    }
-    let queue = Arc::new(Mutex::new(
-        jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
-    ));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel();
-    for _ in 0..SWEEP_THREADS.min(total) {
-        let (queue, stop, tx) = (queue.clone(), stop.clone(), tx.clone());
-        let spawned = std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let Some((i, (item, o))) = queue.lock().unwrap().pop_front() else {
-                        return;
-                    };
-                    // Built here: a compiled regex stays on its thread.
-                    let (check, _) = Check::from_options(&o);
-                    let ok = check.with_timeout(limit).run().is_ok();
-                    if tx.send((i, item, ok)).is_err() {
-                        return;
-                    }
-                }
-            });
-        if spawned.is_err() {
-            break;
-        }
-    }
-    drop(tx);
-    let deadline = Instant::now() + limit;
-    let mut healthy = Vec::new();
-    for _ in 0..total {
-        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-            break;
-        };
-        match rx.recv_timeout(left) {
-            Ok((i, item, true)) => healthy.push((i, item)),
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    stop.store(true, Ordering::Relaxed);
-    // In configuration order, for a deterministic batch.
-    healthy.sort_by_key(|(i, _)| *i);
-    healthy.into_iter().map(|(_, item)| item).collect()
-}
-
-fn read_status(fd: &OwnedFd, partial: &mut Vec<u8>) -> Vec<Event> {
-    let mut buf = [0u8; 4096];
-    loop {
-        // SAFETY: reading into a valid buffer from our own non-blocking descriptor.
-        let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-            )
-        };
-        if n <= 0 {
-            break;
-        }
-        partial.extend_from_slice(&buf[..n as usize]);
-    }
-    let (reports, rest) = nanny::status::decode_stream(partial);
-    let events = reports
-        .into_iter()
-        .map(|r| Event::Status {
-            pid: r.pid,
-            active: r.active,
-        })
-        .collect();
-    *partial = rest.to_vec();
-    events
-}
-
-/// Every child that ended, with how it ended.
-fn reap() -> Vec<Event> {
-    let mut out = Vec::new();
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid with a valid status pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            return out;
-        }
-        let how = if libc::WIFSIGNALED(status) {
-            format!("signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("exit status {}", libc::WEXITSTATUS(status))
-        };
-        out.push(Event::Exited {
-            pid: pid as u32,
-            how,
+/// Reads lvs.cf and reaches IPVS, or exits with the reason on the terminal.
+fn start_up_or_exit(
+    config_path: &Path,
+    pid_path: &Path,
+    test_start: bool,
+) -> (lvsd::config_file::Loaded, Option<Reconciler>) {
+    let loaded = lvsd::config_file::load(config_path, &lvscf::ParseOptions::default())
+        .unwrap_or_else(|messages| {
+            for m in messages {
+                eprintln!("lvs: {m}");
+            }
+            std::process::exit(1);
         });
+    if test_start {
+        return (loaded, None);
+    }
+    match Ipvs::open() {
+        Ok(i) => {
+            let owned = lvsd::owned::load(&pid_path.with_extension("services"));
+            (loaded, Some(Reconciler::new(i).with_owned(owned)))
+        }
+        Err(e) => {
+            eprintln!("lvs: cannot reach IPVS: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
-struct Shell {
-    log: Logger,
-    /// None with `--test-start`.
-    reconciler: Option<Reconciler>,
-    state_path: PathBuf,
-    owned_stored: Option<BTreeSet<ServiceKey>>,
-    status_write: OwnedFd,
-    /// Client monitor paths and whether they adopt existing entries.
-    monitors: std::collections::HashMap<String, bool>,
+/// The event loop and the shell, set up before the manager starts.
+struct Setup {
+    events: EventLoop,
+    shell: Shell,
 }
 
-impl Shell {
-    /// Carries actions out in order, feeding answers back; returns the exit code once done.
-    fn carry_out(&mut self, m: &mut Manager, actions: Vec<Action>) -> Option<i32> {
-        let mut queue: VecDeque<Action> = actions.into();
-        while let Some(action) = queue.pop_front() {
-            let answer = match action {
-                Action::Log(msg) => {
-                    self.log.info(&msg);
-                    None
-                }
-                Action::Print(msg) => {
-                    println!("{msg}");
-                    None
-                }
-                Action::SetTimeouts(t) => {
-                    if let Some(r) = self.reconciler.as_mut() {
-                        if let Err(e) = r.ipvs().set_timeouts(t) {
-                            self.log.info(&format!(
-                                "ipvsadm failed to set timeouts ({} {} {}): {e}",
-                                t.tcp, t.tcp_fin, t.udp
-                            ));
-                        }
-                    }
-                    None
-                }
-                Action::Reconcile { desired, audit } => Some(Event::Reconciled {
-                    failed: self.reconcile(&desired, audit),
-                }),
-                Action::Ipvs(op) => {
-                    if let Some(r) = self.reconciler.as_mut() {
-                        match r.ipvs().apply(std::slice::from_ref(&op)).pop() {
-                            // Already as wanted (the sorry server was there; the
-                            // server, or its whole service, had gone).
-                            Some(Err(e))
-                                if e.is_exists() || e.is_no_destination() || e.is_no_service() => {}
-                            Some(Err(e)) => self.log.info(&format!("IPVS: {op:?}: {e}")),
-                            _ => {}
-                        }
-                    }
-                    None
-                }
-                Action::Sweep(items) => {
-                    let checked = items.len();
-                    Some(Event::Swept {
-                        admitted: self.sweep(items),
-                        checked,
-                    })
-                }
-                Action::Spawn { key, argv } => Some(match self.spawn(&argv) {
-                    Ok(pid) => Event::Spawned { key, pid },
-                    Err(e) => Event::SpawnFailed {
-                        key,
-                        error: e.to_string(),
-                    },
-                }),
-                Action::Stop { pid } => {
-                    // SAFETY: signalling our own child.
-                    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-                    None
-                }
-                Action::Kill { pid } => {
-                    // SAFETY: signalling our own child.
-                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-                    None
-                }
-                Action::Exit(code) => return Some(code),
-            };
-            // What follows from an answer comes first (depth first): the sweep right
-            // after its reconcile, before the nannies of a reload are signalled.
-            if let Some(e) = answer {
-                for a in m.handle(e, Instant::now()).into_iter().rev() {
-                    queue.push_front(a);
-                }
+impl Setup {
+    fn new(reconciler: Option<Reconciler>, pid_path: &Path) -> Result<Setup, String> {
+        let events = EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2])
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let shell = Shell::new(reconciler, pid_path.with_extension("services"))
+            .map_err(|e| format!("cannot create the nanny status pipe: {e}"))?;
+        events
+            .register(shell.availability_fd(), AVAILABILITY)
+            .map_err(|e| format!("cannot watch the nanny status pipe: {e}"))?;
+        Ok(Setup { events, shell })
+    }
+}
+
+/// Runs the manager until it exits; returns the exit code.
+fn run(
+    setup: Setup,
+    config_path: &Path,
+    config: lvscf::Config,
+    flags: LvsdFlags,
+    test_start: bool,
+) -> i32 {
+    let Setup { mut events, shell } = setup;
+    let (manager, first) = Manager::start(config, flags, test_start, Instant::now());
+    let mut driver = Driver::new(manager, shell);
+    if let Some(code) = driver.carry_out(first) {
+        return code;
+    }
+    loop {
+        let now = Instant::now();
+        let deadline = driver
+            .next_deadline()
+            .map_or(now + MAX_WAIT, |d| d.min(now + MAX_WAIT));
+        let ready = events.wait(Some(deadline)).unwrap_or_default();
+        // Reports first: a nanny that reported and then died did both in that order.
+        let mut queue = driver.exec.read_availability();
+        queue.extend(
+            daemon::process::reap()
+                .into_iter()
+                .map(|(pid, status)| Event::Exited { pid, status }),
+        );
+        for r in ready {
+            match r {
+                Ready::Signal(SIGHUP) => queue.extend(reread(config_path)),
+                Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
+                // SIGCHLD: reaped above. SIGUSR1/2 killed legacy lvsd; ignored here.
+                _ => {}
             }
         }
-        None
-    }
-
-    /// The sweep: each real server's check, run once from here (in parallel, at most
-    /// [`SWEEP_LIMIT`]), and the healthy servers added in one batch, so that a director
-    /// taking over (or a reload adding servers) serves at once instead of after the
-    /// nannies' process starts. Checks that run a program are left to the nannies.
-    /// Returns what was added.
-    fn sweep(&mut self, items: Vec<SweepItem>) -> BTreeSet<NannyKey> {
-        if self.reconciler.is_none() {
-            return BTreeSet::new();
-        }
-        let items: Vec<SweepItem> = items
-            .into_iter()
-            .filter(|item| self.adopts_entries(&item.argv[0]))
-            .collect();
-        let Some(r) = self.reconciler.as_mut() else {
-            return BTreeSet::new();
-        };
-        let jobs: Vec<(SweepItem, Box<nanny::options::Options>)> = items
-            .into_iter()
-            .filter_map(|item| match nanny::options::parse(&item.argv[1..]) {
-                Ok(nanny::options::Command::Run(o)) if o.send_program.is_none() => Some((item, o)),
-                _ => None,
-            })
-            .collect();
-        let healthy = run_checks(jobs, SWEEP_LIMIT);
-        let ops: Vec<Op> = healthy
-            .iter()
-            .map(|i| Op::AddDest(i.key.service, i.dest.clone()))
-            .collect();
-        let results = r.ipvs().apply(&ops);
-        healthy
-            .into_iter()
-            .zip(results)
-            .filter_map(|(item, result)| match result {
-                Ok(()) => Some(item.key),
-                Err(e) if e.is_exists() => Some(item.key),
-                Err(e) => {
-                    self.log.info(&format!("IPVS: adding {:?}: {e}", item.dest));
-                    None
-                }
-            })
-            .collect()
-    }
-
-    /// Whether the client monitor at `path` is this project's nanny (directly or
-    /// through a wrapper that execs it), which adopts an entry already in IPVS. A legacy
-    /// nanny would fail to add it (`ipvsadm -a` of an existing entry) and exit, so its
-    /// servers are left to it. Asked once per path, with `--version`.
-    fn adopts_entries(&mut self, path: &str) -> bool {
-        if let Some(known) = self.monitors.get(path) {
-            return *known;
-        }
-        let ours = std::process::Command::new(path)
-            .arg("--version")
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains("(piranha-rs "))
-            .unwrap_or(false);
-        if !ours {
-            self.log.info(&format!(
-                "{path} is not piranha-rs's nanny: its real servers are not checked by lvsd first"
-            ));
-        }
-        self.monitors.insert(path.to_string(), ours);
-        ours
-    }
-
-    /// Reconciles; returns the services that could not be set up.
-    fn reconcile(&mut self, desired: &ipvs::Desired, audit: bool) -> BTreeSet<ServiceKey> {
-        let Some(r) = self.reconciler.as_mut() else {
-            return BTreeSet::new();
-        };
-        let result = if audit {
-            r.audit(desired)
-        } else {
-            r.reconcile(desired)
-        };
-        let failed = match result {
-            Ok(report) => report
-                .failed
-                .iter()
-                .map(|(op, e)| {
-                    self.log.info(&format!("IPVS: {op:?}: {e}"));
-                    *op.service_key()
-                })
-                .collect(),
-            Err(e) => {
-                self.log.info(&format!("IPVS: {e}"));
-                desired.services.keys().copied().collect()
-            }
-        };
-        let owned = r.owned().clone();
-        if self.owned_stored.as_ref() != Some(&owned) {
-            match lvsd::owned::store(&self.state_path, &owned) {
-                Ok(()) => self.owned_stored = Some(owned),
-                Err(e) => self
-                    .log
-                    .info(&format!("cannot write {}: {e}", self.state_path.display())),
+        queue.push(Event::Tick);
+        for e in queue {
+            if let Some(code) = driver.dispatch(e) {
+                return code;
             }
         }
-        failed
     }
+}
 
-    /// Starts a nanny: stdin on /dev/null, stdout and stderr shared with lvsd, the
-    /// status channel in `LVSD_STATUS_FD`, and SIGTERM when lvsd dies.
-    ///
-    /// A plain fork and execv, without waiting for the exec to finish (std's `Command`
-    /// waits): lvsd starts hundreds of nannies, and their execs then run in parallel.
-    /// A program that cannot be run is caught before the fork; an exec that fails
-    /// anyway shows as a nanny dying with status 127.
-    fn spawn(&self, argv: &[String]) -> std::io::Result<u32> {
-        use std::ffi::CString;
-        let status_fd: RawFd = self.status_write.as_raw_fd();
-        let cstr = |s: &str| {
-            CString::new(s).map_err(|_| std::io::Error::other(format!("NUL byte in {s:?}")))
-        };
-        let prog = cstr(&argv[0])?;
-        // SAFETY: access on a valid C string.
-        if unsafe { libc::access(prog.as_ptr(), libc::X_OK) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let args: Vec<CString> = argv.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-        let mut env: Vec<CString> = std::env::vars_os()
-            .filter(|(k, _)| k != nanny::status::ENV)
-            .filter_map(|(k, v)| {
-                let mut kv = k.into_encoded_bytes();
-                kv.push(b'=');
-                kv.extend(v.into_encoded_bytes());
-                CString::new(kv).ok()
-            })
-            .collect();
-        env.push(cstr(&format!("{}={status_fd}", nanny::status::ENV))?);
-        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-            v.iter()
-                .map(|c| c.as_ptr())
-                .chain(std::iter::once(std::ptr::null()))
-                .collect()
-        };
-        let (argp, envp) = (ptrs(&args), ptrs(&env));
-        // SAFETY: getpid has no preconditions.
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: lvsd is single-threaded; between fork and exec the child makes only
-        // async-signal-safe calls on data prepared above.
-        unsafe {
-            match libc::fork() {
-                -1 => Err(std::io::Error::last_os_error()),
-                0 => {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
-                    if libc::getppid() != parent {
-                        // lvsd died before the death signal was armed.
-                        libc::_exit(0);
-                    }
-                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-                    if null > 0 {
-                        libc::dup2(null, 0);
-                        libc::close(null);
-                    }
-                    // The status channel survives the exec; what else lvsd holds does not.
-                    libc::fcntl(status_fd, libc::F_SETFD, 0);
-                    let mut empty: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut empty);
-                    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-                    libc::execve(prog.as_ptr(), argp.as_ptr(), envp.as_ptr());
-                    libc::_exit(127)
-                }
-                pid => Ok(pid as u32),
+/// SIGHUP: the file again, or the reasons it is refused (the running one is kept).
+fn reread(config_path: &Path) -> Option<Event> {
+    info!("rereading configuration file");
+    match lvsd::config_file::load(config_path, &lvscf::ParseOptions::default()) {
+        Ok(l) => Some(Event::Reload(Box::new(l.config))),
+        Err(messages) => {
+            for m in messages {
+                info!("{m}");
             }
+            info!("keeping the running configuration");
+            None
         }
     }
 }

@@ -1,4 +1,4 @@
-//! lvsd's decisions, sans IO (reference §3.2–§3.7, issue 5): which virtual services to
+//! lvsd's decisions, sans IO (docs/legacy.md, "lvsd"): which virtual services to
 //! ask IPVS for, which nannies to start, restart and stop, when the sorry server goes in
 //! and out, and how to shut down. Fed with events (nanny exits and reports, reloads,
 //! signals, time) it returns [`Action`]s; the IO shell (`main.rs`) carries them out and
@@ -13,13 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use ipvs::{Desired, DestKey, Destination, ForwardMethod, Op, ServiceKey};
+use ipvs::{Desired, Destination, ForwardMethod, Op, ServiceKey};
 use lvscf::{Config, Network, VirtualServer};
 
 use crate::desired::{desired, service_key, timeouts};
 use crate::nanny_argv::LvsdFlags;
 use crate::reload::{nannies, real_servers, NannyKey};
-use crate::supervise::{Backoff, Decision};
+use daemon::process::{Backoff, Decision, ExitStatus};
 
 /// How long a stopped nanny gets to remove its server before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -46,10 +46,10 @@ pub enum Event {
         admitted: BTreeSet<NannyKey>,
         checked: usize,
     },
-    /// A child was reaped; `how` describes its end (`exit status 1`, `signal 9`).
+    /// A child was reaped.
     Exited {
         pid: u32,
-        how: String,
+        status: ExitStatus,
     },
     /// A nanny's report on the status channel.
     Status {
@@ -211,6 +211,47 @@ fn forward_method(c: &Config) -> ForwardMethod {
     }
 }
 
+/// The active virtual services of a file, by how IPVS knows them.
+fn keyed_virtuals(c: &Config) -> BTreeMap<ServiceKey, String> {
+    c.active_virtuals()
+        .filter_map(|vs| Some((service_key(vs)?, vs.name.clone())))
+        .collect()
+}
+
+/// `shutting down` / `starting virtual service` for the virtuals a reload removes or adds.
+fn log_virtual_changes(old: &Config, new: &Config, out: &mut Vec<Action>) {
+    let (before, after) = (keyed_virtuals(old), keyed_virtuals(new));
+    for vs in old.active_virtuals() {
+        if service_key(vs).is_some_and(|k| !after.contains_key(&k)) {
+            out.push(Action::Log(format!(
+                "shutting down virtual service {}",
+                vs.name
+            )));
+        }
+    }
+    for vs in new.active_virtuals() {
+        if service_key(vs).is_some_and(|k| !before.contains_key(&k)) {
+            out.push(Action::Log(format!(
+                "starting virtual service {} active: {}",
+                vs.name, vs.port
+            )));
+        }
+    }
+}
+
+impl daemon::driver::Core for Manager {
+    type Event = Event;
+    type Action = Action;
+
+    fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        Manager::handle(self, event, now)
+    }
+
+    fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        Manager::next_deadline(self, now)
+    }
+}
+
 impl Manager {
     /// Start-up: the timeouts, the services, then (once reconciled) the nannies.
     pub fn start(
@@ -337,7 +378,7 @@ impl Manager {
                     )));
                 }
             }
-            Event::Exited { pid, how } => self.exited(pid, &how, now, &mut out),
+            Event::Exited { pid, status } => self.exited(pid, status, now, &mut out),
             Event::Status { pid, active } => {
                 if let Some(n) = self
                     .nannies
@@ -447,7 +488,7 @@ impl Manager {
             .collect()
     }
 
-    fn exited(&mut self, pid: u32, how: &str, now: Instant, out: &mut Vec<Action>) {
+    fn exited(&mut self, pid: u32, how: ExitStatus, now: Instant, out: &mut Vec<Action>) {
         if self.stopping.remove(&pid).is_some() {
             return;
         }
@@ -499,112 +540,23 @@ impl Manager {
                 n.state = NannyState::GaveUp;
                 n.active = Some(false);
                 // Nobody watches this server any more: take it out of the table.
-                out.push(Action::Ipvs(Op::DelDest(
-                    key.service,
-                    DestKey {
-                        addr: key.server,
-                        port: key.port,
-                    },
-                )));
+                out.push(Action::Ipvs(Op::DelDest(key.service, key.dest())));
             }
         }
     }
 
+    /// SIGHUP with a good file: a diff against the running configuration.
     fn reload(&mut self, new: Config, now: Instant, out: &mut Vec<Action>) {
         if self.phase != Phase::Running {
             return;
         }
         if timeouts(&new) != timeouts(&self.config) {
-            if let Some(t) = timeouts(&new) {
-                out.push(Action::SetTimeouts(t));
-            }
+            out.extend(timeouts(&new).map(Action::SetTimeouts));
         }
-        // Virtual services, matched by how IPVS knows them.
-        let keyed = |c: &Config| -> BTreeMap<ServiceKey, String> {
-            c.active_virtuals()
-                .filter_map(|vs| Some((service_key(vs)?, vs.name.clone())))
-                .collect()
-        };
-        let (before, after) = (keyed(&self.config), keyed(&new));
-        for vs in self.config.active_virtuals() {
-            if let Some(k) = service_key(vs) {
-                if !after.contains_key(&k) {
-                    out.push(Action::Log(format!(
-                        "shutting down virtual service {}",
-                        vs.name
-                    )));
-                }
-            }
-        }
-        for vs in new.active_virtuals() {
-            if let Some(k) = service_key(vs) {
-                if !before.contains_key(&k) {
-                    out.push(Action::Log(format!(
-                        "starting virtual service {} active: {}",
-                        vs.name, vs.port
-                    )));
-                }
-            }
-        }
-        // Sorry servers that went away or changed come out now; the new ones follow
-        // the nannies' reports.
-        let new_sorry: BTreeMap<ServiceKey, Destination> = new
-            .active_virtuals()
-            .filter_map(|vs| Some((service_key(vs)?, sorry_destination(&new, vs)?)))
-            .collect();
-        let sorry = std::mem::take(&mut self.sorry);
-        for (k, s) in sorry {
-            let same = new_sorry.get(&k).is_some_and(|d| d.same_settings(&s.dest));
-            if same {
-                self.sorry.insert(k, s);
-            } else if s.active && after.contains_key(&k) {
-                out.push(Action::Ipvs(Op::DelDest(k, s.dest.key())));
-            }
-        }
-        // Nannies: stop the ones whose server went or whose command line changed.
-        let plan = crate::reload::diff(
-            self.nannies.iter().map(|(k, n)| (k, &n.argv)),
-            nannies(&new, self.flags),
-        );
-        // Servers that get their first nanny are checked by lvsd first, as at start-up.
-        let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
-        let first_time: BTreeSet<NannyKey> = starts
-            .keys()
-            .filter(|k| !self.nannies.contains_key(k))
-            .copied()
-            .collect();
-        if !first_time.is_empty() && !self.test_start {
-            self.sweep = Sweep::Due(Some(first_time));
-        }
-        let mut predecessor = BTreeMap::new();
-        // Signalled last: the table is brought right first (signalling hundreds of
-        // processes takes a while, and a stopping nanny removes its server anyway).
-        let mut signals = Vec::new();
-        for key in &plan.stop {
-            let restart = starts.contains_key(key);
-            if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
-                if restart {
-                    // Killed, not stopped: a stopped nanny removes its server. The new
-                    // nanny adopts the entry, so the server keeps serving throughout.
-                    signals.push(Action::Kill { pid });
-                } else {
-                    signals.push(Action::Stop { pid });
-                }
-                self.stopping.insert(pid, now + STOP_GRACE);
-                predecessor.insert(*key, pid);
-            }
-            if !restart {
-                // The nanny removes its server when it stops; doing it here too makes
-                // the table right at once instead of when each nanny gets to it.
-                out.push(Action::Ipvs(Op::DelDest(
-                    key.service,
-                    DestKey {
-                        addr: key.server,
-                        port: key.port,
-                    },
-                )));
-            }
-        }
+        let after = keyed_virtuals(&new);
+        log_virtual_changes(&self.config, &new, out);
+        self.reload_sorry_servers(&new, &after, out);
+        let (starts, predecessors, signals) = self.reload_nannies(&new, now, out);
         self.config = new;
         // Names may have changed with nothing else.
         for (key, vs, rs) in real_servers(&self.config) {
@@ -615,18 +567,91 @@ impl Manager {
         }
         self.add_nannies(now, &starts);
         // A restarted nanny starts once its predecessor is gone, and adopts its entry.
-        for (key, pid) in predecessor {
-            if let Some(n) = self.nannies.get_mut(&key) {
-                if let NannyState::Pending { after, .. } = &mut n.state {
-                    *after = Some(pid);
-                }
+        for (key, pid) in predecessors {
+            if let Some(NannyState::Pending { after, .. }) =
+                self.nannies.get_mut(&key).map(|n| &mut n.state)
+            {
+                *after = Some(pid);
             }
         }
         out.push(Action::Reconcile {
             desired: desired(&self.config),
             audit: false,
         });
+        // Signalled last: the table is brought right first (signalling hundreds of
+        // processes takes a while, and a stopping nanny removes its server anyway).
         out.extend(signals);
+    }
+
+    /// Sorry servers that went away or changed come out now; the new ones follow the
+    /// nannies' reports.
+    fn reload_sorry_servers(
+        &mut self,
+        new: &Config,
+        after: &BTreeMap<ServiceKey, String>,
+        out: &mut Vec<Action>,
+    ) {
+        let new_sorry: BTreeMap<ServiceKey, Destination> = new
+            .active_virtuals()
+            .filter_map(|vs| Some((service_key(vs)?, sorry_destination(new, vs)?)))
+            .collect();
+        for (k, s) in std::mem::take(&mut self.sorry) {
+            if new_sorry.get(&k).is_some_and(|d| d.same_settings(&s.dest)) {
+                self.sorry.insert(k, s);
+            } else if s.active && after.contains_key(&k) {
+                out.push(Action::Ipvs(Op::DelDest(k, s.dest.key())));
+            }
+        }
+    }
+
+    /// Stops the nannies whose server went or whose command line changed. Returns the
+    /// nannies to start, the predecessors they wait for, and the signals to send.
+    #[allow(clippy::type_complexity)]
+    fn reload_nannies(
+        &mut self,
+        new: &Config,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> (
+        BTreeMap<NannyKey, Vec<String>>,
+        BTreeMap<NannyKey, u32>,
+        Vec<Action>,
+    ) {
+        let plan = crate::reload::diff(
+            self.nannies.iter().map(|(k, n)| (k, &n.argv)),
+            nannies(new, self.flags),
+        );
+        let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
+        // Servers that get their first nanny are checked by lvsd first, as at start-up.
+        let first_time: BTreeSet<NannyKey> = starts
+            .keys()
+            .filter(|k| !self.nannies.contains_key(k))
+            .copied()
+            .collect();
+        if !first_time.is_empty() && !self.test_start {
+            self.sweep = Sweep::Due(Some(first_time));
+        }
+        let (mut predecessors, mut signals) = (BTreeMap::new(), Vec::new());
+        for key in &plan.stop {
+            let restart = starts.contains_key(key);
+            if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
+                // Killed, not stopped, when it is replaced: a stopped nanny removes its
+                // server, a killed one leaves it for its successor to adopt.
+                signals.push(if restart {
+                    Action::Kill { pid }
+                } else {
+                    Action::Stop { pid }
+                });
+                self.stopping.insert(pid, now + STOP_GRACE);
+                predecessors.insert(*key, pid);
+            }
+            if !restart {
+                // The nanny removes its server when it stops; doing it here too makes
+                // the table right at once instead of when each nanny gets to it.
+                out.push(Action::Ipvs(Op::DelDest(key.service, key.dest())));
+            }
+        }
+        (starts, predecessors, signals)
     }
 
     fn shut_down(&mut self, code: i32, now: Instant, out: &mut Vec<Action>) {
@@ -744,7 +769,7 @@ impl Manager {
                                  server of {} is not activated while it runs",
                                 n.vs,
                                 n.rs,
-                                nanny::status::ENV,
+                                nanny::availability::ENV,
                                 vs.name
                             )));
                         }
@@ -778,6 +803,8 @@ impl Manager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use daemon::driver::{Driver, Executor, Step};
+    use ipvs::DestKey;
 
     const BASE: &str = "hard_shutdown = 0\ntcp_timeout = 900\n\
         virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n timeout = 6\n\
@@ -793,16 +820,52 @@ mod tests {
             .config
     }
 
-    /// The manager with a fake shell: spawns get pids 100, 101, ...; reconciles fail for
-    /// the services in `fail`.
-    struct Sim {
-        m: Manager,
-        t0: Instant,
+    /// The manager driven by the shared driver with a fake shell: spawns get pids 100,
+    /// 101, ...; reconciles fail for the services in `fail`; every action is recorded.
+    struct FakeShell {
         now: Instant,
         next_pid: u32,
         fail: BTreeSet<ServiceKey>,
         /// Running nannies by server address.
         pids: BTreeMap<String, u32>,
+        seen: Vec<Action>,
+    }
+
+    impl Executor<Manager> for FakeShell {
+        fn execute(&mut self, a: Action) -> Step<Event> {
+            let step = match &a {
+                Action::Reconcile { desired, .. } => Step::Answer(Event::Reconciled {
+                    failed: desired
+                        .services
+                        .keys()
+                        .filter(|k| self.fail.contains(k))
+                        .copied()
+                        .collect(),
+                }),
+                Action::Sweep(items) => Step::Answer(Event::Swept {
+                    admitted: items.iter().map(|i| i.key).collect(),
+                    checked: items.len(),
+                }),
+                Action::Spawn { key, .. } => {
+                    let pid = self.next_pid;
+                    self.next_pid += 1;
+                    self.pids.insert(key.server.to_string(), pid);
+                    Step::Answer(Event::Spawned { key: *key, pid })
+                }
+                _ => Step::Done,
+            };
+            self.seen.push(a);
+            step
+        }
+
+        fn now(&self) -> Instant {
+            self.now
+        }
+    }
+
+    struct Sim {
+        d: Driver<Manager, FakeShell>,
+        t0: Instant,
     }
 
     impl Sim {
@@ -813,73 +876,42 @@ mod tests {
         fn start_failing(text: &str, fail: BTreeSet<ServiceKey>) -> (Sim, Vec<Action>) {
             let t0 = Instant::now();
             let (m, first) = Manager::start(cfg(text), LvsdFlags::default(), false, t0);
-            let mut sim = Sim {
-                m,
-                t0,
+            let shell = FakeShell {
                 now: t0,
                 next_pid: 100,
                 fail,
                 pids: BTreeMap::new(),
+                seen: Vec::new(),
             };
-            let out = sim.run(first);
+            let mut sim = Sim {
+                d: Driver::new(m, shell),
+                t0,
+            };
+            sim.d.carry_out(first);
+            let out = std::mem::take(&mut sim.d.exec.seen);
             (sim, out)
         }
 
-        /// Carries actions out like the shell does; returns every action seen.
-        fn run(&mut self, actions: Vec<Action>) -> Vec<Action> {
-            let mut queue: std::collections::VecDeque<Action> = actions.into();
-            let mut seen = Vec::new();
-            while let Some(a) = queue.pop_front() {
-                let answer = match &a {
-                    Action::Reconcile { desired, .. } => Some(Event::Reconciled {
-                        failed: desired
-                            .services
-                            .keys()
-                            .filter(|k| self.fail.contains(k))
-                            .copied()
-                            .collect(),
-                    }),
-                    Action::Sweep(items) => Some(Event::Swept {
-                        admitted: items.iter().map(|i| i.key).collect(),
-                        checked: items.len(),
-                    }),
-                    Action::Spawn { key, .. } => {
-                        let pid = self.next_pid;
-                        self.next_pid += 1;
-                        self.pids.insert(key.server.to_string(), pid);
-                        Some(Event::Spawned { key: *key, pid })
-                    }
-                    _ => None,
-                };
-                seen.push(a);
-                if let Some(e) = answer {
-                    for a in self.m.handle(e, self.now).into_iter().rev() {
-                        queue.push_front(a);
-                    }
-                }
-            }
-            seen
-        }
-
+        /// Feeds an event; returns every action carried out.
         fn feed(&mut self, e: Event) -> Vec<Action> {
-            let out = self.m.handle(e, self.now);
-            self.run(out)
+            self.d.dispatch(e);
+            std::mem::take(&mut self.d.exec.seen)
         }
 
         fn at(&mut self, secs: f64) -> Vec<Action> {
-            self.now = self.t0 + Duration::from_secs_f64(secs);
+            self.d.exec.now = self.t0 + Duration::from_secs_f64(secs);
             self.feed(Event::Tick)
         }
 
         fn pid(&self, server: &str) -> u32 {
-            self.pids[server]
+            self.d.exec.pids[server]
         }
 
         fn exit(&mut self, server: &str) -> Vec<Action> {
             let pid = self.pid(server);
             self.feed(Event::Exited {
                 pid,
-                how: "exit status 1".into(),
+                status: ExitStatus::Code(1),
             })
         }
 
@@ -996,7 +1028,7 @@ mod tests {
             "no sweep for a service that is not there"
         );
         assert_eq!(spawned(&out), ["10.0.0.3"]);
-        sim.fail.clear();
+        sim.d.exec.fail.clear();
         let out = sim.at(AUDIT_EVERY.as_secs_f64());
         assert_eq!(spawned(&out), ["10.0.0.1", "10.0.0.2"]);
     }
@@ -1044,14 +1076,12 @@ mod tests {
     #[test]
     fn hard_shutdown_stops_the_lvs_once_the_policy_gives_up() {
         let text = BASE.replace("hard_shutdown = 0", "hard_shutdown = 1");
-        let (sim, _) = Sim::start(&text);
-        let mut sim = Sim {
-            m: sim.m.with_policy(Backoff {
-                max_deaths: 1,
-                ..Backoff::default()
-            }),
-            ..sim
-        };
+        let (mut sim, _) = Sim::start(&text);
+        let m = std::mem::replace(
+            &mut sim.d.core,
+            Manager::start(cfg(&text), LvsdFlags::default(), true, sim.t0).0,
+        );
+        sim.d.core = m.with_policy(Backoff::giving_up_after(1));
         let out = sim.exit("10.0.0.1");
         assert_eq!(
             logs(&out)[..2],
@@ -1170,7 +1200,7 @@ mod tests {
         assert!(spawned(&out).is_empty(), "the old nanny is still there");
         let out = sim.feed(Event::Exited {
             pid: old,
-            how: "exit status 0".into(),
+            status: ExitStatus::Code(0),
         });
         assert_eq!(spawned(&out), ["10.0.0.3"]);
         let Some(Action::Spawn { argv, .. }) =
@@ -1289,8 +1319,8 @@ mod tests {
         // A nanny that never reports must not make the shell spin.
         let (mut sim, _) = Sim::start(BASE);
         sim.at(30.0);
-        let now = sim.now;
-        let next = sim.m.next_deadline(now).unwrap();
+        let now = sim.d.exec.now;
+        let next = sim.d.next_deadline().unwrap();
         assert!(next > now);
         assert_eq!(next, sim.t0 + AUDIT_EVERY, "only the audit is left");
     }

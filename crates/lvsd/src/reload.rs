@@ -23,6 +23,16 @@ pub struct NannyKey {
     pub port: u16,
 }
 
+impl NannyKey {
+    /// The IPVS destination this nanny's real server is.
+    pub fn dest(&self) -> ipvs::DestKey {
+        ipvs::DestKey {
+            addr: self.server,
+            port: self.port,
+        }
+    }
+}
+
 /// Every active real server of every active virtual, in file order, with the key of its
 /// nanny.
 pub fn real_servers(c: &Config) -> impl Iterator<Item = (NannyKey, &VirtualServer, &RealServer)> {

@@ -4,10 +4,15 @@
 //!
 //! * [`options`]: the legacy command line;
 //! * [`escape`], [`expect`]: send/expect strings;
-//! * [`monitor`]: the decisions, sans IO;
-//! * [`status`]: the availability channel to lvsd;
-//! * the IO shell (probes, load command, IPVS changes, signals) follows in `main.rs`.
+//! * [`check`]: the check a command line asks for; [`probe`], [`load`]: running it, and
+//!   the load query;
+//! * [`monitor`]: the decisions, sans IO; [`schedule`]: the monitor with its probe
+//!   timer, as one core for `daemon`'s driver;
+//! * [`shell`]: the driver's executor; [`southbound`]: IPVS changes;
+//! * [`availability`]: the availability channel to lvsd;
+//! * `main.rs`: the command line and the event loop.
 
+pub mod availability;
 pub mod check;
 pub mod escape;
 pub mod expect;
@@ -15,5 +20,6 @@ pub mod load;
 pub mod monitor;
 pub mod options;
 pub mod probe;
+pub mod schedule;
+pub mod shell;
 pub mod southbound;
-pub mod status;

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::probe::{run_program, ProgramResult};
+use daemon::process::{ExitStatus, Output, RunError};
+
+use crate::probe::run_program;
 
 /// The command line for `-U`: `none` disables it; `rsh`/`ssh` run `uptime` remotely.
 pub fn load_argv(load_cmd: &str, host: &str) -> Option<Vec<String>> {
@@ -48,12 +50,15 @@ pub fn parse_load(output: &str) -> Option<f64> {
 /// Runs the load command with a timeout; `Err` is the message to log.
 pub fn read_load(argv: &[String], timeout: Duration) -> Result<f64, String> {
     match run_program(argv, timeout) {
-        ProgramResult::Exited { code: 0, output } => {
-            let text = String::from_utf8_lossy(&output);
+        Ok(Output {
+            status: ExitStatus::Code(0),
+            stdout,
+        }) => {
+            let text = String::from_utf8_lossy(&stdout);
             parse_load(&text)
                 .ok_or_else(|| format!("bad load average returned: {}", text.trim_end()))
         }
-        ProgramResult::TimedOut => {
+        Err(RunError::TimedOut) => {
             Err(format!("timeout running the following: {}", argv.join(" ")))
         }
         _ => Err(format!(

@@ -1,15 +1,19 @@
-//! The nanny process: the IO shell around [`nanny::monitor::Monitor`]. Probes run on a
-//! fixed-rate timer (every `interval` seconds, start to start, so a failure is seen at
-//! most interval + timeout after it happens); signals arrive through a channel; IPVS
-//! changes go through [`nanny::southbound`].
+//! The nanny process: reads the legacy command line, then runs the
+//! [`nanny::schedule::Nanny`] core on `daemon`'s event loop and driver, with
+//! [`nanny::shell::Shell`] carrying its actions out (probes, load queries, IPVS changes
+//! through [`nanny::southbound`], reports to lvsd).
 
 use std::time::{Duration, Instant};
 
-use daemon::log::{Logger, Sinks};
-use daemon::signals::Signals;
+use daemon::driver::Driver;
+use daemon::event_loop::{EventLoop, Ready};
+use daemon::log::{LegacyLog, Sinks};
+use log::info;
 use nanny::check::Check;
-use nanny::monitor::{Action, Event, Mode, Monitor, Settings};
+use nanny::monitor::{self, Mode, Monitor, Settings};
 use nanny::options::{self, Command, Options};
+use nanny::schedule::{Event, Nanny};
+use nanny::shell::Shell;
 use nanny::southbound::{Backend, Southbound, Target};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
@@ -31,74 +35,50 @@ fn main() {
         }
     };
     // Before anything else runs: the channel is hidden from the programs nanny starts.
-    let channel = nanny::status::Channel::from_env();
+    let channel = nanny::availability::Channel::from_env();
     if !o.nodaemon {
         daemon::detach(o.nofork);
     }
-    let log = Logger::new(
-        "nanny",
-        Sinks {
-            stdout: o.nodaemon,
-            syslog: true,
-        },
-        o.verbose,
-    );
-    std::process::exit(run(o, &log, channel));
+    let sinks = Sinks {
+        stdout: o.nodaemon,
+        syslog: true,
+    };
+    LegacyLog::new("nanny", sinks, o.verbose).install();
+    std::process::exit(run(o, channel));
 }
 
-fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) -> i32 {
+fn run(o: Options, channel: Option<nanny::availability::Channel>) -> i32 {
     // First: a SIGTERM during start-up (lvsd stopping us, or dying) must still lead to
     // the clean-up of an entry adopted below, not to the default action.
-    let signals = match Signals::install(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP]) {
-        Ok(s) => Some(s),
+    let mut events = match EventLoop::new(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP]) {
+        Ok(l) => l,
         Err(e) => {
-            log.info(&format!("cannot install signal handlers: {e}"));
-            None
+            info!("cannot install signal handlers: {e}");
+            return 1;
         }
     };
     let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
-    let (probe, notes) = Check::from_options(&o);
+    let (check, notes) = Check::from_options(&o);
     for n in notes {
-        log.info(&n);
+        info!("{n}");
     }
     let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
     match o.mode {
-        Mode::Fos => log.info(&format!(
-            "Failover service monitor for {vip}:{} started",
-            o.port
-        )),
-        Mode::Lvs => log.info(&format!(
+        Mode::Fos => info!("Failover service monitor for {vip}:{} started", o.port),
+        Mode::Lvs => info!(
             "starting LVS client monitor for {vip}:{} -> {server}",
             o.port
-        )),
+        ),
     }
-    let mut southbound = if o.mode == Mode::Fos {
-        None
-    } else {
-        let target = match Target::from_options(&o) {
-            Ok(t) => t,
-            Err(msg) => {
-                log.info(&msg);
-                return 1;
-            }
-        };
-        let backend = if o.test_start {
-            Backend::DryRun
-        } else if o.ipvsadm != lvscf::DEFAULT_IPVSADM {
-            Backend::Wrapper(o.ipvsadm.clone())
-        } else {
-            match ipvs::Ipvs::open() {
-                Ok(i) => Backend::Netlink(i),
-                Err(e) => {
-                    log.info(&format!("cannot reach IPVS: {e}"));
-                    return 1;
-                }
-            }
-        };
-        Some(Southbound { target, backend })
+    let southbound = match southbound(&o) {
+        Ok(s) => s,
+        Err(msg) => {
+            info!("{msg}");
+            return 1;
+        }
     };
     let load_argv = nanny::load::load_argv(&o.load_cmd, &o.server.to_string());
-    let mut monitor = Monitor::new(Settings {
+    let monitor = Monitor::new(Settings {
         mode: o.mode,
         weight: o.weight,
         interval: o.interval,
@@ -107,113 +87,68 @@ fn run(o: Options, log: &Logger, mut channel: Option<nanny::status::Channel>) ->
         scale: o.scale,
         retries: o.retries,
         load_monitoring: load_argv.is_some(),
-        server: server.clone(),
+        server,
     });
-
-    if let Some(sb) = southbound.as_mut() {
-        if let Some(w) = sb.existing_weight() {
-            for a in monitor.adopt(w) {
-                match a {
-                    Action::Debug(m) => log.debug(&m),
-                    ipvs_action => {
-                        if let Err(msg) = sb.apply(&ipvs_action) {
-                            log.info(&msg);
-                        }
-                    }
-                }
-            }
-        }
+    let shell = Shell {
+        check,
+        southbound,
+        load_argv,
+        server: o.server.to_string(),
+        interval: Duration::from_secs(o.interval.into()),
+        channel,
+    };
+    let mut driver = Driver::new(Nanny::new(monitor, Instant::now()), shell);
+    let existing = driver
+        .exec
+        .southbound
+        .as_mut()
+        .and_then(|sb| sb.existing_weight());
+    if let Some(w) = existing {
+        let adopt = driver.core.adopt(w);
+        driver.carry_out(adopt);
     }
-
-    let interval = Duration::from_secs(o.interval.into());
-    let mut next = Instant::now();
-    let mut resync = false;
     loop {
-        let wait = next.saturating_duration_since(Instant::now());
-        let event = match signals.as_ref().and_then(|s| s.wait(wait)) {
-            Some(sig) => Some(match sig {
-                SIGUSR1 => Event::ForceDown,
-                SIGUSR2 => Event::ForceUp,
-                SIGHUP => Event::Resume,
-                _ => {
-                    log.info(&format!("Terminating due to signal {sig}"));
-                    Event::Terminate
-                }
-            }),
-            None => {
-                if signals.is_none() {
-                    std::thread::sleep(wait);
-                }
-                if Instant::now() < next {
-                    continue;
-                }
-                None
+        let ready = events.wait(driver.next_deadline()).unwrap_or_default();
+        for r in ready {
+            let event = match r {
+                Ready::Signal(sig) => Event::Monitor(signal_event(sig)),
+                _ => Event::Tick,
+            };
+            if let Some(code) = driver.dispatch(event) {
+                return code;
             }
-        };
-        let event = match event {
-            Some(e) => e,
-            None => {
-                next += interval;
-                if next < Instant::now() {
-                    next = Instant::now();
-                }
-                if monitor.probing_suspended() {
-                    continue;
-                }
-                if resync {
-                    // An earlier IPVS change failed: restore what the monitor believes.
-                    resync = false;
-                    for a in monitor.resync() {
-                        if let Err(msg) = southbound.as_mut().map_or(Ok(()), |s| s.apply(&a)) {
-                            log.info(&msg);
-                            resync = true;
-                        }
-                    }
-                }
-                let outcome = probe.run();
-                if let Err(msg) = &outcome {
-                    // Legacy logged every failed probe (`CONNECT to ... timed out`, ...).
-                    log.info(msg);
-                }
-                Event::Probe {
-                    ok: outcome.is_ok(),
-                }
-            }
-        };
-        let mut queue: std::collections::VecDeque<Action> = monitor.handle(event).into();
-        while let Some(action) = queue.pop_front() {
-            match action {
-                Action::Log(m) => log.info(&m),
-                Action::Debug(m) => log.debug(&m),
-                Action::Exit(code) => return code,
-                Action::QueryLoad => {
-                    let reading = match &load_argv {
-                        Some(argv) => match nanny::load::read_load(argv, interval) {
-                            Ok(l) => {
-                                log.debug(&format!("Loadavg of {} is {l}", o.server));
-                                Some(l)
-                            }
-                            Err(msg) => {
-                                log.info(&msg);
-                                None
-                            }
-                        },
-                        None => None,
-                    };
-                    queue.extend(monitor.handle(Event::Load(reading)));
-                }
-                ipvs_action => {
-                    if let Some(sb) = southbound.as_mut() {
-                        if let Err(msg) = sb.apply(&ipvs_action) {
-                            log.info(&msg);
-                            resync = true;
-                        }
-                    }
-                }
-            }
-        }
-        if let (Some(c), Mode::Lvs) = (channel.as_mut(), o.mode) {
-            c.report(monitor.is_active());
         }
     }
+}
+
+/// What a signal means (docs/legacy.md, "nanny"): USR1 forces the server down, USR2 up,
+/// HUP resumes probing; TERM and INT end nanny, removing its server.
+fn signal_event(sig: i32) -> monitor::Event {
+    match sig {
+        SIGUSR1 => monitor::Event::ForceDown,
+        SIGUSR2 => monitor::Event::ForceUp,
+        SIGHUP => monitor::Event::Resume,
+        _ => {
+            info!("Terminating due to signal {sig}");
+            monitor::Event::Terminate
+        }
+    }
+}
+
+/// Where the IPVS changes go: none for FOS, a wrapper program with `-I`, a dry run with
+/// `--test-start`, netlink otherwise.
+fn southbound(o: &Options) -> Result<Option<Southbound>, String> {
+    if o.mode == Mode::Fos {
+        return Ok(None);
+    }
+    let target = Target::from_options(o)?;
+    let backend = if o.test_start {
+        Backend::DryRun
+    } else if o.ipvsadm != lvscf::DEFAULT_IPVSADM {
+        Backend::wrapper(&o.ipvsadm)
+    } else {
+        let ipvs = ipvs::Ipvs::open().map_err(|e| format!("cannot reach IPVS: {e}"))?;
+        Backend::Netlink(ipvs)
+    };
+    Ok(Some(Southbound { target, backend }))
 }

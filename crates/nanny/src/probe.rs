@@ -5,9 +5,9 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use daemon::process::{ExitStatus, Output, RunError};
 
 use crate::expect::{Expect, Verdict};
 
@@ -176,19 +176,6 @@ fn judge_final(expect: &Expect, received: &[u8], t: &str) -> Outcome {
     }
 }
 
-/// What a command printed and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProgramResult {
-    Exited {
-        code: i32,
-        output: Vec<u8>,
-    },
-    Signalled,
-    TimedOut,
-    /// It could not be started.
-    Failed(String),
-}
-
 /// Splits a command line on blanks (no shell) and replaces whole-word `%h` and `%p`.
 pub fn command_argv(command: &str, host: &str, port: u16) -> Vec<String> {
     command
@@ -201,62 +188,11 @@ pub fn command_argv(command: &str, host: &str, port: u16) -> Vec<String> {
         .collect()
 }
 
-/// Runs `argv` (PATH search) with stdin and stderr on /dev/null, capturing stdout, in its
-/// own process group, which is killed when `timeout` passes.
-pub fn run_program(argv: &[String], timeout: Duration) -> ProgramResult {
-    let Some((prog, args)) = argv.split_first() else {
-        return ProgramResult::Failed("empty command".into());
-    };
-    let mut child = match Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => return ProgramResult::Failed(e.to_string()),
-    };
-    let pid = child.id() as i32;
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    // Read in a thread so a chatty program cannot block on a full pipe.
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            if out.len() < MAX_ANSWER {
-                out.extend_from_slice(&buf[..n.min(MAX_ANSWER - out.len())]);
-            }
-        }
-        out
-    });
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                // Its helpers, if any, go with it.
-                // SAFETY: signalling our own child's process group.
-                unsafe { libc::killpg(pid, libc::SIGKILL) };
-                let output = reader.join().unwrap_or_default();
-                return match status.code() {
-                    Some(code) => ProgramResult::Exited { code, output },
-                    None => ProgramResult::Signalled,
-                };
-            }
-            Ok(None) if Instant::now() >= deadline => {
-                // SAFETY: the child leads its own process group (process_group(0)).
-                unsafe { libc::killpg(pid, libc::SIGKILL) };
-                let _ = child.wait();
-                return ProgramResult::TimedOut;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return ProgramResult::Failed(e.to_string()),
-        }
-    }
+/// Runs a check or load program (no shell) for at most `timeout`, keeping at most
+/// [`MAX_ANSWER`] bytes of its output: `daemon::process::run`, whose deadline kills the
+/// program's whole process group.
+pub fn run_program(argv: &[String], timeout: Duration) -> Result<Output, RunError> {
+    daemon::process::run(argv, timeout, MAX_ANSWER)
 }
 
 /// The external check (`-e`): exit 0 passes, and with an expect string the output
@@ -271,11 +207,14 @@ pub fn program_probe(
 ) -> Outcome {
     let target = format!("{host}:{port}");
     match run_program(&command_argv(command, host, port), timeout) {
-        ProgramResult::Exited { code: 0, output } => {
+        Ok(Output {
+            status: ExitStatus::Code(0),
+            stdout,
+        }) => {
             let Some(expect) = expect else {
                 return Ok(());
             };
-            let mut out = output.as_slice();
+            let mut out = stdout.as_slice();
             if let Some(o) = out.strip_suffix(b"\n") {
                 out = o.strip_suffix(b"\r").unwrap_or(o);
             }
@@ -285,13 +224,9 @@ pub fn program_probe(
                 Err(mismatch(&target))
             }
         }
-        ProgramResult::Exited { .. } | ProgramResult::Signalled => {
-            Err(format!("The following exited abnormally: {command}"))
-        }
-        ProgramResult::TimedOut => Err(format!("timeout running the following: {command}")),
-        ProgramResult::Failed(e) => {
-            Err(format!("The following exited abnormally: {command} ({e})"))
-        }
+        Ok(_) => Err(format!("The following exited abnormally: {command}")),
+        Err(RunError::TimedOut) => Err(format!("timeout running the following: {command}")),
+        Err(RunError::Spawn(e)) => Err(format!("The following exited abnormally: {command} ({e})")),
     }
 }
 
@@ -350,12 +285,8 @@ mod tests {
             &command_argv("echo %h %p", "10.1.2.3", 8080),
             Duration::from_secs(5),
         );
-        assert_eq!(
-            r,
-            ProgramResult::Exited {
-                code: 0,
-                output: b"10.1.2.3 8080\n".to_vec()
-            }
-        );
+        let out = r.unwrap();
+        assert_eq!(out.status, ExitStatus::Code(0));
+        assert_eq!(out.stdout, b"10.1.2.3 8080\n");
     }
 }

@@ -8,7 +8,6 @@
 //! are reported to the caller, which logs them and re-synchronises later.
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ipvs::{Destination, ForwardMethod, Ipvs, Protocol, ServiceKey};
@@ -100,12 +99,30 @@ impl Target {
     }
 }
 
+/// How long an ipvsadm wrapper (`-I`) may take for one change: legacy nanny waited for
+/// ever, so a wrapper that hung froze the nanny and its signals (docs/differences.md).
+pub const WRAPPER_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub enum Backend {
     Netlink(Ipvs),
-    /// `-I PATH` with a path other than the default: run it as legacy nanny ran ipvsadm.
-    Wrapper(String),
+    /// `-I PATH` with a path other than the default: run it as legacy nanny ran ipvsadm,
+    /// for at most `timeout`.
+    Wrapper {
+        path: String,
+        timeout: Duration,
+    },
     /// `--test-start`: change nothing.
     DryRun,
+}
+
+impl Backend {
+    /// The `-I PATH` wrapper with the default time limit.
+    pub fn wrapper(path: &str) -> Backend {
+        Backend::Wrapper {
+            path: path.to_string(),
+            timeout: WRAPPER_TIMEOUT,
+        }
+    }
 }
 
 pub struct Southbound {
@@ -131,19 +148,16 @@ impl Southbound {
     pub fn apply(&mut self, action: &Action) -> Result<(), String> {
         match &mut self.backend {
             Backend::DryRun => Ok(()),
-            Backend::Wrapper(path) => {
+            Backend::Wrapper { path, timeout } => {
                 let Some(args) = self.target.ipvsadm_args(action) else {
                     return Ok(());
                 };
-                let status = Command::new(&*path)
-                    .args(&args)
-                    .stdin(Stdio::null())
-                    .status()
-                    .map_err(|e| format!("{path} command failed! ({e})"))?;
-                if status.success() {
-                    Ok(())
-                } else {
-                    Err(format!("{path} command failed!"))
+                let mut argv = vec![path.clone()];
+                argv.extend(args);
+                match daemon::process::run(&argv, *timeout, 0) {
+                    Ok(out) if out.status.success() => Ok(()),
+                    Ok(_) => Err(format!("{path} command failed!")),
+                    Err(e) => Err(format!("{path} command failed! ({e})")),
                 }
             }
             Backend::Netlink(ipvs) => {
@@ -260,13 +274,38 @@ mod tests {
     fn a_wrapper_program_is_run_and_its_failure_reported() {
         let mut sb = Southbound {
             target: target(false, 0),
-            backend: Backend::Wrapper("true".into()),
+            backend: Backend::wrapper("true"),
         };
         assert_eq!(sb.apply(&Action::Add(1)), Ok(()));
-        sb.backend = Backend::Wrapper("false".into());
+        sb.backend = Backend::wrapper("false");
         assert_eq!(
             sb.apply(&Action::Delete),
             Err("false command failed!".into())
+        );
+    }
+
+    #[test]
+    fn a_wrapper_that_hangs_is_killed_at_its_time_limit() {
+        let script = std::env::temp_dir().join(format!("nanny-ipvsadm-{}.sh", std::process::id()));
+        std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = script.display().to_string();
+        let mut sb = Southbound {
+            target: target(false, 0),
+            backend: Backend::Wrapper {
+                path: path.clone(),
+                timeout: Duration::from_millis(300),
+            },
+        };
+        let start = std::time::Instant::now();
+        let r = sb.apply(&Action::Add(1));
+        let _ = std::fs::remove_file(&script);
+        assert_eq!(r, Err(format!("{path} command failed! (timed out)")));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
         );
     }
 }

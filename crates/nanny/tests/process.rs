@@ -473,7 +473,7 @@ fn status_channel_reports_each_change_and_is_hidden_from_checks() {
         "-n",
         "--lvs",
     ])
-    .env(nanny::status::ENV, "77")
+    .env(nanny::availability::ENV, "77")
     .stdout(Stdio::null());
     // SAFETY: only async-signal-safe dup2 between fork and exec.
     unsafe {
@@ -491,27 +491,29 @@ fn status_channel_reports_each_change_and_is_hidden_from_checks() {
     let mut reader = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(r) };
     let mut read_reports = |n: usize| {
         let mut got = Vec::new();
-        let mut buf = Vec::new();
+        let mut lines = daemon::process::LineReader::new(64);
         let mut chunk = [0u8; 64];
         while got.len() < n {
             let k = reader.read(&mut chunk).unwrap();
             assert!(k > 0, "channel closed after {got:?}");
-            buf.extend_from_slice(&chunk[..k]);
-            let (reports, rest) = nanny::status::decode_stream(&buf);
-            got.extend(reports);
-            buf = rest.to_vec();
+            let reports = lines.push(&chunk[..k]);
+            got.extend(
+                reports
+                    .iter()
+                    .filter_map(|l| nanny::availability::Report::decode(l)),
+            );
         }
         got
     };
     let pid = child.id();
     assert_eq!(
         read_reports(1),
-        [nanny::status::Report { pid, active: true }]
+        [nanny::availability::Report { pid, active: true }]
     );
     std::fs::remove_file(&up).unwrap();
     assert_eq!(
         read_reports(1),
-        [nanny::status::Report { pid, active: false }],
+        [nanny::availability::Report { pid, active: false }],
         "one report per change, none while the state holds"
     );
     let _ = child.kill();

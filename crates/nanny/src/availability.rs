@@ -1,8 +1,9 @@
-//! The availability channel from nanny to lvsd (issue 5). Legacy lvsd learnt whether a
+//! The availability channel from nanny to lvsd. Legacy lvsd learnt whether a
 //! real server was up by reading nanny's log lines (`[ active ]` / `[inactive]`) from a
 //! pipe, which tied the sorry server to log wording. Here lvsd passes the write end of one
 //! pipe shared by all its nannies and names it in `LVSD_STATUS_FD`; each nanny writes one
-//! line per change of its state. Nanny's log output is unchanged.
+//! line per change of its state. Nanny's log output is unchanged. lvsd reads it with
+//! `daemon::process::LineReader` and [`Report::decode`].
 //!
 //! Wire format: `<pid> active\n` or `<pid> inactive\n`, ASCII. One line is far below
 //! `PIPE_BUF`, so lines from different nannies never interleave.
@@ -40,20 +41,6 @@ impl Report {
             active,
         })
     }
-}
-
-/// Splits what arrived on the channel into reports; returns the reports and the bytes of
-/// an incomplete last line, to be prefixed to the next read. Garbage lines are skipped.
-pub fn decode_stream(buf: &[u8]) -> (Vec<Report>, &[u8]) {
-    let mut out = Vec::new();
-    let mut rest = buf;
-    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-        if let Some(r) = Report::decode(&rest[..nl]) {
-            out.push(r);
-        }
-        rest = &rest[nl + 1..];
-    }
-    (out, rest)
 }
 
 /// The nanny's end of the channel.
@@ -122,28 +109,14 @@ mod tests {
     }
 
     #[test]
-    fn stream_keeps_partial_lines_and_skips_garbage() {
-        let (reports, rest) = decode_stream(b"12 active\nnanny: [ active ] x\n13 inactive\n14 act");
-        assert_eq!(
-            reports,
-            [
-                Report {
-                    pid: 12,
-                    active: true
-                },
-                Report {
-                    pid: 13,
-                    active: false
-                }
-            ]
-        );
-        assert_eq!(rest, b"14 act");
+    fn garbage_lines_are_not_reports() {
         for bad in [
             &b"x active"[..],
             b"12",
             b"12 up",
             b"-1 active",
             b"\xff active",
+            b"nanny: [ active ] x",
         ] {
             assert_eq!(Report::decode(bad), None, "{bad:?}");
         }

@@ -1,11 +1,11 @@
-//! When to restart a nanny that died (legacy lvsd never restarted one: with
+//! When to restart a child that died (legacy lvsd never restarted a nanny: with
 //! `hard_shutdown = 1` it shut the whole LVS down, and its lookup bug did the same with
 //! `hard_shutdown = 0`). Pure policy: restarts with exponential backoff, and "give up"
-//! when a nanny keeps dying, at which point `hard_shutdown` decides.
+//! when a child keeps dying, at which point the caller decides (lvsd: `hard_shutdown`).
 
 use std::time::{Duration, Instant};
 
-/// Restart policy for one nanny.
+/// Restart policy for one child.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     /// Deaths within `window` after which lvsd gives up on this nanny.
@@ -13,10 +13,10 @@ pub struct Backoff {
     pub window: Duration,
     pub first_delay: Duration,
     pub max_delay: Duration,
-    pub(crate) deaths: Vec<Instant>,
+    deaths: Vec<Instant>,
 }
 
-/// What to do about a nanny that died.
+/// What to do about a child that died.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     RestartAfter(Duration),
@@ -37,6 +37,14 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// Gives up after `max_deaths` deaths within the default window.
+    pub fn giving_up_after(max_deaths: usize) -> Backoff {
+        Backoff {
+            max_deaths,
+            ..Backoff::default()
+        }
+    }
+
     /// Records a death at `now` and decides.
     pub fn died(&mut self, now: Instant) -> Decision {
         self.deaths.retain(|t| now.duration_since(*t) < self.window);

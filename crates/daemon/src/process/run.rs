@@ -1,0 +1,219 @@
+//! An external command with a deadline that really fires: the command runs in a process
+//! group of its own, its output is read without a thread, and at the deadline the whole
+//! group is killed and our end of the pipe closed, whoever else still holds it (a
+//! descendant that left the group, `setsid sleep &`, cannot hold the caller up).
+
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::ExitStatus;
+
+/// What a command that finished in time printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub status: ExitStatus,
+    /// Standard output, at most the `max_output` asked for (the rest is discarded).
+    pub stdout: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    /// The command could not be started (no such file, not executable, ...).
+    Spawn(std::io::Error),
+    /// The deadline passed: the command's process group was killed.
+    TimedOut,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Spawn(e) => write!(f, "{e}"),
+            RunError::TimedOut => write!(f, "timed out"),
+        }
+    }
+}
+
+/// How often a command whose output is closed (or held by a stray descendant) is checked
+/// for having exited.
+const EXIT_CHECK: u16 = 5;
+
+/// Runs `argv` (no shell) with stdin on /dev/null and stderr discarded, for at most
+/// `timeout`; keeps at most `max_output` bytes of its standard output.
+pub fn run(argv: &[String], timeout: Duration, max_output: usize) -> Result<Output, RunError> {
+    let deadline = Instant::now() + timeout;
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| RunError::Spawn(std::io::Error::other("empty command")))?;
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(RunError::Spawn)?;
+    let group = Pid::from_raw(child.id() as i32);
+    let mut stdout = child.stdout.take();
+    if let Some(out) = &stdout {
+        let _ = fcntl(out.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    }
+    let mut collected = Vec::new();
+    loop {
+        if let Some(out) = stdout.as_mut() {
+            if !drain(out, &mut collected, max_output) {
+                stdout = None; // end of output
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                // What the command left running in its group goes with it.
+                let _ = killpg(group, Signal::SIGKILL);
+                if let Some(out) = stdout.as_mut() {
+                    drain(out, &mut collected, max_output);
+                }
+                return Ok(Output {
+                    status: ExitStatus::of(status),
+                    stdout: collected,
+                });
+            }
+            Ok(None) if Instant::now() >= deadline => return Err(kill(&mut child, group)),
+            Ok(None) => wait_readable(stdout.as_ref(), deadline),
+            Err(e) => {
+                kill(&mut child, group);
+                return Err(RunError::Spawn(e));
+            }
+        }
+    }
+}
+
+/// Reads what is there now; false at end of output.
+fn drain(out: &mut ChildStdout, collected: &mut Vec<u8>, max: usize) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match out.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                let room = max.saturating_sub(collected.len());
+                collected.extend_from_slice(&buf[..n.min(room)]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Waits a little for output (or, with none left to read, for the exit).
+fn wait_readable(stdout: Option<&ChildStdout>, deadline: Instant) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let ms = (left.as_millis() as u64).clamp(1, EXIT_CHECK as u64) as u16;
+    match stdout {
+        Some(out) => {
+            let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(ms));
+        }
+        None => std::thread::sleep(Duration::from_millis(ms as u64)),
+    }
+}
+
+fn kill(child: &mut Child, group: Pid) -> RunError {
+    let _ = killpg(group, Signal::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+    RunError::TimedOut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn output_and_exit_code() {
+        let out = run(&sh("echo hello; exit 3"), Duration::from_secs(10), 1024).unwrap();
+        assert_eq!(out.status, ExitStatus::Code(3));
+        assert_eq!(out.stdout, b"hello\n");
+    }
+
+    #[test]
+    fn a_signalled_command_says_so() {
+        let out = run(&sh("kill -9 $$"), Duration::from_secs(10), 1024).unwrap();
+        assert_eq!(out.status, ExitStatus::Signal(9));
+    }
+
+    #[test]
+    fn the_deadline_kills_the_command_even_if_it_ignores_sigterm() {
+        let start = Instant::now();
+        let r = run(
+            &sh("trap '' TERM; sleep 30"),
+            Duration::from_millis(200),
+            1024,
+        );
+        assert!(matches!(r, Err(RunError::TimedOut)), "{r:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_descendant_that_left_the_group_cannot_hold_the_caller() {
+        // The background sleep keeps the output pipe open in a session of its own.
+        let start = Instant::now();
+        let out = run(
+            &sh("setsid sleep 30 & echo done"),
+            Duration::from_secs(20),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(out.status, ExitStatus::Code(0));
+        assert_eq!(out.stdout, b"done\n");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        // And with the command itself hanging, the deadline still fires.
+        let start = Instant::now();
+        let r = run(
+            &sh("setsid sleep 30 & sleep 30"),
+            Duration::from_millis(300),
+            1024,
+        );
+        assert!(matches!(r, Err(RunError::TimedOut)));
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let out = run(
+            &sh("head -c 1000000 /dev/zero"),
+            Duration::from_secs(10),
+            1000,
+        )
+        .unwrap();
+        assert_eq!(out.stdout.len(), 1000);
+    }
+
+    #[test]
+    fn a_missing_program_is_a_spawn_error() {
+        let r = run(
+            &["/nonexistent/prog".to_string()],
+            Duration::from_secs(1),
+            10,
+        );
+        assert!(matches!(r, Err(RunError::Spawn(_))));
+    }
+}

@@ -1,0 +1,299 @@
+//! lvsd's IO: carries the manager's actions out ([`Shell`] is the driver's executor):
+//! IPVS through the reconciler, the start-up check ("sweep"), nanny processes, and the
+//! nannies' availability channel.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use daemon::driver::{Executor, Step};
+use daemon::process::{self, LineReader, Spawn};
+use ipvs::{Op, Reconciler, ServiceKey};
+use log::info;
+use nanny::check::Check;
+use nix::sys::signal::Signal;
+
+use crate::manager::{Action, Event, Manager, SweepItem};
+use crate::reload::NannyKey;
+
+/// How long a sweep may take.
+const SWEEP_LIMIT: Duration = Duration::from_secs(1);
+/// Threads running the sweep's checks.
+const SWEEP_THREADS: usize = 32;
+/// How long a client monitor gets to answer `--version` (docs/differences.md): one that
+/// does not answer delays the table by at most this, and is then taken for a foreign
+/// program.
+pub const VERSION_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest availability line accepted (`<pid> inactive` is 16 bytes).
+const MAX_REPORT: usize = 64;
+
+pub struct Shell {
+    /// None with `--test-start`.
+    reconciler: Option<Reconciler>,
+    state_path: PathBuf,
+    owned_stored: Option<BTreeSet<ServiceKey>>,
+    availability_read: File,
+    availability_write: OwnedFd,
+    reports: LineReader,
+    /// Client monitor paths and whether they adopt existing entries.
+    monitors: HashMap<String, bool>,
+}
+
+impl Shell {
+    pub fn new(reconciler: Option<Reconciler>, state_path: PathBuf) -> std::io::Result<Shell> {
+        // The read end stays here, the write end is passed to each nanny. Non-blocking:
+        // a nanny never stalls on a full pipe.
+        let (read, write) = daemon::nonblocking_pipe()?;
+        Ok(Shell {
+            reconciler,
+            state_path,
+            owned_stored: None,
+            availability_read: File::from(read),
+            availability_write: write,
+            reports: LineReader::new(MAX_REPORT),
+            monitors: HashMap::new(),
+        })
+    }
+
+    /// The descriptor the event loop watches for the nannies' reports.
+    pub fn availability_fd(&self) -> &File {
+        &self.availability_read
+    }
+
+    /// The reports that arrived, as events.
+    pub fn read_availability(&mut self) -> Vec<Event> {
+        self.reports
+            .read_from(&self.availability_read)
+            .iter()
+            .filter_map(|line| nanny::availability::Report::decode(line))
+            .map(|r| Event::Status {
+                pid: r.pid,
+                active: r.active,
+            })
+            .collect()
+    }
+
+    fn set_timeouts(&mut self, t: ipvs::Timeouts) {
+        if let Some(Err(e)) = self.reconciler.as_mut().map(|r| r.ipvs().set_timeouts(t)) {
+            info!(
+                "ipvsadm failed to set timeouts ({} {} {}): {e}",
+                t.tcp, t.tcp_fin, t.udp
+            );
+        }
+    }
+
+    fn apply(&mut self, op: Op) {
+        let Some(r) = self.reconciler.as_mut() else {
+            return;
+        };
+        match r.ipvs().apply(std::slice::from_ref(&op)).pop() {
+            // Already as wanted (the sorry server was there; the server, or its whole
+            // service, had gone).
+            Some(Err(e)) if e.is_exists() || e.is_no_destination() || e.is_no_service() => {}
+            Some(Err(e)) => info!("IPVS: {op:?}: {e}"),
+            _ => {}
+        }
+    }
+
+    /// Reconciles; returns the services that could not be set up.
+    fn reconcile(&mut self, desired: &ipvs::Desired, audit: bool) -> BTreeSet<ServiceKey> {
+        let Some(r) = self.reconciler.as_mut() else {
+            return BTreeSet::new();
+        };
+        let result = if audit {
+            r.audit(desired)
+        } else {
+            r.reconcile(desired)
+        };
+        let failed = match result {
+            Ok(report) => report
+                .failed
+                .iter()
+                .map(|(op, e)| {
+                    info!("IPVS: {op:?}: {e}");
+                    *op.service_key()
+                })
+                .collect(),
+            Err(e) => {
+                info!("IPVS: {e}");
+                desired.services.keys().copied().collect()
+            }
+        };
+        let owned = r.owned().clone();
+        if self.owned_stored.as_ref() != Some(&owned) {
+            match crate::owned::store(&self.state_path, &owned) {
+                Ok(()) => self.owned_stored = Some(owned),
+                Err(e) => info!("cannot write {}: {e}", self.state_path.display()),
+            }
+        }
+        failed
+    }
+
+    /// The sweep: each real server's check, run once from here (in parallel, at most
+    /// [`SWEEP_LIMIT`]), and the healthy servers added in one batch, so that a director
+    /// taking over (or a reload adding servers) serves at once instead of after the
+    /// nannies' process starts. Checks that run a program are left to the nannies.
+    /// Returns what was added.
+    fn sweep(&mut self, items: Vec<SweepItem>) -> BTreeSet<NannyKey> {
+        if self.reconciler.is_none() {
+            return BTreeSet::new();
+        }
+        let jobs: Vec<(SweepItem, Box<nanny::options::Options>)> = items
+            .into_iter()
+            .filter(|item| self.adopts_entries(&item.argv[0]))
+            .filter_map(|item| match nanny::options::parse(&item.argv[1..]) {
+                Ok(nanny::options::Command::Run(o)) if o.send_program.is_none() => Some((item, o)),
+                _ => None,
+            })
+            .collect();
+        let healthy = run_checks(jobs, SWEEP_LIMIT);
+        let ops: Vec<Op> = healthy
+            .iter()
+            .map(|i| Op::AddDest(i.key.service, i.dest.clone()))
+            .collect();
+        let Some(r) = self.reconciler.as_mut() else {
+            return BTreeSet::new();
+        };
+        let results = r.ipvs().apply(&ops);
+        healthy
+            .into_iter()
+            .zip(results)
+            .filter_map(|(item, result)| match result {
+                Ok(()) => Some(item.key),
+                Err(e) if e.is_exists() => Some(item.key),
+                Err(e) => {
+                    info!("IPVS: adding {:?}: {e}", item.dest);
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Whether the client monitor at `path` is this project's nanny (directly or
+    /// through a wrapper that execs it), which adopts an entry already in IPVS. A legacy
+    /// nanny would fail to add it (`ipvsadm -a` of an existing entry) and exit, so its
+    /// servers are left to it. Asked once per path, with `--version`, for at most
+    /// [`VERSION_TIMEOUT`].
+    fn adopts_entries(&mut self, path: &str) -> bool {
+        if let Some(known) = self.monitors.get(path) {
+            return *known;
+        }
+        let argv = [path.to_string(), "--version".to_string()];
+        let answer = process::run(&argv, VERSION_TIMEOUT, 4096);
+        let ours =
+            matches!(&answer, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("(piranha-rs "));
+        if !ours {
+            let why = match answer {
+                Err(process::RunError::TimedOut) => " (no answer to --version)",
+                _ => "",
+            };
+            info!("{path} is not piranha-rs's nanny{why}: its real servers are not checked by lvsd first");
+        }
+        self.monitors.insert(path.to_string(), ours);
+        ours
+    }
+
+    /// Starts a nanny: the availability channel in `LVSD_STATUS_FD`.
+    fn spawn(&self, argv: Vec<String>) -> std::io::Result<u32> {
+        let fd = self.availability_write.as_raw_fd();
+        process::spawn(&Spawn {
+            argv,
+            env: vec![(nanny::availability::ENV.to_string(), fd.to_string())],
+            keep_fds: vec![fd],
+        })
+    }
+}
+
+impl Executor<Manager> for Shell {
+    fn execute(&mut self, action: Action) -> Step<Event> {
+        match action {
+            Action::Log(msg) => info!("{msg}"),
+            Action::Print(msg) => println!("{msg}"),
+            Action::SetTimeouts(t) => self.set_timeouts(t),
+            Action::Reconcile { desired, audit } => {
+                return Step::Answer(Event::Reconciled {
+                    failed: self.reconcile(&desired, audit),
+                })
+            }
+            Action::Ipvs(op) => self.apply(op),
+            Action::Sweep(items) => {
+                let checked = items.len();
+                let admitted = self.sweep(items);
+                return Step::Answer(Event::Swept { admitted, checked });
+            }
+            Action::Spawn { key, argv } => {
+                return Step::Answer(match self.spawn(argv) {
+                    Ok(pid) => Event::Spawned { key, pid },
+                    Err(e) => Event::SpawnFailed {
+                        key,
+                        error: e.to_string(),
+                    },
+                })
+            }
+            Action::Stop { pid } => process::signal(pid, Signal::SIGTERM),
+            Action::Kill { pid } => process::signal(pid, Signal::SIGKILL),
+            Action::Exit(code) => return Step::Exit(code),
+        }
+        Step::Done
+    }
+}
+
+/// Runs the checks on a few threads; returns the items whose check passed within
+/// `limit`. Checks still running then are abandoned (their threads end with their own
+/// time limit, which is `limit` too).
+fn run_checks(
+    jobs: Vec<(SweepItem, Box<nanny::options::Options>)>,
+    limit: Duration,
+) -> Vec<SweepItem> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    let total = jobs.len();
+    if total == 0 {
+        return Vec::new();
+    }
+    let queue = Arc::new(Mutex::new(
+        jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..SWEEP_THREADS.min(total) {
+        let (queue, stop, tx) = (queue.clone(), stop.clone(), tx.clone());
+        let spawned = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Some((i, (item, o))) = queue.lock().unwrap().pop_front() else {
+                        return;
+                    };
+                    // Built here: a compiled regex stays on its thread.
+                    let (check, _) = Check::from_options(&o);
+                    let ok = check.with_timeout(limit).run().is_ok();
+                    if tx.send((i, item, ok)).is_err() {
+                        return;
+                    }
+                }
+            });
+        if spawned.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let deadline = Instant::now() + limit;
+    let mut healthy = Vec::new();
+    for _ in 0..total {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        match rx.recv_timeout(left) {
+            Ok((i, item, true)) => healthy.push((i, item)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    // In configuration order, for a deterministic batch.
+    healthy.sort_by_key(|(i, _)| *i);
+    healthy.into_iter().map(|(_, item)| item).collect()
+}
