@@ -35,15 +35,33 @@ impl Family {
     }
 }
 
-/// Transport protocol of an address/port service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Transport protocol of an address/port service: lvs.cf's `protocol`, nanny's
+/// `-u`/`--protocol`, and IPVS's service protocol are this one type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
+    #[default]
     Tcp,
     Udp,
     Sctp,
 }
 
 impl Protocol {
+    /// The lvs.cf keyword (`tcp`, `udp`, `sctp`), also nanny's `--protocol` value.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+
+    pub fn from_keyword(s: &str) -> Option<Protocol> {
+        [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+            .into_iter()
+            .find(|p| p.keyword() == s)
+    }
+
     pub fn number(self) -> u16 {
         match self {
             Protocol::Tcp => libc::IPPROTO_TCP as u16,
@@ -76,6 +94,24 @@ pub enum ServiceKey {
 }
 
 impl ServiceKey {
+    /// The service of a virtual server: by firewall mark when `fwmark` is set (in the
+    /// VIP's family), else by protocol, VIP and port. lvsd (from lvs.cf) and nanny (from
+    /// its command line) both derive their service here, so they always agree.
+    pub fn for_virtual(protocol: Protocol, vip: IpAddr, port: u16, fwmark: u32) -> ServiceKey {
+        if fwmark != 0 {
+            ServiceKey::Fwmark {
+                family: Family::of(&vip),
+                mark: fwmark,
+            }
+        } else {
+            ServiceKey::Addr {
+                protocol,
+                addr: vip,
+                port,
+            }
+        }
+    }
+
     pub fn family(&self) -> Family {
         match self {
             ServiceKey::Addr { addr, .. } => Family::of(addr),

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use ipvs::ServiceKey;
 use serde::Serialize;
 
 use crate::lexer::Quote;
@@ -63,27 +64,40 @@ impl Network {
             Network::Tunnel => 'i',
         }
     }
-}
 
-/// `protocol = tcp | udp` (`sctp` is an extension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    #[default]
-    Tcp,
-    Udp,
-    Sctp,
-}
+    /// nanny's `-M` value: legacy nanny skipped a leading `-`, looked at the first
+    /// letter only, and took anything but `g` and `i` for NAT.
+    pub fn from_nanny_letter(s: &str) -> Network {
+        match s.strip_prefix('-').unwrap_or(s).chars().next() {
+            Some('g') => Network::Direct,
+            Some('i') => Network::Tunnel,
+            _ => Network::Nat,
+        }
+    }
 
-impl Protocol {
-    pub fn keyword(self) -> &'static str {
+    /// ipvsadm's flag for it (`-m`, `-g`, `-i`), as nanny's `-I` wrapper gets it.
+    pub fn ipvsadm_flag(self) -> &'static str {
         match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
+            Network::Nat => "-m",
+            Network::Direct => "-g",
+            Network::Tunnel => "-i",
+        }
+    }
+
+    /// The IPVS forwarding method: the one mapping from configuration to kernel, used
+    /// by lvsd (sorry server, start-up check) and nanny alike.
+    pub fn forward_method(self) -> ipvs::ForwardMethod {
+        match self {
+            Network::Nat => ipvs::ForwardMethod::Masq,
+            Network::Direct => ipvs::ForwardMethod::Route,
+            Network::Tunnel => ipvs::ForwardMethod::Tunnel,
         }
     }
 }
+
+/// `protocol = tcp | udp` (`sctp` is an extension): IPVS's own type, one representation
+/// from lvs.cf to the kernel.
+pub use ipvs::Protocol;
 
 /// Schedulers legacy lvs.cf accepted.
 pub const LEGACY_SCHEDULERS: &[&str] = &["lc", "rr", "wlc", "wrr", "lblc", "lblcr", "dh", "sh"];
@@ -264,54 +278,22 @@ impl VirtualServer {
         self.servers.iter().filter(|s| s.active)
     }
 
-    /// How IPVS identifies this virtual service.
-    pub fn identity(&self) -> ServiceIdentity {
-        if self.fwmark != 0 {
-            ServiceIdentity::Fwmark {
-                mark: self.fwmark,
-                ipv6: matches!(self.vip(), Some(IpAddr::V6(_))),
-            }
-        } else {
-            ServiceIdentity::Addr {
-                protocol: self.protocol,
-                addr: self.vip().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-                port: self.port,
-            }
-        }
+    /// How IPVS identifies this virtual service (a VIP not given yet counts as
+    /// 0.0.0.0, so that a file with errors can still be described).
+    pub fn identity(&self) -> ServiceKey {
+        let vip = self.vip().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        ServiceKey::for_virtual(self.protocol, vip, self.port, self.fwmark)
     }
-}
 
-/// The key IPVS knows a virtual service by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ServiceIdentity {
-    Addr {
-        protocol: Protocol,
-        addr: IpAddr,
-        port: u16,
-    },
-    Fwmark {
-        mark: u32,
-        ipv6: bool,
-    },
-}
-
-impl std::fmt::Display for ServiceIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ServiceIdentity::Addr {
-                protocol,
-                addr: IpAddr::V6(a),
-                port,
-            } => write!(f, "{} [{a}]:{port}", protocol.keyword().to_uppercase()),
-            ServiceIdentity::Addr {
-                protocol,
-                addr,
-                port,
-            } => write!(f, "{} {addr}:{port}", protocol.keyword().to_uppercase()),
-            ServiceIdentity::Fwmark { mark, ipv6 } => {
-                write!(f, "FWM {mark}{}", if *ipv6 { " IPv6" } else { "" })
-            }
-        }
+    /// The IPVS service of this virtual server, if it has a VIP.
+    pub fn service_key(&self) -> Option<ServiceKey> {
+        let vip = self.vip()?;
+        Some(ServiceKey::for_virtual(
+            self.protocol,
+            vip,
+            self.port,
+            self.fwmark,
+        ))
     }
 }
 

@@ -1,39 +1,15 @@
-//! What lvs.cf asks of IPVS (reference §3.2): one virtual service per active `virtual`
+//! What lvs.cf asks of IPVS (docs/legacy.md, "lvsd"): one virtual service per active `virtual`
 //! block, with its scheduler and persistence. lvsd owns the services; their destinations
 //! belong to the nannies (and the sorry server), so the planner leaves them alone.
 
 use std::net::IpAddr;
 
-use ipvs::{
-    svc_flags, Desired, DesiredService, Family, Netmask, Protocol, Service, ServiceKey, Timeouts,
-};
+use ipvs::{svc_flags, Desired, DesiredService, Netmask, Service, Timeouts};
 use lvscf::{Config, VirtualServer};
-
-/// How IPVS knows the service of a `virtual` block.
-pub fn service_key(vs: &VirtualServer) -> Option<ServiceKey> {
-    let vip = vs.vip()?;
-    Some(if vs.fwmark != 0 {
-        ServiceKey::Fwmark {
-            family: Family::of(&vip),
-            mark: vs.fwmark,
-        }
-    } else {
-        let protocol = match vs.protocol {
-            lvscf::Protocol::Tcp => Protocol::Tcp,
-            lvscf::Protocol::Udp => Protocol::Udp,
-            lvscf::Protocol::Sctp => Protocol::Sctp,
-        };
-        ServiceKey::Addr {
-            protocol,
-            addr: vip,
-            port: vs.port,
-        }
-    })
-}
 
 /// The IPVS service of a `virtual` block: legacy `-s SCHED [-p PERSISTENT [-M PMASK]]`.
 pub fn service(vs: &VirtualServer) -> Option<Service> {
-    let key = service_key(vs)?;
+    let key = vs.service_key()?;
     let mut s = Service::new(key, &vs.scheduler);
     if vs.persistent > 0 {
         s.flags |= svc_flags::PERSISTENT;
@@ -69,6 +45,7 @@ pub fn timeouts(c: &Config) -> Option<Timeouts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ipvs::{Family, ServiceKey};
 
     fn config() -> Config {
         lvscf::parse_str(

@@ -13,10 +13,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use ipvs::{Desired, Destination, ForwardMethod, Op, ServiceKey};
-use lvscf::{Config, Network, VirtualServer};
+use ipvs::{Desired, Destination, Op, ServiceKey};
+use lvscf::{Config, VirtualServer};
 
-use crate::desired::{desired, service_key, timeouts};
+use crate::desired::{desired, timeouts};
 use crate::nanny_argv::LvsdFlags;
 use crate::reload::{nannies, real_servers, NannyKey};
 use daemon::process::{Backoff, Decision, ExitStatus};
@@ -197,24 +197,15 @@ pub fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> 
     Some(Destination::new(
         s.addr,
         s.port.unwrap_or(vs.port),
-        forward_method(c),
+        c.network.forward_method(),
         1,
     ))
-}
-
-/// The forwarding method of every destination (`network`).
-fn forward_method(c: &Config) -> ForwardMethod {
-    match c.network {
-        Network::Nat => ForwardMethod::Masq,
-        Network::Direct => ForwardMethod::Route,
-        Network::Tunnel => ForwardMethod::Tunnel,
-    }
 }
 
 /// The active virtual services of a file, by how IPVS knows them.
 fn keyed_virtuals(c: &Config) -> BTreeMap<ServiceKey, String> {
     c.active_virtuals()
-        .filter_map(|vs| Some((service_key(vs)?, vs.name.clone())))
+        .filter_map(|vs| Some((vs.service_key()?, vs.name.clone())))
         .collect()
 }
 
@@ -222,7 +213,7 @@ fn keyed_virtuals(c: &Config) -> BTreeMap<ServiceKey, String> {
 fn log_virtual_changes(old: &Config, new: &Config, out: &mut Vec<Action>) {
     let (before, after) = (keyed_virtuals(old), keyed_virtuals(new));
     for vs in old.active_virtuals() {
-        if service_key(vs).is_some_and(|k| !after.contains_key(&k)) {
+        if vs.service_key().is_some_and(|k| !after.contains_key(&k)) {
             out.push(Action::Log(format!(
                 "shutting down virtual service {}",
                 vs.name
@@ -230,7 +221,7 @@ fn log_virtual_changes(old: &Config, new: &Config, out: &mut Vec<Action>) {
         }
     }
     for vs in new.active_virtuals() {
-        if service_key(vs).is_some_and(|k| !before.contains_key(&k)) {
+        if vs.service_key().is_some_and(|k| !before.contains_key(&k)) {
             out.push(Action::Log(format!(
                 "starting virtual service {} active: {}",
                 vs.name, vs.port
@@ -447,7 +438,7 @@ impl Manager {
             Phase::Running => {}
         }
         for vs in self.config.active_virtuals() {
-            if let Some(k) = service_key(vs) {
+            if let Some(k) = vs.service_key() {
                 if failed.contains(&k) && !self.failed.contains(&k) {
                     out.push(Action::Log(format!(
                         "ipvsadm failed for virtual server {}!",
@@ -469,7 +460,7 @@ impl Manager {
     /// Every real server whose service exists, with the destination its nanny would add
     /// after a good first probe (its nanny adopts it, see nanny's `Monitor::adopt`).
     fn sweep_items(&self, only: Option<&BTreeSet<NannyKey>>) -> Vec<SweepItem> {
-        let forward = forward_method(&self.config);
+        let forward = self.config.network.forward_method();
         real_servers(&self.config)
             .filter(|(key, _, _)| !self.failed.contains(&key.service))
             .filter(|(key, _, _)| only.map_or(true, |o| o.contains(key)))
@@ -593,7 +584,7 @@ impl Manager {
     ) {
         let new_sorry: BTreeMap<ServiceKey, Destination> = new
             .active_virtuals()
-            .filter_map(|vs| Some((service_key(vs)?, sorry_destination(new, vs)?)))
+            .filter_map(|vs| Some((vs.service_key()?, sorry_destination(new, vs)?)))
             .collect();
         for (k, s) in std::mem::take(&mut self.sorry) {
             if new_sorry.get(&k).is_some_and(|d| d.same_settings(&s.dest)) {
@@ -738,7 +729,7 @@ impl Manager {
         }
         for vs in self.config.active_virtuals() {
             let (Some(service), Some(dest)) =
-                (service_key(vs), sorry_destination(&self.config, vs))
+                (vs.service_key(), sorry_destination(&self.config, vs))
             else {
                 continue;
             };
@@ -804,7 +795,7 @@ impl Manager {
 mod tests {
     use super::*;
     use daemon::driver::{Driver, Executor, Step};
-    use ipvs::DestKey;
+    use ipvs::{DestKey, ForwardMethod};
 
     const BASE: &str = "hard_shutdown = 0\ntcp_timeout = 900\n\
         virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n timeout = 6\n\

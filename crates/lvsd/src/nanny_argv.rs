@@ -1,6 +1,8 @@
 //! The nanny command line lvsd builds for each active real server, in the exact legacy
-//! order (reference §3.3): sites wrap nanny, and pulse/lvsd/nanny of different
-//! versions must interoperate.
+//! order (docs/legacy.md, "The nanny command line"): sites wrap nanny, and
+//! pulse/lvsd/nanny of different versions must interoperate. The one addition is
+//! `--protocol sctp` for an SCTP virtual (legacy knew no SCTP; TCP and UDP lines are
+//! unchanged).
 
 use lvscf::{Config, RealServer, VirtualServer};
 
@@ -13,7 +15,7 @@ pub struct LvsdFlags {
     pub nodaemon: bool,
 }
 
-/// `<client_monitor> -c -h RIP -p VPORT -r RPORT [-f MARK] [-u] [-e PROG] [-s SEND]
+/// `<client_monitor> -c -h RIP -p VPORT -r RPORT [-f MARK] [-u | --protocol sctp] [-e PROG] [-s SEND]
 /// [-x EXPECT] [-q] [--regex] [-v] -a REENTRY -I IPVSADM -t TIMEOUT -w WEIGHT -V VIP
 /// -M m|g|i [-U LOADCMD] [--nodaemon] --lvs`.
 pub fn nanny_argv(
@@ -39,8 +41,10 @@ pub fn nanny_argv(
     if vs.fwmark != 0 {
         a.extend(["-f".into(), vs.fwmark.to_string()]);
     }
-    if vs.protocol == lvscf::Protocol::Udp {
-        a.push("-u".into());
+    match vs.protocol {
+        lvscf::Protocol::Tcp => {}
+        lvscf::Protocol::Udp => a.push("-u".into()),
+        lvscf::Protocol::Sctp => a.extend(["--protocol".into(), "sctp".into()]),
     }
     // Double quotes are stripped; single quotes stay part of the value (legacy).
     if let Some(p) = &vs.send_program {

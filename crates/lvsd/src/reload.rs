@@ -12,7 +12,6 @@ use std::net::IpAddr;
 use ipvs::ServiceKey;
 use lvscf::{Config, RealServer, VirtualServer};
 
-use crate::desired::service_key;
 use crate::nanny_argv::{nanny_argv, LvsdFlags};
 
 /// One nanny: its virtual service and its real server.
@@ -37,7 +36,7 @@ impl NannyKey {
 /// nanny.
 pub fn real_servers(c: &Config) -> impl Iterator<Item = (NannyKey, &VirtualServer, &RealServer)> {
     c.active_virtuals().flat_map(|vs| {
-        let service = service_key(vs);
+        let service = vs.service_key();
         vs.active_servers().filter_map(move |rs| {
             let key = NannyKey {
                 service: service?,

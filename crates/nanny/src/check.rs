@@ -80,7 +80,7 @@ impl Check {
         };
         let check = Check::Net(NetProbe {
             target: SocketAddr::new(o.server, o.rport),
-            udp: o.udp,
+            protocol: o.protocol,
             send: send.map(String::into_bytes),
             expect,
             timeout,

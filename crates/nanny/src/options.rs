@@ -1,10 +1,13 @@
-//! nanny's legacy command line (reference §4.1, upstream popt table): every short and long
-//! option of the source plus the man page's spellings (`--quiesce-server`, `--UDP`), and
-//! `--retries N` (new; default 1, the legacy behaviour).
+//! nanny's legacy command line (docs/legacy.md, "nanny"; the upstream popt table): every
+//! short and long option of the source plus the man page's spellings (`--quiesce-server`,
+//! `--UDP`), and two new ones: `--retries N` (default 1, the legacy behaviour) and
+//! `--protocol tcp|udp|sctp` (how lvsd passes an SCTP service; `-u` is `--protocol udp`).
 
 use std::net::IpAddr;
 
 use daemon::cli::{self, OptSpec};
+
+use lvscf::{Network, Protocol};
 
 use crate::monitor::Mode;
 
@@ -28,6 +31,7 @@ enum Id {
     Suppress,
     Quiesce,
     Udp,
+    Protocol,
     Verbose,
     VirtAddress,
     Fwmark,
@@ -63,6 +67,7 @@ const OPTIONS: &[OptSpec<Id>] = &[
         &["quiesce_server", "quiesce-server"],
     ),
     OptSpec::flag(Id::Udp, Some('u'), &["udp", "UDP"]),
+    OptSpec::value(Id::Protocol, None, &["protocol"]),
     OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),
     OptSpec::value(Id::VirtAddress, Some('V'), &["virtaddress"]),
     OptSpec::value(Id::Fwmark, Some('f'), &["fwmark"]),
@@ -94,7 +99,8 @@ pub const USAGE: &str = "Usage: nanny [OPTION...]
       --regex                   expect_string is a POSIX extended regular expression
   -T, --suppress                do not interpret backslash escapes
   -q, --quiesce_server          on failure set weight 0 instead of removing
-  -u, --udp                     probe over UDP
+  -u, --udp                     UDP service: probe over UDP
+      --protocol=tcp|udp|sctp   the virtual service's protocol (default tcp)
       --retries=N               failed probes in a row that remove a server (default 1)
   -n, --nodaemon                run in the foreground, log to stdout and syslog
   -c, --nofork                  run as a daemon without forking
@@ -104,34 +110,6 @@ pub const USAGE: &str = "Usage: nanny [OPTION...]
       --version                 print the version
   -?, --help                    this text
 ";
-
-/// Forwarding method (`-M`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Masq,
-    Route,
-    Tunnel,
-}
-
-impl Method {
-    /// Legacy: a leading `-` is skipped; `i` tunnel, `g` direct routing, anything else NAT.
-    pub fn parse(s: &str) -> Method {
-        match s.strip_prefix('-').unwrap_or(s).chars().next() {
-            Some('i') => Method::Tunnel,
-            Some('g') => Method::Route,
-            _ => Method::Masq,
-        }
-    }
-
-    /// The ipvsadm flag.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Method::Masq => "-m",
-            Method::Route => "-g",
-            Method::Tunnel => "-i",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -145,7 +123,8 @@ pub struct Options {
     pub reentry: u32,
     pub weight: u32,
     pub scale: u32,
-    pub method: Method,
+    /// Forwarding method (`-M m|g|i`).
+    pub method: Network,
     pub ipvsadm: String,
     pub load_cmd: String,
     pub send: Option<String>,
@@ -154,7 +133,8 @@ pub struct Options {
     pub regex: bool,
     pub suppress: bool,
     pub quiesce: bool,
-    pub udp: bool,
+    /// The service's protocol, and how the server is probed.
+    pub protocol: Protocol,
     pub verbose: bool,
     pub nodaemon: bool,
     pub nofork: bool,
@@ -169,6 +149,19 @@ pub enum Command {
     Run(Box<Options>),
     Version,
     Help,
+}
+
+/// `-u` and `--protocol`: `-u` alone is UDP (legacy), both must agree.
+fn protocol(udp: bool, named: Option<&str>) -> Result<Protocol, String> {
+    let p = match named {
+        None => return Ok(if udp { Protocol::Udp } else { Protocol::Tcp }),
+        Some(v) => Protocol::from_keyword(v)
+            .ok_or_else(|| format!("nanny: bad argument --protocol: {v} (tcp, udp or sctp)"))?,
+    };
+    if udp && p != Protocol::Udp {
+        return Err(format!("nanny: -u contradicts --protocol {}", p.keyword()));
+    }
+    Ok(p)
 }
 
 /// Parses the arguments (without the program name). `Err` is the message to print on
@@ -231,7 +224,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         reentry,
         weight: int(Id::Weight, "--weight", 0, i32::MAX.into(), 1)? as u32,
         scale: int(Id::Scale, "--scale", 1, 1000, 10)? as u32,
-        method: Method::parse(o.value(Id::Method).unwrap_or("m")),
+        method: Network::from_nanny_letter(o.value(Id::Method).unwrap_or("m")),
         ipvsadm: o
             .value(Id::Ipvsadm)
             .unwrap_or(lvscf::DEFAULT_IPVSADM)
@@ -243,7 +236,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         regex: o.has(Id::Regex),
         suppress: o.has(Id::Suppress),
         quiesce: o.has(Id::Quiesce),
-        udp: o.has(Id::Udp),
+        protocol: protocol(o.has(Id::Udp), o.value(Id::Protocol))?,
         verbose: o.has(Id::Verbose),
         nodaemon: o.has(Id::NoDaemon),
         nofork: o.has(Id::NoFork),
@@ -306,12 +299,12 @@ mod tests {
             (o.port, o.rport, o.interval, o.reentry, o.weight),
             (80, 8080, 6, 15, 100)
         );
-        assert!(o.nofork && o.nodaemon && o.quiesce && !o.udp);
+        assert!(o.nofork && o.nodaemon && o.quiesce && o.protocol == Protocol::Tcp);
         assert_eq!(o.send.as_deref(), Some(r"GET /health HTTP/1.0\r\n\r\n"));
         assert_eq!(o.virtual_address.as_deref(), Some("192.168.0.100"));
         assert_eq!(
             (o.method, o.mode, o.load_cmd.as_str()),
-            (Method::Masq, Mode::Lvs, "none")
+            (Network::Nat, Mode::Lvs, "none")
         );
         assert_eq!(o.retries, 1);
     }
@@ -349,8 +342,15 @@ mod tests {
             (o.port, o.rport, o.fwmark, o.interval, o.reentry, o.weight, o.scale),
             (53, 5353, 7, 3, 9, 0, 4)
         );
-        assert_eq!(o.method, Method::Route);
-        assert!(o.regex && o.suppress && o.quiesce && o.udp && o.verbose && o.test_start);
+        assert_eq!(o.method, Network::Direct);
+        assert!(
+            o.regex
+                && o.suppress
+                && o.quiesce
+                && o.protocol == Protocol::Udp
+                && o.verbose
+                && o.test_start
+        );
         assert_eq!(o.mode, Mode::Fos);
         assert_eq!(o.retries, 3);
         let o = run(&[
@@ -371,8 +371,8 @@ mod tests {
             "-U",
             "rup",
         ]);
-        assert!(o.quiesce && o.udp && o.test_start && o.suppress);
-        assert_eq!(o.method, Method::Tunnel);
+        assert!(o.quiesce && o.protocol == Protocol::Udp && o.test_start && o.suppress);
+        assert_eq!(o.method, Network::Tunnel);
     }
 
     #[test]
@@ -384,13 +384,38 @@ mod tests {
         );
         assert_eq!(
             (o.ipvsadm.as_str(), o.load_cmd.as_str(), o.method),
-            ("/sbin/ipvsadm", "none", Method::Masq)
+            ("/sbin/ipvsadm", "none", Network::Nat)
         );
         // FOS: reentry defaults to the interval.
         let o = run(&["-h", "10.0.0.1", "--fos", "-t", "4"]);
         assert_eq!(o.reentry, 4);
-        // -M with anything else is NAT.
-        assert_eq!(Method::parse("x"), Method::Masq);
+        // -M with anything else is NAT; a leading dash is skipped.
+        assert_eq!(Network::from_nanny_letter("x"), Network::Nat);
+        assert_eq!(Network::from_nanny_letter("-g"), Network::Direct);
+    }
+
+    #[test]
+    fn the_protocol_option() {
+        let p = |s: &[&str]| {
+            let mut a = vec!["-h", "10.0.0.1", "--lvs"];
+            a.extend(s);
+            parse(&args(&a)).map(|c| match c {
+                Command::Run(o) => o.protocol,
+                _ => unreachable!(),
+            })
+        };
+        assert_eq!(p(&[]), Ok(Protocol::Tcp));
+        assert_eq!(p(&["-u"]), Ok(Protocol::Udp));
+        assert_eq!(p(&["--protocol", "sctp"]), Ok(Protocol::Sctp));
+        assert_eq!(p(&["--protocol=udp", "-u"]), Ok(Protocol::Udp));
+        assert_eq!(
+            p(&["--protocol", "icmp"]),
+            Err("nanny: bad argument --protocol: icmp (tcp, udp or sctp)".into())
+        );
+        assert_eq!(
+            p(&["-u", "--protocol", "sctp"]),
+            Err("nanny: -u contradicts --protocol sctp".into())
+        );
     }
 
     #[test]

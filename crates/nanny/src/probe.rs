@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use daemon::process::{ExitStatus, Output, RunError};
 
+use ipvs::Protocol;
+
 use crate::expect::{Expect, Verdict};
 
 /// At most this much of an answer is kept.
@@ -20,7 +22,8 @@ pub type Outcome = Result<(), String>;
 /// A network probe.
 pub struct NetProbe {
     pub target: SocketAddr,
-    pub udp: bool,
+    /// TCP and SCTP connect (then send/expect over the stream); UDP sends a datagram.
+    pub protocol: Protocol,
     pub send: Option<Vec<u8>>,
     pub expect: Option<Expect>,
     pub timeout: Duration,
@@ -35,16 +38,30 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 impl NetProbe {
     pub fn run(&self) -> Outcome {
         let deadline = Instant::now() + self.timeout;
-        if self.udp {
-            self.run_udp(deadline)
-        } else {
-            self.run_tcp(deadline)
+        match self.protocol {
+            Protocol::Udp => self.run_udp(deadline),
+            Protocol::Tcp | Protocol::Sctp => self.run_stream(deadline),
         }
     }
 
-    fn run_tcp(&self, deadline: Instant) -> Outcome {
+    /// Connects with this protocol's stream socket. SCTP's one-to-one style socket
+    /// reads and writes like TCP once connected, so the conversation is shared.
+    fn connect(&self) -> std::io::Result<TcpStream> {
+        match self.protocol {
+            Protocol::Sctp => {
+                let domain = socket2::Domain::for_address(self.target);
+                let sctp = socket2::Protocol::from(libc::IPPROTO_SCTP);
+                let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(sctp))?;
+                s.connect_timeout(&self.target.into(), self.timeout)?;
+                Ok(s.into())
+            }
+            _ => TcpStream::connect_timeout(&self.target, self.timeout),
+        }
+    }
+
+    fn run_stream(&self, deadline: Instant) -> Outcome {
         let t = self.target.to_string();
-        let mut stream = match TcpStream::connect_timeout(&self.target, self.timeout) {
+        let mut stream = match self.connect() {
             Ok(s) => s,
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
                 return Err(format!("CONNECT to {t} timed out"))

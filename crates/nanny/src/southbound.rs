@@ -1,6 +1,6 @@
 //! Carrying the monitor's IPVS actions out: over netlink through the `ipvs` crate, or,
 //! when the operator named a wrapper program with `-I`, by running it with the legacy
-//! ipvsadm argument lists (reference §4.6).
+//! ipvsadm argument lists (docs/legacy.md, "nanny").
 //!
 //! Legacy nanny exited on any failed ipvsadm run, which made lvsd shut the director down.
 //! Here a destination that already exists is adopted, a missing one is added or left
@@ -10,10 +10,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ipvs::{Destination, ForwardMethod, Ipvs, Protocol, ServiceKey};
+use ipvs::{Destination, Ipvs, Protocol, ServiceKey};
+use lvscf::Network;
 
 use crate::monitor::Action;
-use crate::options::{Method, Options};
+use crate::options::Options;
 
 /// Where the destination lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,44 +22,36 @@ pub struct Target {
     pub service: ServiceKey,
     pub server: IpAddr,
     pub rport: u16,
-    pub method: Method,
+    pub method: Network,
 }
 
 impl Target {
+    /// The service and destination the command line names: the service as
+    /// `ipvs::ServiceKey::for_virtual` derives it, as lvsd does from lvs.cf. A fwmark
+    /// service without `-V` (a nanny started by hand) takes the server's family.
     pub fn from_options(o: &Options) -> Result<Target, String> {
-        let service = if o.fwmark != 0 {
-            ServiceKey::Fwmark {
-                family: ipvs::Family::of(&o.server),
-                mark: o.fwmark,
-            }
-        } else {
-            let vip = o
-                .virtual_address
-                .as_deref()
-                .ok_or("nanny: no virtual address (-V) for the IPVS service")?;
-            let addr = lvscf::value::parse_addr_literal(vip)
-                .ok_or_else(|| format!("nanny: bad IP address -- {vip}"))?;
-            ServiceKey::Addr {
-                protocol: if o.udp { Protocol::Udp } else { Protocol::Tcp },
-                addr,
-                port: o.port,
-            }
+        let vip = match o.virtual_address.as_deref() {
+            Some(vip) => lvscf::value::parse_addr_literal(vip)
+                .ok_or_else(|| format!("nanny: bad IP address -- {vip}"))?,
+            None if o.fwmark != 0 => o.server,
+            None => return Err("nanny: no virtual address (-V) for the IPVS service".into()),
         };
         Ok(Target {
-            service,
+            service: ServiceKey::for_virtual(o.protocol, vip, o.port, o.fwmark),
             server: o.server,
             rport: o.rport,
             method: o.method,
         })
     }
 
-    fn dest(&self, weight: u32) -> Destination {
-        let forward = match self.method {
-            Method::Masq => ForwardMethod::Masq,
-            Method::Route => ForwardMethod::Route,
-            Method::Tunnel => ForwardMethod::Tunnel,
-        };
-        Destination::new(self.server, self.rport, forward, weight)
+    /// The destination with this weight.
+    pub fn dest(&self, weight: u32) -> Destination {
+        Destination::new(
+            self.server,
+            self.rport,
+            self.method.forward_method(),
+            weight,
+        )
     }
 
     /// The legacy ipvsadm service argument: `-t VIP:PORT`, `-u VIP:PORT` or `-f MARK`.
@@ -70,10 +63,11 @@ impl Target {
                 addr,
                 port,
             } => {
-                let flag = if protocol == Protocol::Udp {
-                    "-u"
-                } else {
-                    "-t"
+                // ipvsadm's flag for each protocol (`--sctp-service` has no short form).
+                let flag = match protocol {
+                    Protocol::Tcp => "-t",
+                    Protocol::Udp => "-u",
+                    Protocol::Sctp => "--sctp-service",
                 };
                 vec![flag.into(), SocketAddr::new(addr, port).to_string()]
             }
@@ -93,7 +87,11 @@ impl Target {
         args.extend(self.service_args());
         args.extend(["-r".to_string(), rs]);
         if let Some(w) = weight {
-            args.extend([self.method.flag().to_string(), "-w".into(), w.to_string()]);
+            args.extend([
+                self.method.ipvsadm_flag().to_string(),
+                "-w".into(),
+                w.to_string(),
+            ]);
         }
         Some(args)
     }

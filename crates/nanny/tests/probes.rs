@@ -32,7 +32,7 @@ fn probe(
 ) -> NetProbe {
     NetProbe {
         target,
-        udp: false,
+        protocol: ipvs::Protocol::Tcp,
         send: send.map(|s| s.as_bytes().to_vec()),
         expect: expect.map(|e| Expect::new(e, regex).unwrap()),
         timeout: Duration::from_millis(timeout_ms),
@@ -195,7 +195,7 @@ fn udp_server(reply: Option<&'static [u8]>) -> SocketAddr {
 fn udp(target: SocketAddr, expect: Option<&str>) -> NetProbe {
     NetProbe {
         target,
-        udp: true,
+        protocol: ipvs::Protocol::Udp,
         send: Some(b"ping".to_vec()),
         expect: expect.map(|e| Expect::new(e, false).unwrap()),
         timeout: Duration::from_millis(500),
