@@ -2,14 +2,11 @@
 //! nannies in a director namespace, real servers and a client in namespaces of their
 //! own, `ipvsadm -Ln` as the independent witness.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testbed::{eventually, Client, RealServer, TestNs};
+use testbed::{eventually, Client, Daemon, RealServer, TempDir, TestNs};
 
 fn nanny_path() -> String {
     let p = Path::new(env!("CARGO_BIN_EXE_lvsd")).with_file_name("nanny");
@@ -51,73 +48,41 @@ fn config(globals: &str, virtuals: &[String]) -> String {
     )
 }
 
+/// lvsd under test, with the directory of its lvs.cf and pid file.
 struct Lvsd {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Mutex<Vec<String>>,
+    d: Daemon,
     dir: PathBuf,
 }
 
 impl Lvsd {
-    fn dir(label: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("lvsd-{label}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn dir(label: &str) -> TempDir {
+        TempDir::new(&format!("lvsd-{label}"))
     }
 
     /// `lvsd -n -c DIR/lvs.cf --pidfile DIR/lvs.pid`, in this thread's namespace.
-    fn start(dir: &Path, text: &str, extra: &[&str]) -> Lvsd {
+    fn start(dir: &TempDir, text: &str, extra: &[&str]) -> Lvsd {
         std::fs::write(dir.join("lvs.cf"), text).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .args(["-n", "-c"])
-            .arg(dir.join("lvs.cf"))
-            .arg("--pidfile")
-            .arg(dir.join("lvs.pid"))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
+        let d = Daemon::spawn(
+            Command::new(env!("CARGO_BIN_EXE_lvsd"))
+                .args(["-n", "-c"])
+                .arg(dir.join("lvs.cf"))
+                .arg("--pidfile")
+                .arg(dir.join("lvs.pid"))
+                .args(extra),
+        );
         Lvsd {
-            child,
-            lines: rx,
-            seen: Mutex::new(Vec::new()),
-            dir: dir.to_path_buf(),
+            d,
+            dir: dir.path().to_path_buf(),
         }
     }
 
     /// Waits for a line containing `needle` (among the lines not waited for yet).
     fn wait_for(&self, needle: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.lock().unwrap().push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!(
-            "`{needle}` not printed within {secs} s; saw {:#?}",
-            self.seen.lock().unwrap()
-        );
+        self.d.wait_for(needle, secs).pop().unwrap()
     }
 
-    /// The lines printed so far (drains what has arrived).
     fn printed(&self) -> Vec<String> {
-        while let Ok(l) = self.lines.try_recv() {
-            self.seen.lock().unwrap().push(l);
-        }
-        self.seen.lock().unwrap().clone()
+        self.d.printed()
     }
 
     /// The pid of the latest nanny started for `vs/rs`, waiting for one.
@@ -146,8 +111,7 @@ impl Lvsd {
     }
 
     fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
+        self.d.signal(sig);
     }
 
     fn reload(&self, text: &str) {
@@ -159,16 +123,15 @@ impl Lvsd {
     /// SIGTERM; the exit code.
     fn stop(mut self) -> Option<i32> {
         self.signal(libc::SIGTERM);
-        let code = self.child.wait().unwrap().code();
-        self.printed();
-        code
+        self.d.wait()
     }
-}
 
-impl Drop for Lvsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn pid(&self) -> u32 {
+        self.d.child.id()
+    }
+
+    fn wait(&mut self) -> Option<i32> {
+        self.d.wait()
     }
 }
 
@@ -336,7 +299,7 @@ fn a_killed_nanny_is_restarted_and_a_hopeless_one_abandoned() {
     assert!(ns.ipvsadm().has(&dest), "the server stayed in the table");
     // The hopeless one: 1 + 2 + 4 + 8 s of restarts, then lvsd gives up and carries on.
     l.wait_for("nanny for child bad/z died! manual action needed!", 40);
-    assert!(alive(l.child.id()), "hard_shutdown = 0: lvsd keeps running");
+    assert!(alive(l.pid()), "hard_shutdown = 0: lvsd keeps running");
     assert!(ns.ipvsadm().has(&dest));
     assert_eq!(l.stop(), Some(0));
 }
@@ -358,7 +321,7 @@ fn hard_shutdown_stops_lvs_once_restarts_give_up() {
     l.wait_for("restarting nanny for bad/z in 1 s", 10);
     l.wait_for("nanny for child bad/z died! shutting down lvs", 40);
     l.wait_for("shutting down virtual service bad", 5);
-    assert_eq!(l.child.wait().unwrap().code(), Some(1));
+    assert_eq!(l.wait(), Some(1));
     assert!(
         ns.ipvsadm().services().is_empty(),
         "pulse sees lvsd exit; the table is clean"
@@ -622,7 +585,7 @@ fn after_a_crash_the_next_lvsd_removes_only_its_own_stale_services() {
     // kill -9: no clean-up by lvsd; its nannies get SIGTERM from the kernel and remove
     // their servers.
     l.signal(libc::SIGKILL);
-    let _ = l.child.wait();
+    let _ = l.wait();
     assert!(eventually(5, || !alive(nanny)), "nanny outlived lvsd");
     assert!(eventually(5, || !ns
         .ipvsadm()
@@ -662,4 +625,108 @@ fn after_a_crash_the_next_lvsd_removes_only_its_own_stale_services() {
             .collect::<Vec<_>>(),
         ["TCP 198.51.100.1:22 rr"]
     );
+}
+
+/// A virtual with a plain connect check (no send/expect), a non-HTTP port.
+fn connect_virtual(
+    name: &str,
+    address: &str,
+    port: u16,
+    extra: &str,
+    servers: &[String],
+) -> String {
+    format!(
+        "virtual {name} {{\n    active = 1\n    address = {address}\n    port = {port}\n    \
+         scheduler = wlc\n    timeout = 1\n    reentry = 1\n    client_monitor = {}\n{extra}{}}}\n",
+        nanny_path(),
+        servers.concat()
+    )
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn an_sctp_and_an_ipv6_fwmark_service_get_their_real_servers() {
+    // Both were broken before the shared service identity: nanny keyed an SCTP virtual's
+    // servers as TCP, and took a fwmark service's family from the real server.
+    let ns = TestNs::enter("lvsd-ident");
+    let mut rs1 = RealServer::new(&ns, 1);
+    rs1.start_sctp(9999);
+    let mut rs2 = RealServer::new(&ns, 2);
+    let v6 = rs2.add_ipv6(&ns);
+    rs2.start_http_on(&v6, 80);
+    let sctp = connect_virtual(
+        "sig",
+        "192.0.2.91 eth0:1",
+        9999,
+        "    protocol = sctp\n",
+        &[server("a", "10.1.0.2")],
+    );
+    // Port 80 without send/expect: nanny's default HTTP check.
+    let web6 = connect_virtual(
+        "web6",
+        "2001:db8::80 eth0",
+        80,
+        "    fwmark = 7\n",
+        &[server("b", &v6)],
+    );
+    let dir = Lvsd::dir("ident");
+    let l = Lvsd::start(&dir, &config("", &[sctp, web6]), &[]);
+    let sctp_dest = "SCTP 192.0.2.91:9999 -> 10.1.0.2:9999 Masq 1";
+    let fwm_dest = format!("FWM 7 -> [{v6}]:80 Masq 1");
+    assert!(
+        eventually(20, || {
+            let w = ns.ipvsadm();
+            w.has(sctp_dest) && w.has(&fwm_dest)
+        }),
+        "{:#?}\n{:#?}",
+        ns.ipvsadm(),
+        l.printed()
+    );
+    ns.ipvsadm()
+        .assert_has(&["SCTP 192.0.2.91:9999 wlc", "FWM 7 IPv6 wlc"]);
+    // The SCTP server's nanny really probes over SCTP: with the server gone, it goes.
+    rs1.stop_all();
+    assert!(
+        eventually(20, || !ns.ipvsadm().has(sctp_dest)),
+        "{:#?}",
+        ns.ipvsadm()
+    );
+    assert!(ns.ipvsadm().has(&fwm_dest));
+    assert_eq!(l.stop(), Some(0));
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn a_client_monitor_that_never_answers_version_delays_the_table_by_at_most_the_timeout() {
+    // lvsd asks each client monitor `--version` (is it piranha-rs's nanny?). A wrapper
+    // that hangs on that question once froze lvsd's start-up for good.
+    let ns = TestNs::enter("lvsd-version");
+    let mut rs = RealServer::new(&ns, 1);
+    rs.start_http(80);
+    let dir = Lvsd::dir("version");
+    let wrapper = dir.script(
+        "monitor",
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then exec sleep 1000; fi\nexec {} \"$@\"\n",
+            nanny_path()
+        ),
+    );
+    let web = virtual_block("web", "192.0.2.1", 80, "", &[server("a", "10.1.0.2")])
+        .replace(&nanny_path(), &wrapper);
+    let start = Instant::now();
+    let l = Lvsd::start(&dir, &config("", &[web]), &[]);
+    l.wait_for("(no answer to --version)", 10);
+    assert!(
+        eventually(10, || ns
+            .ipvsadm()
+            .has(&masq("192.0.2.1:80", "10.1.0.2:80"))),
+        "{:#?}\n{:#?}",
+        ns.ipvsadm(),
+        l.printed()
+    );
+    // The time limit (1 s), the nanny's start and its first probe, with room for the
+    // emulated CPU; without the limit the server never got in.
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    assert_eq!(l.stop(), Some(0));
 }

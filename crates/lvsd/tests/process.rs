@@ -2,14 +2,13 @@
 //! words, and `--test-start` (no IPVS change, no nanny) through a reload and a shutdown.
 //! The daemon against a real kernel is tested in the VM (tests/daemon.rs).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn dir(label: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("lvsd-proc-{label}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+use testbed::{Daemon, TempDir};
+
+fn dir(label: &str) -> TempDir {
+    TempDir::new(&format!("lvsd-proc-{label}"))
 }
 
 #[test]
@@ -57,45 +56,47 @@ fn test_start_runs_through_a_bad_reload_and_a_shutdown() {
         "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n\
                 server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
     std::fs::write(&cf, good).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .args(["-n", "--test-start", "-c"])
-        .arg(&cf)
-        .arg("--pidfile")
-        .arg(d.join("lvs.pid"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = || lines.next().unwrap().unwrap();
-    assert_eq!(next(), "lvs: starting virtual service web active: 80");
+    let mut l = Daemon::spawn(
+        Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["-n", "--test-start", "-c"])
+            .arg(&cf)
+            .arg("--pidfile")
+            .arg(d.join("lvs.pid")),
+    );
+    assert_eq!(
+        l.wait_for("starting virtual service", 5),
+        ["lvs: starting virtual service web active: 80"]
+    );
     std::fs::write(&cf, "virtual web {\n").unwrap();
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
-    assert_eq!(next(), "lvs: rereading configuration file");
-    assert!(next().starts_with("lvs: error parsing"));
-    let mut l = next();
-    while l.starts_with(&format!("lvs: {}", cf.display())) {
-        l = next();
-    }
-    assert_eq!(l, "lvs: keeping the running configuration");
-    // SIGUSR1 killed legacy lvsd; here it is ignored. SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    l.signal(libc::SIGHUP);
+    let lines = l.wait_for("keeping the running configuration", 5);
+    assert_eq!(lines[0], "lvs: rereading configuration file");
+    assert!(lines[1].starts_with("lvs: error parsing"), "{lines:?}");
+    let file_lines = format!("lvs: {}", cf.display());
+    assert!(
+        lines[2..lines.len() - 1]
+            .iter()
+            .all(|x| x.starts_with(&file_lines)),
+        "{lines:?}"
+    );
+    // SIGUSR1 killed legacy lvsd; here it is ignored.
+    l.signal(libc::SIGUSR1);
     std::thread::sleep(Duration::from_millis(200));
     assert!(
-        child.try_wait().unwrap().is_none(),
+        l.child.try_wait().unwrap().is_none(),
         "SIGUSR1 must not kill lvsd"
     );
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert_eq!(next(), "lvs: shutting down due to signal 15");
+    l.signal(libc::SIGTERM);
     assert_eq!(
-        next(),
-        "lvs: shutting down virtual service web",
+        l.wait_for("shutting down virtual service", 5),
+        [
+            "lvs: shutting down due to signal 15",
+            "lvs: shutting down virtual service web"
+        ],
         "the old configuration's"
     );
     let t = Instant::now();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(l.wait(), Some(0));
     assert!(t.elapsed() < Duration::from_secs(5));
     assert!(!d.join("lvs.pid").exists(), "no pid file in the foreground");
 }

@@ -25,8 +25,10 @@ pub enum Action {
     Probe,
     /// The monitor's own action (IPVS change, load query, log, exit).
     Monitor(monitor::Action),
-    /// Tell lvsd whether the server is serving (after every event: the channel writes
-    /// only changes, and retries one that did not fit in the pipe).
+    /// Tell lvsd whether the server is serving: after every event whose outcome is
+    /// known (not while a probe or load query is still to answer, or the report would be
+    /// stale by the time it is sent). The channel writes only changes, and retries one
+    /// that did not fit in the pipe.
     Report(bool),
 }
 
@@ -82,7 +84,13 @@ impl Nanny {
     }
 
     fn report(&self, out: &mut Vec<Action>) {
-        if self.monitor.settings().mode == Mode::Lvs {
+        let answer_pending = out.iter().any(|a| {
+            matches!(
+                a,
+                Action::Probe | Action::Monitor(monitor::Action::QueryLoad)
+            )
+        });
+        if self.monitor.settings().mode == Mode::Lvs && !answer_pending {
             out.push(Action::Report(self.monitor.is_active()));
         }
     }
@@ -152,11 +160,13 @@ mod tests {
         for (at, e) in script {
             let now = t0 + Duration::from_secs_f64(*at);
             let actions = n.handle(e.clone(), now);
-            // Every event ends with the current availability.
-            assert_eq!(
-                actions.last(),
-                Some(&Action::Report(n.monitor().is_active()))
-            );
+            // Every event ends with the current availability, unless an answer is due.
+            if !actions.contains(&Action::Probe) {
+                assert_eq!(
+                    actions.last(),
+                    Some(&Action::Report(n.monitor().is_active()))
+                );
+            }
             out.extend(actions.into_iter().map(|a| (*at, a)));
         }
         out
@@ -208,9 +218,29 @@ mod tests {
         assert_eq!(n.next_deadline(t0), Some(t0 + Duration::from_secs(2)));
         n.handle(Event::Monitor(monitor::Event::Resume), t0);
         let later = t0 + Duration::from_secs(2);
-        assert_eq!(
-            n.handle(Event::Tick, later),
-            [Action::Probe, Action::Report(false)]
-        );
+        assert_eq!(n.handle(Event::Tick, later), [Action::Probe]);
+    }
+
+    /// Through the driver, answers come before what was queued after the question: a
+    /// report queued behind a probe would have been stale.
+    #[test]
+    fn reports_through_the_driver_are_never_stale() {
+        use daemon::driver::{Driver, Executor, Step};
+        struct Up(Vec<bool>);
+        impl Executor<Nanny> for Up {
+            fn execute(&mut self, a: Action) -> Step<Event> {
+                match a {
+                    Action::Probe => Step::Answer(Event::Probed { ok: true }),
+                    Action::Report(r) => {
+                        self.0.push(r);
+                        Step::Done
+                    }
+                    _ => Step::Done,
+                }
+            }
+        }
+        let mut d = Driver::new(nanny(Instant::now()), Up(Vec::new()));
+        d.dispatch(Event::Tick);
+        assert_eq!(d.exec.0, [true]);
     }
 }

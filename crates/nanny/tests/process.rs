@@ -2,66 +2,26 @@
 //! argument lists through a wrapper program (`-I`), signals. IPVS itself is exercised in
 //! the VM tests (tests/vm.rs).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-struct Nanny {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
+use testbed::{Daemon, TempDir};
+
+/// nanny under test: `testbed::Daemon` with nanny's command line.
+struct Nanny;
 
 impl Nanny {
-    fn start(args: &[&str]) -> Nanny {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nanny"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        Nanny { child, lines: rx }
-    }
-
-    /// Waits for a line containing `needle`; returns the lines seen up to it.
-    fn wait_for(&self, needle: &str, secs: u64) -> Vec<String> {
-        let mut seen = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    let hit = l.contains(needle);
-                    seen.push(l);
-                    if hit {
-                        return seen;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("`{needle}` not logged within {secs} s; saw {seen:#?}");
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-}
-
-impl Drop for Nanny {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(args: &[&str]) -> Daemon {
+        Daemon::spawn(
+            Command::new(env!("CARGO_BIN_EXE_nanny"))
+                .args(args)
+                .stderr(Stdio::null()),
+        )
     }
 }
 
@@ -83,32 +43,16 @@ fn server() -> (u16, Arc<AtomicBool>) {
     (port, up)
 }
 
-/// A wrapper "ipvsadm" that appends its arguments to a file.
-fn wrapper() -> (String, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!(
-        "nanny-wrapper-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A wrapper "ipvsadm" that appends its arguments to a file: its path, the file, and
+/// the directory holding both.
+fn wrapper() -> (String, std::path::PathBuf, TempDir) {
+    let dir = TempDir::new("nanny-wrapper");
     let log = dir.join("calls");
-    let script = dir.join("ipvsadm-wrapper");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script.display().to_string(), log)
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        % 1_000_000
+    let script = dir.script(
+        "ipvsadm-wrapper",
+        &format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    );
+    (script, log, dir)
 }
 
 fn calls(log: &std::path::Path) -> Vec<String> {
@@ -122,7 +66,7 @@ fn calls(log: &std::path::Path) -> Vec<String> {
 #[test]
 fn lifecycle_with_a_wrapper_program() {
     let (port, up) = server();
-    let (wrapper, calls_log) = wrapper();
+    let (wrapper, calls_log, _dir) = wrapper();
     let port_s = port.to_string();
     let n = Nanny::start(&[
         "-c",
@@ -186,8 +130,7 @@ fn lifecycle_with_a_wrapper_program() {
     n.signal(libc::SIGTERM);
     n.wait_for("Terminating due to signal 15", 10);
     let mut child = n;
-    let status = child.child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(child.wait(), Some(0));
     assert_eq!(
         calls(&calls_log).last().unwrap(),
         &format!("-d -t 192.0.2.1:80 -r 127.0.0.1:{port}"),
@@ -198,7 +141,7 @@ fn lifecycle_with_a_wrapper_program() {
 #[test]
 fn signals_force_the_state() {
     let (port, _up) = server();
-    let (wrapper, calls_log) = wrapper();
+    let (wrapper, calls_log, _dir) = wrapper();
     let port_s = port.to_string();
     let n = Nanny::start(&[
         "-h",
@@ -320,13 +263,13 @@ fn fos_mode_exits_on_failure() {
     n.wait_for(&format!("Remote service 127.0.0.1:{port} is available"), 10);
     up.store(false, Ordering::SeqCst);
     n.wait_for("Exiting due to connection failure", 10);
-    assert_eq!(n.child.wait().unwrap().code(), Some(0));
+    assert_eq!(n.wait(), Some(0));
 }
 
 #[test]
 fn load_monitor_runs_uptime_over_ssh_and_raises_an_idle_servers_weight() {
     let (port, _up) = server();
-    let (wrapper, calls_log) = wrapper();
+    let (wrapper, calls_log, _dir) = wrapper();
     // A fake ssh that records its arguments and prints an idle machine's uptime.
     let dir = calls_log.parent().unwrap().to_path_buf();
     let ssh_args = dir.join("ssh-args");
@@ -432,23 +375,18 @@ fn nofork_without_nodaemon_detaches_without_forking() {
 #[test]
 fn status_channel_reports_each_change_and_is_hidden_from_checks() {
     use std::os::unix::process::CommandExt;
-    let dir = std::env::temp_dir().join(format!("nanny-status-{}", rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("nanny-status");
     let up = dir.join("up");
     let seen = dir.join("seen");
-    let check = dir.join("check");
-    std::fs::write(
-        &check,
-        format!(
+    let check = dir.script(
+        "check",
+        &format!(
             "#!/bin/sh\nif [ -e /proc/$$/fd/77 ]; then f=open; else f=closed; fi\n\
              echo \"env=${{LVSD_STATUS_FD:-none}} fd=$f\" > {}\ntest -e {}\n",
             seen.display(),
             up.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&check, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     std::fs::write(&up, "").unwrap();
 
     let mut fds = [0; 2];
@@ -462,7 +400,7 @@ fn status_channel_reports_each_change_and_is_hidden_from_checks() {
         "-p",
         "7",
         "-e",
-        check.to_str().unwrap(),
+        &check,
         "-t",
         "1",
         "-a",
@@ -523,5 +461,4 @@ fn status_channel_reports_each_change_and_is_hidden_from_checks() {
         "env=none fd=closed",
         "checks must not see lvsd's channel"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

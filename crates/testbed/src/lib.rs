@@ -1,9 +1,15 @@
-//! Helpers for the real-kernel tests, which run in the VM test bed (`tests/vm/run-tests`).
+//! Helpers for the tests: [`daemon`] (a daemon under test, temporary directories) for
+//! host and VM tests alike, and the rest for the real-kernel tests, which run in the VM
+//! test bed (`tests/vm/run-tests`).
 //!
 //! Each test gets its own network namespace, so each has its own IPVS table and tests
 //! run in parallel without seeing each other. The namespace is entered by the test's
 //! thread only (setns), so the `Ipvs` opened there acts on it; `ipvsadm` runs in it
 //! through `ip netns exec` as an independent witness.
+
+pub mod daemon;
+
+pub use daemon::{Daemon, TempDir};
 
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
@@ -133,6 +139,7 @@ impl Witness {
 pub struct RealServer {
     pub ns: String,
     pub addr: String,
+    n: u8,
     children: Vec<std::process::Child>,
 }
 
@@ -149,6 +156,7 @@ impl RealServer {
         let rs = RealServer {
             ns,
             addr: format!("10.{n}.0.2"),
+            n,
             children: Vec::new(),
         };
         rs.exec(&["ip", "link", "set", "lo", "up"]);
@@ -172,9 +180,46 @@ impl RealServer {
         sh(&full)
     }
 
+    /// Adds IPv6 to the link: director side `fd00:<n>::1/64`, server side
+    /// `fd00:<n>::2/64` (no duplicate address detection, so usable at once), with the
+    /// director as the default route. Returns the server's IPv6 address.
+    pub fn add_ipv6(&self, director: &TestNs) -> String {
+        let n = self.n;
+        let (vd, vr) = (format!("vd{n}"), format!("vr{n}"));
+        let (d, r) = (format!("fd00:{n}::1"), format!("fd00:{n}::2"));
+        director.exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{d}/64"),
+            "dev",
+            &vd,
+            "nodad",
+        ]);
+        self.exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{r}/64"),
+            "dev",
+            &vr,
+            "nodad",
+        ]);
+        self.exec(&["ip", "-6", "route", "add", "default", "via", &d]);
+        r
+    }
+
     /// Starts an HTTP server (`python3 -m http.server`) on `port`; waits until it listens.
     /// `GET /` answers with the server's address, so a client can tell servers apart.
     pub fn start_http(&mut self, port: u16) {
+        let addr = self.addr.clone();
+        self.start_http_on(&addr, port);
+    }
+
+    /// [`RealServer::start_http`] on another of the server's addresses (IPv6).
+    pub fn start_http_on(&mut self, addr: &str, port: u16) {
         let root = std::env::temp_dir().join(format!("{}-www", self.ns));
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("index.html"), &self.addr).unwrap();
@@ -188,7 +233,7 @@ impl RealServer {
                 "http.server",
                 &port.to_string(),
                 "--bind",
-                &self.addr,
+                addr,
                 "--directory",
                 root.to_str().unwrap(),
             ])
@@ -197,17 +242,46 @@ impl RealServer {
             .spawn()
             .expect("start python3 http.server");
         self.children.push(child);
+        let shown = if addr.contains(':') {
+            format!("[{addr}]:{port}")
+        } else {
+            format!("{addr}:{port}")
+        };
+        self.wait_listening(&["-Hltn"], &shown, "http server");
+    }
+
+    /// Starts an SCTP server on `port` that accepts associations and closes them;
+    /// waits until it listens. (Creating the socket loads the kernel's sctp module.)
+    pub fn start_sctp(&mut self, port: u16) {
+        let script = format!(
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)\n\
+             s.bind(('{}', {port}))\ns.listen(16)\nwhile True:\n    s.accept()[0].close()\n",
+            self.addr
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "python3", "-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the SCTP server");
+        self.children.push(child);
+        let shown = format!("{}:{port}", self.addr);
+        self.wait_listening(&["-HlnS"], &shown, "SCTP server");
+    }
+
+    fn wait_listening(&self, ss_args: &[&str], shown: &str, what: &str) {
         for _ in 0..100 {
             let out = Command::new("ip")
-                .args(["netns", "exec", &self.ns, "ss", "-Hltn"])
+                .args(["netns", "exec", &self.ns, "ss"])
+                .args(ss_args)
                 .output()
                 .unwrap();
-            if String::from_utf8_lossy(&out.stdout).contains(&format!("{}:{port}", self.addr)) {
+            if String::from_utf8_lossy(&out.stdout).contains(shown) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("http server did not start");
+        panic!("{what} did not start on {shown}");
     }
 
     /// Stops every server started here.
