@@ -61,6 +61,8 @@ fn arg(i: usize) -> u32 {
 }
 
 fn main() {
+    // RUST_LOG=debug shows what the libraries log (netlink family resolution, ...).
+    env_logger::init();
     let mode = std::env::args().nth(1).unwrap_or_default();
     match mode.as_str() {
         "cold" => {

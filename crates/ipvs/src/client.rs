@@ -266,10 +266,7 @@ impl Ipvs {
 }
 
 fn decode_err(context: &str, source: netlink::wire::DecodeError) -> Error {
-    Error::Decode {
-        context: context.to_string(),
-        source,
-    }
+    Error::decode(context, source)
 }
 
 fn op_request(op: &Op) -> Request {

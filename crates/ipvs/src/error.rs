@@ -20,18 +20,13 @@ pub enum Error {
     /// The generic netlink family "IPVS" does not exist (ip_vs is not loaded and could
     /// not be loaded).
     FamilyNotFound,
-    /// A system call failed.
-    Io { context: String, source: io::Error },
-    /// The kernel sent something this library cannot read.
-    Decode {
-        context: String,
-        source: DecodeError,
-    },
+    /// The way to the kernel failed: a system call, replies that were lost (the receive
+    /// buffer overflowed: the outcome of a batch is unknown and the table must be read
+    /// back), or replies this library cannot read. The `netlink` crate's error, which
+    /// the socket-option backend uses too.
+    Transport(netlink::Error),
     /// The backend cannot express this (e.g. IPv6 over the legacy socket options).
     Unsupported(String),
-    /// Replies were lost (the receive buffer overflowed): the outcome of a batch is
-    /// unknown and the table must be read back.
-    Overrun { context: String },
 }
 
 impl Error {
@@ -44,17 +39,18 @@ impl Error {
     }
 
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Transport(netlink::Error::io(context, source))
+    }
+
+    pub fn decode(context: impl Into<String>, source: DecodeError) -> Error {
+        Error::Transport(netlink::Error::decode(context, source))
     }
 
     /// The errno behind the error, if there is one.
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Kernel { errno, .. } => Some(*errno),
-            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Transport(e) => e.errno(),
             Error::FamilyNotFound => Some(libc::ENOENT),
             _ => None,
         }
@@ -85,7 +81,7 @@ impl Error {
         matches!(
             self.errno(),
             Some(libc::EAGAIN | libc::EBUSY | libc::EINTR | libc::ENOBUFS | libc::ENOMEM)
-        ) || matches!(self, Error::Overrun { .. })
+        ) || matches!(self, Error::Transport(netlink::Error::Overrun { .. }))
     }
 }
 
@@ -114,13 +110,8 @@ impl fmt::Display for Error {
                 f,
                 "the kernel has no IPVS generic netlink family (is the ip_vs module available?)"
             ),
-            Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Decode { context, source } => write!(f, "{context}: {source}"),
+            Error::Transport(e) => e.fmt(f),
             Error::Unsupported(what) => write!(f, "not supported by this IPVS interface: {what}"),
-            Error::Overrun { context } => write!(
-                f,
-                "{context}: kernel replies were lost (receive buffer overrun)"
-            ),
         }
     }
 }
@@ -128,8 +119,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
-            Error::Decode { source, .. } => Some(source),
+            Error::Transport(e) => e.source(),
             _ => None,
         }
     }
@@ -148,9 +138,7 @@ impl From<netlink::Error> for Error {
                 text,
             },
             netlink::Error::FamilyNotFound(_) => Error::FamilyNotFound,
-            netlink::Error::Io { context, source } => Error::Io { context, source },
-            netlink::Error::Decode { context, source } => Error::Decode { context, source },
-            netlink::Error::Overrun { context } => Error::Overrun { context },
+            other => Error::Transport(other),
         }
     }
 }
@@ -174,9 +162,9 @@ mod tests {
         assert_eq!(e.to_string(), "add destination: no such service (x)");
         assert!(Error::kernel(libc::ENOENT, "d", None).is_no_destination());
         assert!(Error::kernel(libc::EPERM, "d", None).is_permission());
-        assert!(Error::Overrun {
+        assert!(Error::Transport(netlink::Error::Overrun {
             context: "c".into()
-        }
+        })
         .is_transient());
         assert!(!Error::kernel(libc::EINVAL, "d", None).is_transient());
         assert_eq!(Error::FamilyNotFound.errno(), Some(libc::ENOENT));

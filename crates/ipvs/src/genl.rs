@@ -65,10 +65,7 @@ impl Netlink {
         replies
             .iter()
             .map(|r| {
-                let (cmd, body) = r.genl().map_err(|e| Error::Decode {
-                    context: context.into(),
-                    source: e,
-                })?;
+                let (cmd, body) = r.genl().map_err(|e| Error::decode(context, e))?;
                 Ok(Reply {
                     cmd,
                     body: body.to_vec(),

@@ -1,6 +1,6 @@
 //! The legacy IPVS socket options (`IP_VS_SO_*` on a raw IPv4 socket), the fallback when
 //! the kernel has no IPVS generic netlink family. IPv4 only; no persistence engines,
-//! tunnel types or extended sync-daemon settings (`ipvs-netlink.md` §5).
+//! tunnel types or extended sync-daemon settings (docs/ipvs.md).
 //!
 //! The structs are encoded by hand at the x86_64 offsets of `linux/ip_vs.h`, as pure
 //! functions, so the layout is tested without a kernel.

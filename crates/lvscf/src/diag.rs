@@ -1,5 +1,5 @@
 //! Diagnostics: every rejection names file, line and column, carries the legacy error text
-//! (reference §1.8) and a plain-language hint.
+//! (docs/legacy.md, "lvs.cf") and a plain-language hint.
 
 use std::fmt;
 

@@ -1,7 +1,7 @@
 //! The typed model of an lvs.cf file, shared by every daemon.
 //!
-//! Field names follow the lvs.cf keywords; defaults are the legacy ones (reference §1.3 to
-//! §1.5). Keywords the legacy daemons parse but never use (`heartbeat`, `debug_level`,
+//! Field names follow the lvs.cf keywords; defaults are the legacy ones (docs/legacy.md,
+//! "lvs.cf", and docs/lvs.cf.5). Keywords the legacy daemons parse but never use (`heartbeat`, `debug_level`,
 //! `serial_no`, `sync`, `master`, `dirs`) are kept so that a rewrite preserves them.
 
 use std::net::{IpAddr, Ipv4Addr};

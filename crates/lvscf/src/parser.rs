@@ -1045,7 +1045,7 @@ enum VValue {
     Ignored,
 }
 
-/// Every global keyword legacy accepts (reference §1.3).
+/// Every global keyword legacy accepts (docs/legacy.md, "lvs.cf").
 pub const GLOBAL_KEYWORDS: &[&str] = &[
     "service",
     "primary",
@@ -1080,7 +1080,7 @@ pub const GLOBAL_KEYWORDS: &[&str] = &[
     "sync",
 ];
 
-/// Every `virtual`/`failover` keyword (reference §1.4); `server` and `}` are structure.
+/// Every `virtual`/`failover` keyword (docs/legacy.md, "lvs.cf"); `server` and `}` are structure.
 pub const VIRTUAL_KEYWORDS: &[&str] = &[
     "active",
     "address",
@@ -1107,7 +1107,7 @@ pub const VIRTUAL_KEYWORDS: &[&str] = &[
     "dirs",
 ];
 
-/// Every `server` keyword (reference §1.5).
+/// Every `server` keyword (docs/legacy.md, "lvs.cf").
 pub const SERVER_KEYWORDS: &[&str] = &["address", "active", "port", "weight"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]

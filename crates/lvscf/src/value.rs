@@ -1,4 +1,4 @@
-//! Legacy value types of lvs.cf (reference §1.2): C `strtol` integers, booleans, ports by
+//! Legacy value types of lvs.cf (docs/legacy.md, "lvs.cf"): C `strtol` integers, booleans, ports by
 //! number or service name, `inet_aton` addresses, hosts by address or name, and durations.
 //!
 //! These functions know nothing about keywords; they return a [`ValueError`] that the

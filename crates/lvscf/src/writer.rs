@@ -1,4 +1,4 @@
-//! Writes a [`Config`] in the canonical layout of the piranha GUI (reference §1.7), so that
+//! Writes a [`Config`] in the canonical layout of the piranha GUI (docs/legacy.md, "lvs.cf"), so that
 //! parse → write → parse yields the same model.
 //!
 //! Layout: `key = value` lines; globals in the GUI's order, then the keywords the GUI never

@@ -1,4 +1,4 @@
-//! The legacy parser defects this project fixes (reference §7.1 items 1–3), each with the
+//! The legacy parser defects this project fixes (docs/differences.md, lvs.cf defects 1–3), each with the
 //! behaviour that replaces it. Documented in docs/differences.md.
 
 use lvscf::*;

@@ -1,4 +1,4 @@
-//! The reference's examples (piranha-behaviour.md §1) parse to the values it gives, and
+//! The legacy examples and error cases (docs/legacy.md, "lvs.cf") parse to the values it gives, and
 //! every legacy error case yields the legacy text with file and line.
 
 use std::net::IpAddr;
@@ -317,7 +317,7 @@ fn unused_keywords_are_kept() {
     assert_eq!((c.debug_level.as_str(), c.serial_no), ("HIGH", 9));
 }
 
-// ---- legacy error cases (reference §1.1-§1.8) ----
+// ---- legacy error cases (docs/legacy.md, "lvs.cf") ----
 
 #[test]
 fn legacy_errors_carry_legacy_texts_and_lines() {

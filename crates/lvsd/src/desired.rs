@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn services_of_the_reference_example() {
-        // Reference appendix B step 4: -A -t 192.168.0.100:80 -s wlc -p 300 -M 255.255.255.0,
+        // docs/legacy.md, "The worked example": -A -t 192.168.0.100:80 -s wlc -p 300 -M 255.255.255.0,
         // -A -u 192.168.0.101:53 -s rr, -A -f 80 -s wlc -p 600.
         let d = desired(&config());
         let services: Vec<&Service> = d.services.values().map(|s| &s.service).collect();

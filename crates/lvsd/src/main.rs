@@ -31,7 +31,7 @@ enum Id {
     PidFile,
 }
 
-/// The legacy option table (reference §3.1) plus `--check-config`, `--json`, `--pidfile`.
+/// The legacy option table (docs/legacy.md, "lvsd") plus `--check-config`, `--json`, `--pidfile`.
 const OPTIONS: &[OptSpec<Id>] = &[
     OptSpec::value(Id::Config, Some('c'), &["configfile"]),
     OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),

@@ -191,7 +191,7 @@ pub struct Manager {
 }
 
 /// The sorry server of a virtual: weight 1, the virtual's forwarding method, the
-/// configured port or else the virtual port (reference §3.5, vendor fix).
+/// configured port or else the virtual port (docs/legacy.md, "lvsd", vendor fix).
 pub fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> {
     let s = vs.sorry_server.as_ref()?;
     Some(Destination::new(

@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_reference_worked_example() {
-        // Reference §3.3 for virtual `www` of §1.9 (quotes shown there for readability).
+        // docs/legacy.md, "The worked example": virtual `www`.
         let c = config();
         let www = &c.virtuals[0];
         let argv = nanny_argv(&c, www, &www.servers[0], LvsdFlags::default());
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn udp_program_check_and_fwmark_with_uptime_load() {
-        // Reference appendix B, step 4.
+        // docs/legacy.md, "The worked example", step 4.
         let c = config();
         let dns = &c.virtuals[1];
         let argv = nanny_argv(&c, dns, &dns.servers[0], LvsdFlags::default());

@@ -1,4 +1,4 @@
-//! Which nannies a reload starts, stops and restarts (issue 5; legacy §3.6 compared
+//! Which nannies a reload starts, stops and restarts (legacy lvsd, docs/legacy.md "lvsd", compared
 //! virtuals by (VIP, protocol, port) only, used a wrong index, never applied changed
 //! checks, and dropped a whole virtual when one real server was removed).
 //!

@@ -1,6 +1,6 @@
 //! The lvsd binary on the host, where nothing needs IPVS: start-up errors in the legacy
 //! words, and `--test-start` (no IPVS change, no nanny) through a reload and a shutdown.
-//! The daemon against a real kernel is tested in the VM (tests/daemon.rs).
+//! The daemon against a real kernel is tested in the VM (tests/vm_daemon.rs).
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -57,8 +57,9 @@ impl Channel {
     pub fn from_env() -> Option<Channel> {
         let fd: RawFd = std::env::var(ENV).ok()?.trim().parse().ok()?;
         std::env::remove_var(ENV);
-        // SAFETY: fcntl on a descriptor number; fails harmlessly if it is not open.
-        if fd < 3 || unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        // Fails harmlessly if the number is not an open descriptor.
+        let cloexec = nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC);
+        if fd < 3 || nix::fcntl::fcntl(fd, cloexec).is_err() {
             return None;
         }
         // SAFETY: lvsd handed this descriptor to us and nothing else in nanny uses it.

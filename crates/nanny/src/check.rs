@@ -1,5 +1,5 @@
 //! The check a nanny runs, built from its command line exactly as legacy nanny built it
-//! (reference §4.2–§4.4): the default web check on port 80, escape conversion unless
+//! (docs/legacy.md, "nanny"): the default web check on port 80, escape conversion unless
 //! `-T`, `-e` overriding `-s`, a regex that does not compile failing every probe. lvsd
 //! builds the same check from the same command line for its start-up sweep.
 

@@ -1,4 +1,4 @@
-//! Backslash escapes in `send` and `expect` strings (reference §4.4): `\\`, `\r`, `\n`,
+//! Backslash escapes in `send` and `expect` strings (docs/legacy.md, "nanny"): `\\`, `\r`, `\n`,
 //! `\t`, `\'`, `\"`.
 //!
 //! Legacy nanny looped forever at start-up (100% CPU) on any other backslash sequence or

@@ -1,4 +1,4 @@
-//! What a probe expects back (reference §4.2), decided over everything read so far.
+//! What a probe expects back (docs/legacy.md, "nanny"), decided over everything read so far.
 //!
 //! Legacy made one `read()` and judged it: a plain expect string was a prefix match of
 //! that one read (a short first TCP segment failed), `*` accepted even an empty answer,

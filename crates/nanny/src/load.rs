@@ -1,4 +1,4 @@
-//! Load monitoring (reference §4.7): the real server's load average, read with `uptime`
+//! Load monitoring (docs/legacy.md, "nanny"): the real server's load average, read with `uptime`
 //! over rsh/ssh, `rup` or `ruptime`, or any command that prints one of their formats.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The real-server monitor's decisions, sans IO (reference §4.5, §4.7–§4.9): fed with
+//! The real-server monitor's decisions, sans IO (docs/legacy.md, "nanny"): fed with
 //! probe results, load readings and signals, it returns what to do to the IPVS
 //! destination and what to log. The IO shell (`main.rs`) runs probes on a timer and
 //! carries the actions out.
@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn slow_start_doubles_every_20_over_interval_probes() {
-        // Reference appendix B: weight 100, timeout 6: 3 -> 6 -> 12 -> 24 -> 48 -> 96 -> 100.
+        // docs/legacy.md, "The worked example": weight 100, timeout 6: 3 -> 6 -> 12 -> 24 -> 48 -> 96 -> 100.
         let mut m = Monitor::new(settings(100, 6, 15));
         let actions = run(&mut m, &[true; 25]);
         let weights: Vec<u32> = actions

@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn the_command_line_lvsd_builds() {
-        // Reference §3.3 worked example.
+        // docs/legacy.md, "The worked example".
         let o = run(&[
             "-c",
             "-h",

@@ -1,4 +1,4 @@
-//! Probes (reference §4.2, §4.3): TCP connect + send + expect, UDP send + expect, and an
+//! Probes (docs/legacy.md, "nanny"): TCP connect + send + expect, UDP send + expect, and an
 //! external check program. Each probe has one deadline, so it never blocks longer than
 //! the timeout (legacy allowed a connect timeout *and* a read timeout, and an external
 //! program could hang nanny forever).

@@ -1,6 +1,6 @@
 //! The nanny binary end to end on the host: foreground logging, the legacy ipvsadm
 //! argument lists through a wrapper program (`-I`), signals. IPVS itself is exercised in
-//! the VM tests (tests/vm.rs).
+//! the VM tests (tests/vm_ipvs.rs).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

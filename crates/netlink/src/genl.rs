@@ -52,7 +52,13 @@ pub fn open(name: &str) -> Result<(Connection, u16)> {
     for attempt in 0..3 {
         match resolve_family(&mut conn, name) {
             Ok(id) => return Ok((conn, id)),
-            Err(e @ Error::FamilyNotFound(_)) => last = e,
+            Err(e @ Error::FamilyNotFound(_)) => {
+                log::debug!(
+                    "{e} (attempt {}); the module may still be loading",
+                    attempt + 1
+                );
+                last = e
+            }
             Err(e) => return Err(e),
         }
         std::thread::sleep(std::time::Duration::from_millis(50 << attempt));

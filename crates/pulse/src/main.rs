@@ -1,4 +1,4 @@
-//! `pulse`: director heartbeat and VIP takeover (reference §2). This release implements
+//! `pulse`: director heartbeat and VIP takeover (docs/legacy.md, "pulse"). This release implements
 //! the legacy command line and `--check-config`; the daemon itself comes with its issue.
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ enum Id {
     Json,
 }
 
-/// The legacy popt table (reference §2.1) plus `--check-config` and `--json`.
+/// The legacy popt table (docs/legacy.md, "pulse") plus `--check-config` and `--json`.
 const OPTIONS: &[OptSpec<Id>] = &[
     OptSpec::value(Id::Config, Some('c'), &["configfile"]),
     OptSpec::flag(Id::NoDaemon, Some('n'), &["nodaemon"]),

@@ -82,8 +82,9 @@ impl Daemon {
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
+        if let Ok(sig) = nix::sys::signal::Signal::try_from(sig) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig);
+        }
     }
 
     /// Waits for the exit; the exit code (None if killed by a signal).

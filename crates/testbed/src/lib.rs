@@ -12,7 +12,6 @@ pub mod daemon;
 pub use daemon::{Daemon, TempDir};
 
 use std::collections::BTreeSet;
-use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -38,9 +37,8 @@ impl TestNs {
         let name: String = name.chars().take(40).collect();
         sh(&["ip", "netns", "add", &name]);
         let f = std::fs::File::open(format!("/run/netns/{name}")).expect("open netns");
-        // SAFETY: setns on a valid namespace fd; affects only this thread.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        // Affects only this thread.
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
         let ns = TestNs { name };
         ns.exec(&["ip", "link", "set", "lo", "up"]);
         ns

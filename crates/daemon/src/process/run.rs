@@ -125,6 +125,7 @@ fn wait_readable(stdout: Option<&ChildStdout>, deadline: Instant) {
 }
 
 fn kill(child: &mut Child, group: Pid) -> RunError {
+    log::debug!("killing process group {group} at its deadline");
     let _ = killpg(group, Signal::SIGKILL);
     let _ = child.kill();
     let _ = child.wait();
