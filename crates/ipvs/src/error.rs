@@ -31,11 +31,7 @@ pub enum Error {
 
 impl Error {
     pub fn kernel(errno: i32, context: impl Into<String>, text: Option<String>) -> Error {
-        Error::Kernel {
-            errno,
-            context: context.into(),
-            text,
-        }
+        netlink::Error::kernel(errno, context, text).into()
     }
 
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
