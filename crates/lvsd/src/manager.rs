@@ -865,8 +865,17 @@ mod tests {
         }
 
         fn start_failing(text: &str, fail: BTreeSet<ServiceKey>) -> (Sim, Vec<Action>) {
+            Sim::start_with(text, fail, Backoff::default())
+        }
+
+        fn start_with(
+            text: &str,
+            fail: BTreeSet<ServiceKey>,
+            policy: Backoff,
+        ) -> (Sim, Vec<Action>) {
             let t0 = Instant::now();
             let (m, first) = Manager::start(cfg(text), LvsdFlags::default(), false, t0);
+            let m = m.with_policy(policy);
             let shell = FakeShell {
                 now: t0,
                 next_pid: 100,
@@ -1067,12 +1076,7 @@ mod tests {
     #[test]
     fn hard_shutdown_stops_the_lvs_once_the_policy_gives_up() {
         let text = BASE.replace("hard_shutdown = 0", "hard_shutdown = 1");
-        let (mut sim, _) = Sim::start(&text);
-        let m = std::mem::replace(
-            &mut sim.d.core,
-            Manager::start(cfg(&text), LvsdFlags::default(), true, sim.t0).0,
-        );
-        sim.d.core = m.with_policy(Backoff::giving_up_after(1));
+        let (mut sim, _) = Sim::start_with(&text, BTreeSet::new(), Backoff::giving_up_after(1));
         let out = sim.exit("10.0.0.1");
         assert_eq!(
             logs(&out)[..2],
