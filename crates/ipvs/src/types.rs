@@ -242,6 +242,10 @@ impl Service {
     }
 }
 
+/// The largest weight IPVS accepts (the kernel keeps it in an `int`; above it the
+/// request is refused with EINVAL).
+pub const MAX_WEIGHT: u32 = i32::MAX as u32;
+
 /// Forwarding method of a destination (`IP_VS_CONN_F_*` & `FWD_MASK`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ForwardMethod {
@@ -326,12 +330,13 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// A destination with this weight, clamped to what IPVS accepts ([`MAX_WEIGHT`]).
     pub fn new(addr: IpAddr, port: u16, forward: ForwardMethod, weight: u32) -> Destination {
         Destination {
             addr,
             port,
             forward,
-            weight,
+            weight: weight.min(MAX_WEIGHT),
             upper_threshold: 0,
             lower_threshold: 0,
             tunnel: None,

@@ -335,6 +335,8 @@ impl Monitor {
             (last + k * (1.0 - load).cbrt())
                 .trunc()
                 .min(self.s.scale as f64 * w)
+                // scale * weight can pass what IPVS accepts.
+                .min(ipvs::MAX_WEIGHT as f64)
         } else {
             // Legacy floored at the configured weight, so load could only raise weights.
             let floor = (w / self.s.scale.max(1) as f64).max(1.0);
@@ -663,5 +665,28 @@ mod tests {
                 Action::Exit(1)
             ]
         );
+    }
+
+    #[test]
+    fn load_weighting_never_passes_the_largest_weight_ipvs_accepts() {
+        let max = ipvs::MAX_WEIGHT;
+        let mut s = settings(max, 1, 10);
+        s.scale = 1000;
+        s.load_monitoring = true;
+        let mut m = Monitor::new(s);
+        m.adopt(max);
+        for _ in 0..50 {
+            for a in m.handle(Event::Load(Some(0.0))) {
+                if let Action::SetWeight(w) | Action::Add(w) = a {
+                    assert!(w <= max, "weight {w} above {max}");
+                }
+            }
+        }
+        assert_eq!(m.weight(), max);
+        // The smallest: sustained load brings it down to weight / scale, never to 0.
+        for _ in 0..10_000 {
+            m.handle(Event::Load(Some(100.0)));
+        }
+        assert_eq!(m.weight(), max / 1000);
     }
 }
