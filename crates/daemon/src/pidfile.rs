@@ -1,28 +1,140 @@
 //! Pid files (`/var/run/pulse.pid`, `/var/run/lvs.pid`, `/var/run/fos.pid`): the pid as
-//! `"%d\n"`, as legacy wrote it, removed when the daemon exits normally.
+//! `"%d\n"`, as legacy wrote it, removed when the daemon exits normally; and the lock
+//! that keeps a second instance from running with the same pid file.
+//!
+//! The file is opened before the daemon detaches, so that a file that cannot be written,
+//! or another instance holding it, is reported on the terminal; it is opened without
+//! following a symlink, refused when it is not a plain file with one link (a planted
+//! hard link), made mode 0644 whatever the umask, and locked with `flock` (the lock
+//! survives the fork into the background: parent and child share it). The pid is
+//! written once the daemon is in the background, in place (no temporary file: the lock
+//! is on this inode).
 
-use std::io::Write;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// A written pid file; removed when dropped.
+use nix::fcntl::{Flock, FlockArg};
+
+#[derive(Debug)]
+pub enum PidFileError {
+    /// Another process holds the lock: it runs with this pid file.
+    Locked {
+        path: PathBuf,
+        pid: Option<u32>,
+    },
+    /// The path is a symlink, a directory, or has other hard links.
+    NotPlain {
+        path: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for PidFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PidFileError::Locked {
+                path,
+                pid: Some(pid),
+            } => write!(
+                f,
+                "another instance is running (pid {pid}): {} is locked",
+                path.display()
+            ),
+            PidFileError::Locked { path, pid: None } => {
+                write!(
+                    f,
+                    "another instance is running: {} is locked",
+                    path.display()
+                )
+            }
+            PidFileError::NotPlain { path } => write!(
+                f,
+                "cannot write {}: not a plain file with a single link (refused)",
+                path.display()
+            ),
+            PidFileError::Io { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PidFileError {}
+
+/// A locked pid file; removed when dropped.
 #[derive(Debug)]
 pub struct PidFile {
     path: PathBuf,
+    file: Flock<File>,
 }
 
 impl PidFile {
-    /// Writes this process's pid to `path` (replacing a stale file, as legacy did).
-    pub fn create(path: &Path) -> std::io::Result<PidFile> {
-        let tmp = path.with_extension("pid.tmp");
+    /// Opens and locks `path` (create it if needed). Call it before detaching.
+    pub fn lock(path: &Path) -> Result<PidFile, PidFileError> {
+        let io_err = |source| PidFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .mode(0o644)
+            .open(path)
         {
-            let mut f = std::fs::File::create(&tmp)?;
-            writeln!(f, "{}", std::process::id())?;
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(PidFileError::NotPlain {
+                    path: path.to_path_buf(),
+                })
+            }
+            other => other.map_err(io_err)?,
+        };
+        let meta = file.metadata().map_err(io_err)?;
+        if !meta.file_type().is_file() || meta.nlink() != 1 {
+            return Err(PidFileError::NotPlain {
+                path: path.to_path_buf(),
+            });
         }
-        // Atomic replace: readers never see a half-written file.
-        std::fs::rename(&tmp, path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io_err)?;
+        let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(mut f, _)| {
+            let mut text = String::new();
+            let _ = f.read_to_string(&mut text);
+            PidFileError::Locked {
+                path: path.to_path_buf(),
+                pid: text.trim().parse().ok(),
+            }
+        })?;
         Ok(PidFile {
             path: path.to_path_buf(),
+            file,
         })
+    }
+
+    /// Writes this process's pid (call it after detaching: the daemon's own pid).
+    pub fn write_pid(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        self.file
+            .write_all(format!("{}\n", std::process::id()).as_bytes())?;
+        self.file.flush()
+    }
+
+    /// Locks and writes at once (a daemon that does not detach).
+    pub fn create(path: &Path) -> Result<PidFile, PidFileError> {
+        let mut p = PidFile::lock(path)?;
+        p.write_pid().map_err(|source| PidFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(p)
     }
 
     pub fn path(&self) -> &Path {
@@ -32,15 +144,8 @@ impl PidFile {
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        // Only our own file: another instance may have replaced it meanwhile.
-        if std::fs::read_to_string(&self.path)
-            .ok()
-            .as_deref()
-            .map(str::trim)
-            == Some(&std::process::id().to_string())
-        {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        // We hold the lock: the file is ours. Removed before the lock goes with the file.
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -48,12 +153,18 @@ impl Drop for PidFile {
 mod tests {
     use super::*;
 
+    fn dir(label: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("pidfile-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
     #[test]
     fn written_in_the_legacy_format_and_removed_on_drop() {
-        let dir = std::env::temp_dir().join(format!("pidfile-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("lvs.pid");
-        std::fs::write(&path, "99999\n").unwrap(); // stale
+        let d = dir("format");
+        let path = d.join("lvs.pid");
+        std::fs::write(&path, "99999999\n").unwrap(); // stale: nobody holds its lock
         let p = PidFile::create(&path).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -61,11 +172,42 @@ mod tests {
         );
         drop(p);
         assert!(!path.exists());
-        // A file another process wrote meanwhile is left alone.
-        let p = PidFile::create(&path).unwrap();
-        std::fs::write(&path, "12345\n").unwrap();
-        drop(p);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "12345\n");
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_second_instance_is_refused_with_the_first_ones_pid() {
+        let d = dir("second");
+        let path = d.join("lvs.pid");
+        let _first = PidFile::create(&path).unwrap();
+        // flock locks belong to the open file: a second open conflicts, even here.
+        let e = PidFile::lock(&path).unwrap_err();
+        assert!(
+            matches!(e, PidFileError::Locked { pid: Some(p), .. } if p == std::process::id()),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("another instance is running (pid "),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn planted_links_are_refused_and_their_targets_untouched() {
+        let d = dir("planted");
+        let victim = d.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let sym = d.join("sym.pid");
+        std::os::unix::fs::symlink(&victim, &sym).unwrap();
+        let e = PidFile::create(&sym).unwrap_err();
+        assert!(matches!(e, PidFileError::NotPlain { .. }), "{e:?}");
+        let hard = d.join("hard.pid");
+        std::fs::hard_link(&victim, &hard).unwrap();
+        let e = PidFile::create(&hard).unwrap_err();
+        assert!(matches!(e, PidFileError::NotPlain { .. }), "{e:?}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -95,6 +95,13 @@ fn main() {
     let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(DEFAULT_PIDFILE));
     // Everything that can fail at start-up fails here, on the terminal, before detaching.
     let (loaded, reconciler) = start_up_or_exit(&config_path, &pid_path, test_start);
+    // One lvsd per pid file, refused on the terminal (the pid is written once detached).
+    let mut pid_file = (!nodaemon).then(|| {
+        PidFile::lock(&pid_path).unwrap_or_else(|e| {
+            eprintln!("lvs: {e}");
+            std::process::exit(1);
+        })
+    });
     if !nodaemon {
         daemon::detach(opts.has(Id::NoFork));
     }
@@ -108,12 +115,9 @@ fn main() {
     for w in &loaded.warnings {
         debug!("{w}");
     }
-    let pid_file = (!nodaemon)
-        .then(|| PidFile::create(&pid_path))
-        .and_then(|r| {
-            r.map_err(|e| info!("cannot write {}: {e}", pid_path.display()))
-                .ok()
-        });
+    if let Some(Err(e)) = pid_file.as_mut().map(PidFile::write_pid) {
+        info!("cannot write {}: {e}", pid_path.display());
+    }
     let code = match Setup::new(reconciler, &pid_path) {
         Ok(setup) => run(setup, &config_path, loaded.config, flags, test_start),
         Err(e) => {

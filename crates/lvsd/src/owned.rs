@@ -79,7 +79,7 @@ pub fn load(path: &Path) -> BTreeSet<ServiceKey> {
         .unwrap_or_default()
 }
 
-/// Writes the file atomically (write a temporary file, then rename it).
+/// Writes the file atomically and safely (`daemon::files::write_atomic`, mode 0644).
 pub fn store(path: &Path, keys: &BTreeSet<ServiceKey>) -> std::io::Result<()> {
     if keys.is_empty() {
         return match std::fs::remove_file(path) {
@@ -87,9 +87,7 @@ pub fn store(path: &Path, keys: &BTreeSet<ServiceKey>) -> std::io::Result<()> {
             _ => Ok(()),
         };
     }
-    let tmp = path.with_extension("services.tmp");
-    std::fs::write(&tmp, encode(keys))?;
-    std::fs::rename(&tmp, path)
+    daemon::files::write_atomic(path, encode(keys).as_bytes(), 0o644)
 }
 
 #[cfg(test)]

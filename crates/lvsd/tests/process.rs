@@ -100,3 +100,75 @@ fn test_start_runs_through_a_bad_reload_and_a_shutdown() {
     assert!(t.elapsed() < Duration::from_secs(5));
     assert!(!d.join("lvs.pid").exists(), "no pid file in the foreground");
 }
+
+#[test]
+fn a_second_lvsd_with_the_same_pid_file_is_refused_on_the_terminal() {
+    let d = dir("second");
+    let cf = d.join("lvs.cf");
+    std::fs::write(
+        &cf,
+        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n",
+    )
+    .unwrap();
+    let pid_file = d.join("lvs.pid");
+    let lvsd = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+        c.args(["--test-start", "-c"])
+            .arg(&cf)
+            .arg("--pidfile")
+            .arg(&pid_file)
+            .args(extra);
+        c
+    };
+    // Daemon mode without forking: the child is the daemon.
+    let mut first = lvsd(&["--nofork"]).spawn().unwrap();
+    let written = || std::fs::read_to_string(&pid_file).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while written().trim() != first.id().to_string() {
+        assert!(Instant::now() < deadline, "pid file: {:?}", written());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut second = lvsd(&["--nofork"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second lvsd with the same pid file kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = second.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "lvs: another instance is running (pid {}): {} is locked",
+            first.id(),
+            pid_file.display()
+        )
+    );
+    assert_eq!(
+        written().trim(),
+        first.id().to_string(),
+        "the first one's file stays"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert!(!pid_file.exists(), "removed at exit");
+    // Now a new one may start.
+    let mut again = lvsd(&["--nofork"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while written().trim() != again.id().to_string() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = again.kill();
+    let _ = again.wait();
+}
