@@ -8,6 +8,8 @@
 //! * [`parser`]: statements and blocks into the typed [`model`], with legacy error texts
 //!   ([`diag`]);
 //! * [`validate`]: semantic checks that are not syntax;
+//! * [`escape`], [`expect_regex`]: what a `send`/`expect` value means to nanny (backslash
+//!   escapes, the linear-time regex), shared so the check refuses what nanny could not use;
 //! * [`writer`]: the canonical layout the piranha GUI writes;
 //! * [`report`]: the `--check-config` summary and JSON.
 //!
@@ -17,6 +19,8 @@
 extern crate alloc;
 
 pub mod diag;
+pub mod escape;
+pub mod expect_regex;
 pub mod lexer;
 pub mod model;
 pub mod parser;

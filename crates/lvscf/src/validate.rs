@@ -66,7 +66,63 @@ impl Validator<'_> {
         self.push(Severity::Warning, line, message, hint.into());
     }
 
+    /// `use_regex = 1`: the expression nanny will compile (after its escape conversion)
+    /// must compile, or every probe fails and every real server of the service goes.
+    fn expect_regex(&mut self, vs: &VirtualServer) {
+        let Some(expect) = vs.expect.as_ref().filter(|_| vs.use_regex) else {
+            return;
+        };
+        let (pattern, _) = crate::escape::convert(&expect.as_passed());
+        if pattern == "*" {
+            return;
+        }
+        if let Err(why) = crate::expect_regex::ExpectRegex::new(&pattern) {
+            self.error(
+                vs.line,
+                format!(
+                    "expect of {} is not a usable regular expression: {why}",
+                    vs.name
+                ),
+                "nanny would fail every probe and remove every real server; fix the \
+                 expression, or set use_regex = 0 for a plain prefix match",
+            );
+        }
+    }
+
+    /// A command the daemons will run: warn when its program does not exist or is not
+    /// executable (`rsh` and other bare names are looked up in PATH, as execvp does).
+    fn program(&mut self, line: u32, what: &str, command: &str) {
+        let Some(prog) = command.split_whitespace().next() else {
+            return;
+        };
+        if let Err(why) = runnable(prog) {
+            self.warning(
+                line,
+                format!("{what}: {prog} {why}"),
+                "the daemon will fail to run it; install it or fix the path",
+            );
+        }
+    }
+
     fn globals(&mut self, c: &Config) {
+        for (what, cmd) in [
+            ("active_cmd", &c.active_cmd),
+            ("inactive_cmd", &c.inactive_cmd),
+        ] {
+            if let Some(cmd) = cmd {
+                self.program(0, what, cmd);
+            }
+        }
+        // The default ipvsadm is not run (IPVS is programmed over netlink); a wrapper is.
+        if c.ipvsadm != crate::DEFAULT_IPVSADM {
+            self.program(0, "ipvsadm", &c.ipvsadm.clone());
+        }
+        let uptime = c
+            .active_virtuals()
+            .any(|vs| vs.load_monitor.as_deref() == Some("uptime"));
+        if uptime {
+            self.program(0, "rsh_command", &c.rsh_command.clone());
+        }
         if c.primary.is_none() {
             let severity = match self.consumer {
                 Consumer::Pulse => Severity::Error,
@@ -291,6 +347,19 @@ impl Validator<'_> {
                 "set the service port, or a fwmark for a firewall-mark service",
             );
         }
+        self.expect_regex(vs);
+        self.program(
+            vs.line,
+            &format!("client_monitor of {}", vs.name),
+            &vs.client_monitor,
+        );
+        if let Some(p) = &vs.send_program {
+            self.program(
+                vs.line,
+                &format!("send_program of {}", vs.name),
+                &p.as_passed(),
+            );
+        }
         if vs.send_program.is_some() && vs.send.is_some() {
             self.warning(
                 vs.line,
@@ -377,5 +446,26 @@ impl Validator<'_> {
                 );
             }
         }
+    }
+}
+
+/// Whether `prog` can be run: `Err` says why not.
+fn runnable(prog: &str) -> Result<(), &'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_runnable = |p: &std::path::Path| {
+        std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if prog.contains('/') {
+        return match is_runnable(std::path::Path::new(prog)) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("is not an executable file"),
+            Err(_) => Err("does not exist"),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    if std::env::split_paths(&path).any(|d| is_runnable(&d.join(prog)).unwrap_or(false)) {
+        Ok(())
+    } else {
+        Err("is not found in PATH")
     }
 }

@@ -27,7 +27,18 @@ fn example_is_valid_and_warning_free() {
         &ParseOptions::default(),
     );
     assert!(report.ok, "{}", report.to_text());
-    assert!(report.diagnostics.is_empty(), "{}", report.to_text());
+    // Programs the example names (nanny, the active/inactive commands) need not exist on
+    // the machine running the tests; every other diagnostic would be the example's fault.
+    let about_this_machine =
+        |m: &str| m.ends_with("does not exist") || m.ends_with("is not found in PATH");
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .all(|d| about_this_machine(&d.message)),
+        "{}",
+        report.to_text()
+    );
     let c = report.config.unwrap();
     assert!(c.effective_backup_active(), "a two-director example");
     assert_eq!(c.network, Network::Nat);

@@ -178,3 +178,66 @@ fn inactive_blocks_are_not_checked() {
     ));
     assert!(!has_errors(&d), "{d:?}");
 }
+
+#[test]
+fn an_expect_regex_nanny_could_not_use_is_an_error_at_its_virtual() {
+    let with = |expect: &str, regex: u8| {
+        let extra = format!(" expect = \"{expect}\"\n use_regex = {regex}\n");
+        check(&format!(
+            "{BASE}{}",
+            vs("www", "192.168.0.100", "eth0:1", 80, &extra)
+        ))
+    };
+    let d = with("HTTP/1\\\\.[01] (200", 1);
+    let e: Vec<&Diagnostic> = d.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(e.len(), 1, "{d:?}");
+    assert!(e[0]
+        .message
+        .starts_with("expect of www is not a usable regular expression: "));
+    assert_eq!(e[0].line, 5, "the virtual's line");
+    // Back-references are refused too (nanny matches in linear time).
+    assert_eq!(errors(&with("(a)\\\\1", 1)).len(), 1);
+    // The same text as a plain prefix, and a sound expression after nanny's escapes.
+    assert!(errors(&with("HTTP/1\\\\.[01] (200", 0)).is_empty());
+    assert!(errors(&with("^HTTP/1\\\\.[01] [[:digit:]]{3}", 1)).is_empty());
+    assert!(errors(&with("*", 1)).is_empty());
+}
+
+#[test]
+fn programs_that_cannot_run_are_warned_about() {
+    let dir = std::env::temp_dir().join(format!("lvscf-prog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = dir.join("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let text = format!(
+        "{BASE}active_cmd = \"/nonexistent/became-active --now\"\ninactive_cmd = sh\n\
+         ipvsadm = {}\n{}",
+        plain.display(),
+        vs(
+            "www",
+            "192.168.0.100",
+            "eth0:1",
+            80,
+            " client_monitor = /nonexistent/nanny\n send_program = \"no-such-check-xyz %h\"\n"
+        )
+    );
+    let warnings: Vec<String> = check(&text)
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| d.message.clone())
+        .collect();
+    let want = [
+        "active_cmd: /nonexistent/became-active does not exist".to_string(),
+        format!("ipvsadm: {} is not an executable file", plain.display()),
+        "client_monitor of www: /nonexistent/nanny does not exist".into(),
+        "send_program of www: no-such-check-xyz is not found in PATH".into(),
+    ];
+    for w in &want {
+        assert!(warnings.contains(w), "{w} missing from {warnings:#?}");
+    }
+    assert!(
+        !warnings.iter().any(|w| w.starts_with("inactive_cmd")),
+        "sh is in PATH"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

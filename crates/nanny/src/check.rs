@@ -48,7 +48,7 @@ impl Check {
             expect = Some(HTTP_EXPECT.into());
         } else if !o.suppress {
             for s in [&mut send, &mut expect].into_iter().flatten() {
-                let (converted, unknown) = crate::escape::convert(s);
+                let (converted, unknown) = lvscf::escape::convert(s);
                 for u in unknown {
                     notes.push(format!(
                         "unknown escape sequence {u} kept as written in \"{s}\""

@@ -3,10 +3,13 @@
 //! Legacy made one `read()` and judged it: a plain expect string was a prefix match of
 //! that one read (a short first TCP segment failed), `*` accepted even an empty answer,
 //! and a regex saw only the first read. Here the probe keeps reading until the answer is
-//! decided or the timeout ends, `*` needs at least one byte, and the regex (POSIX ERE,
-//! with glibc's `regcomp` as legacy used) is matched against everything received.
+//! decided or the timeout ends, `*` needs at least one byte, and the regex is matched
+//! against everything received.
+//!
+//! The regex is `lvscf::expect_regex::ExpectRegex` (linear time; the config check compiles
+//! it the same way).
 
-use std::ffi::CString;
+use lvscf::expect_regex::ExpectRegex;
 
 /// The verdict on the bytes received so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,18 +25,18 @@ pub enum Expect {
     Any,
     /// The answer starts with these bytes.
     Prefix(Vec<u8>),
-    /// `--regex`: a POSIX extended regular expression found anywhere in the answer.
-    Regex(PosixRegex),
+    /// `--regex`: a regular expression found anywhere in the answer.
+    Regex(ExpectRegex),
 }
 
 impl Expect {
-    /// `regex`: interpret `text` as a POSIX ERE. Errors carry the regcomp message.
+    /// `regex`: interpret `text` as a regular expression. Errors are one line.
     pub fn new(text: &str, regex: bool) -> Result<Expect, String> {
         if text == "*" {
             return Ok(Expect::Any);
         }
         if regex {
-            return PosixRegex::new(text).map(Expect::Regex);
+            return ExpectRegex::new(text).map(Expect::Regex);
         }
         Ok(Expect::Prefix(text.as_bytes().to_vec()))
     }
@@ -61,51 +64,6 @@ impl Expect {
             Expect::Regex(r) if r.is_match(received) => Verdict::Pass,
             Expect::Regex(_) => undecided,
         }
-    }
-}
-
-/// A compiled POSIX extended regular expression (glibc `regcomp(REG_EXTENDED)`).
-pub struct PosixRegex {
-    re: Box<libc::regex_t>,
-}
-
-impl PosixRegex {
-    pub fn new(pattern: &str) -> Result<PosixRegex, String> {
-        let c =
-            CString::new(pattern).map_err(|_| "the expression contains a NUL byte".to_string())?;
-        // SAFETY: regex_t is plain data that regcomp initialises.
-        let mut re: Box<libc::regex_t> = Box::new(unsafe { std::mem::zeroed() });
-        // SAFETY: valid pattern and regex_t; REG_NOSUB since only a match is needed.
-        let rc =
-            unsafe { libc::regcomp(&mut *re, c.as_ptr(), libc::REG_EXTENDED | libc::REG_NOSUB) };
-        if rc != 0 {
-            let mut buf = [0 as libc::c_char; 256];
-            // SAFETY: buf is valid for its length; regerror NUL-terminates.
-            unsafe { libc::regerror(rc, &*re, buf.as_mut_ptr(), buf.len()) };
-            // SAFETY: regerror wrote a NUL-terminated string into buf.
-            let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
-                .to_string_lossy()
-                .into_owned();
-            return Err(msg);
-        }
-        Ok(PosixRegex { re })
-    }
-
-    /// Matches anywhere in `text`, up to its first NUL byte (as legacy's C string).
-    pub fn is_match(&self, text: &[u8]) -> bool {
-        let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-        let Ok(c) = CString::new(&text[..end]) else {
-            return false;
-        };
-        // SAFETY: compiled regex and NUL-terminated subject; no match array (REG_NOSUB).
-        unsafe { libc::regexec(&*self.re, c.as_ptr(), 0, std::ptr::null_mut(), 0) == 0 }
-    }
-}
-
-impl Drop for PosixRegex {
-    fn drop(&mut self) {
-        // SAFETY: re was initialised by a successful regcomp.
-        unsafe { libc::regfree(&mut *self.re) };
     }
 }
 
@@ -152,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_regex_reports_the_regcomp_message() {
+    fn bad_regex_reports_why() {
         let err = Expect::new("a(b", true).err().unwrap();
         assert!(!err.is_empty());
     }

@@ -3,7 +3,7 @@
 //! in step.
 //!
 //! * [`options`]: the legacy command line;
-//! * [`escape`], [`expect`]: send/expect strings;
+//! * [`expect`]: what a probe expects back (escapes and the regex are lvscf's);
 //! * [`check`]: the check a command line asks for; [`probe`], [`load`]: running it, and
 //!   the load query;
 //! * [`monitor`]: the decisions, sans IO; [`schedule`]: the monitor with its probe
@@ -14,7 +14,6 @@
 
 pub mod availability;
 pub mod check;
-pub mod escape;
 pub mod expect;
 pub mod load;
 pub mod monitor;
