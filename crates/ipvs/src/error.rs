@@ -27,6 +27,9 @@ pub enum Error {
     Transport(netlink::Error),
     /// The backend cannot express this (e.g. IPv6 over the legacy socket options).
     Unsupported(String),
+    /// Neither interface answers: the ip_vs module is not loaded (and the kernel did not
+    /// load it on demand).
+    NotLoaded,
 }
 
 impl Error {
@@ -48,6 +51,7 @@ impl Error {
             Error::Kernel { errno, .. } => Some(*errno),
             Error::Transport(e) => e.errno(),
             Error::FamilyNotFound => Some(libc::ENOENT),
+            Error::NotLoaded => Some(libc::ENOPROTOOPT),
             _ => None,
         }
     }
@@ -108,6 +112,7 @@ impl fmt::Display for Error {
             ),
             Error::Transport(e) => e.fmt(f),
             Error::Unsupported(what) => write!(f, "not supported by this IPVS interface: {what}"),
+            Error::NotLoaded => write!(f, "the ip_vs kernel module is not loaded (modprobe ip_vs)"),
         }
     }
 }

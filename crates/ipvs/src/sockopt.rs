@@ -267,8 +267,11 @@ impl Connection {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
         };
         // Probe: ENOPROTOOPT here means ip_vs is not loaded.
-        c.info()?;
-        Ok(c)
+        match c.info() {
+            Err(e) if e.errno() == Some(libc::ENOPROTOOPT) => Err(Error::NotLoaded),
+            Err(e) => Err(e),
+            Ok(_) => Ok(c),
+        }
     }
 
     fn set(&self, opt: i32, data: &[u8], context: &dyn Fn() -> String) -> Result<()> {

@@ -96,6 +96,24 @@ impl Diagnostic {
     }
 }
 
+/// Text from a file or a remote server made safe to show: a NUL byte is named (`<NUL>`),
+/// other control characters are written as `\xNN`, so a terminal or a log shows what is
+/// there instead of acting on it.
+pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\0' => out.push_str("<NUL>"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl fmt::Display for Diagnostic {
     /// `file:line:column: error: message (hint)`, the form compilers use, so editors can
     /// jump to it.
@@ -111,9 +129,9 @@ impl fmt::Display for Diagnostic {
                 write!(f, ":{}", self.column)?;
             }
         }
-        write!(f, ": {sev}: {}", self.message)?;
+        write!(f, ": {sev}: {}", escape_control(&self.message))?;
         if !self.hint.is_empty() {
-            write!(f, " ({})", self.hint)?;
+            write!(f, " ({})", escape_control(&self.hint))?;
         }
         Ok(())
     }

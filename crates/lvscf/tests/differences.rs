@@ -158,3 +158,22 @@ fn out_of_range_values_are_rejected_where_legacy_truncated() {
         assert_eq!(f.first_error().message, "invalid argument", "{text}");
     }
 }
+
+#[test]
+fn control_characters_in_a_file_are_shown_not_sent_to_the_terminal() {
+    let text = "serial_no = 1\nprimary = 1.2.3.4\0x\nbackup = 10.0.0.\x1b[2J5\n";
+    let f = parse_str(text, "lvs.cf", &ParseOptions::default()).unwrap_err();
+    let shown: Vec<String> = f.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(
+        shown.iter().any(|l| l.contains("1.2.3.4<NUL>x")),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().all(|l| !l.chars().any(char::is_control)),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|l| l.contains("10.0.0.\\x1b[2J5")),
+        "{shown:?}"
+    );
+}

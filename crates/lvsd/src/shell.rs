@@ -92,7 +92,7 @@ impl Shell {
             // Already as wanted (the sorry server was there; the server, or its whole
             // service, had gone).
             Some(Err(e)) if e.is_exists() || e.is_no_destination() || e.is_no_service() => {}
-            Some(Err(e)) => info!("IPVS: {op:?}: {e}"),
+            Some(Err(e)) => info!("IPVS: {}", failure(&op, &e)),
             _ => {}
         }
     }
@@ -112,7 +112,7 @@ impl Shell {
                 .failed
                 .iter()
                 .map(|(op, e)| {
-                    info!("IPVS: {op:?}: {e}");
+                    info!("IPVS: {}", failure(op, e));
                     *op.service_key()
                 })
                 .collect(),
@@ -164,7 +164,8 @@ impl Shell {
                 Ok(()) => Some(item.key),
                 Err(e) if e.is_exists() => Some(item.key),
                 Err(e) => {
-                    info!("IPVS: adding {:?}: {e}", item.dest);
+                    let op = Op::AddDest(item.key.service, item.dest.clone());
+                    info!("IPVS: {}", failure(&op, &e));
                     None
                 }
             })
@@ -240,6 +241,17 @@ impl Executor<Manager> for Shell {
     }
 }
 
+/// What failed and why, once: a kernel refusal already names the operation (with IPv6
+/// addresses in brackets), a transport failure does not.
+fn failure(op: &Op, e: &ipvs::Error) -> String {
+    let (what, why) = (op.to_string(), e.to_string());
+    if why.starts_with(&what) {
+        why
+    } else {
+        format!("{what}: {why}")
+    }
+}
+
 /// Runs the checks on a few threads; returns the items whose check passed within
 /// `limit`. Checks still running then are abandoned (their threads end with their own
 /// time limit, which is `limit` too).
@@ -296,4 +308,29 @@ fn run_checks(
     // In configuration order, for a deterministic batch.
     healthy.sort_by_key(|(i, _)| *i);
     healthy.into_iter().map(|(_, item)| item).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_name_the_operation_once_with_ipv6_in_brackets() {
+        let key = ipvs::ServiceKey::tcp(ipvs::ip("2001:db8::80"), 80);
+        let dest =
+            ipvs::Destination::new(ipvs::ip("2001:db8::21"), 8080, ipvs::ForwardMethod::Masq, 1);
+        let op = Op::AddDest(key, dest);
+        let kernel = ipvs::Error::kernel(libc::EEXIST, op.to_string(), None);
+        assert_eq!(
+            failure(&op, &kernel),
+            "add destination [2001:db8::21]:8080 to TCP [2001:db8::80]:80: it exists already"
+        );
+        let transport = ipvs::Error::io(
+            "send netlink requests",
+            std::io::Error::from_raw_os_error(libc::ENOBUFS),
+        );
+        assert!(failure(&op, &transport).starts_with(
+            "add destination [2001:db8::21]:8080 to TCP [2001:db8::80]:80: send netlink requests: "
+        ));
+    }
 }

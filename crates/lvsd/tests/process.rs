@@ -172,3 +172,28 @@ fn a_second_lvsd_with_the_same_pid_file_is_refused_on_the_terminal() {
     let _ = again.kill();
     let _ = again.wait();
 }
+
+#[test]
+fn without_ip_vs_lvsd_says_which_module_to_load() {
+    if std::path::Path::new("/proc/net/ip_vs").exists() {
+        eprintln!("skipped: this kernel has IPVS (the message is for one without it)");
+        return;
+    }
+    let d = dir("no-ipvs");
+    let cf = d.join("lvs.cf");
+    std::fs::write(
+        &cf,
+        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["-n", "-c"])
+        .arg(&cf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "lvs: cannot reach IPVS: the ip_vs kernel module is not loaded (modprobe ip_vs)"
+    );
+}

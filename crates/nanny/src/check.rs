@@ -43,7 +43,7 @@ impl Check {
         }
         // Decided on the virtual port, as legacy did.
         if o.port == 80 && send.is_none() && expect.is_none() && o.send_program.is_none() {
-            notes.push("nanny: no monitor configured, assuming web service on port 80".into());
+            notes.push("no monitor configured, assuming web service on port 80".into());
             send = Some(HTTP_SEND.into());
             expect = Some(HTTP_EXPECT.into());
         } else if !o.suppress {
@@ -131,7 +131,7 @@ mod tests {
         assert!(matches!(&c, Check::Net(n) if n.send.as_deref() == Some(HTTP_SEND.as_bytes())));
         assert_eq!(
             notes,
-            ["nanny: no monitor configured, assuming web service on port 80"]
+            ["no monitor configured, assuming web service on port 80"]
         );
         let (c, notes) = Check::from_options(&options(&["-p", "81", "-e", "/bin/true", "-s", "x"]));
         assert!(matches!(c, Check::Program { .. }));

@@ -55,8 +55,11 @@ pub fn read_load(argv: &[String], timeout: Duration) -> Result<f64, String> {
             stdout,
         }) => {
             let text = String::from_utf8_lossy(&stdout);
-            parse_load(&text)
-                .ok_or_else(|| format!("bad load average returned: {}", text.trim_end()))
+            parse_load(&text).ok_or_else(|| {
+                // The output comes from the real server: shown, never acted on.
+                let shown = lvscf::diag::escape_control(text.trim_end());
+                format!("bad load average returned: {shown}")
+            })
         }
         Err(RunError::TimedOut) => {
             Err(format!("timeout running the following: {}", argv.join(" ")))
@@ -121,5 +124,12 @@ mod tests {
         assert!(read_load(&slow, Duration::from_millis(200))
             .unwrap_err()
             .starts_with("timeout"));
+    }
+
+    #[test]
+    fn a_hostile_load_answer_is_shown_escaped() {
+        let argv = ["printf".to_string(), "\x1b[2Jno load here\\0x".to_string()];
+        let e = read_load(&argv, Duration::from_secs(5)).unwrap_err();
+        assert_eq!(e, "bad load average returned: \\x1b[2Jno load here<NUL>x");
     }
 }

@@ -63,6 +63,12 @@ fn run(o: Options, channel: Option<nanny::availability::Channel>) -> i32 {
         info!("{n}");
     }
     let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
+    // An IPv6 VIP in brackets, so that its port reads as one.
+    let vip = if vip.contains(':') {
+        format!("[{vip}]")
+    } else {
+        vip
+    };
     match o.mode {
         Mode::Fos => info!("Failover service monitor for {vip}:{} started", o.port),
         Mode::Lvs => info!(

@@ -32,9 +32,9 @@ impl Target {
     pub fn from_options(o: &Options) -> Result<Target, String> {
         let vip = match o.virtual_address.as_deref() {
             Some(vip) => lvscf::value::parse_addr_literal(vip)
-                .ok_or_else(|| format!("nanny: bad IP address -- {vip}"))?,
+                .ok_or_else(|| format!("bad IP address -- {vip}"))?,
             None if o.fwmark != 0 => o.server,
-            None => return Err("nanny: no virtual address (-V) for the IPVS service".into()),
+            None => return Err("no virtual address (-V) for the IPVS service".into()),
         };
         Ok(Target {
             service: ServiceKey::for_virtual(o.protocol, vip, o.port, o.fwmark),

@@ -197,7 +197,7 @@ fn legacy_defaults_and_start_up_messages() {
     let seen = lines_until_active(&["-p", "80", "-r", &port_s]);
     assert!(
         seen.iter()
-            .any(|l| l == "nanny: nanny: no monitor configured, assuming web service on port 80"),
+            .any(|l| l == "nanny: no monitor configured, assuming web service on port 80"),
         "{seen:?}"
     );
     let seen = lines_until_active(&["-p", &port_s, "-e", "/bin/true", "-s", "x"]);
@@ -460,5 +460,23 @@ fn status_channel_reports_each_change_and_is_hidden_from_checks() {
         std::fs::read_to_string(&seen).unwrap().trim(),
         "env=none fd=closed",
         "checks must not see lvsd's channel"
+    );
+}
+
+#[test]
+fn messages_put_an_ipv6_vip_in_brackets_and_carry_no_doubled_prefix() {
+    let (port, _up) = server();
+    let port_s = port.to_string();
+    // -V given twice: the last one counts (popt), an IPv6 VIP.
+    let seen = lines_until_active(&["-p", "80", "-r", &port_s, "-V", "2001:db8::80"]);
+    assert!(
+        seen.contains(&format!(
+            "nanny: starting LVS client monitor for [2001:db8::80]:80 -> 127.0.0.1:{port}"
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|l| l.starts_with("nanny: nanny:")),
+        "{seen:?}"
     );
 }
