@@ -114,6 +114,22 @@ pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The longest message or hint printed whole (a token quoted from a file can be long).
+const MAX_SHOWN_CHARS: usize = 300;
+
+/// A message as printed: control characters escaped, cut at [`MAX_SHOWN_CHARS`].
+fn shown(s: &str) -> String {
+    let escaped = escape_control(s);
+    match escaped.char_indices().nth(MAX_SHOWN_CHARS) {
+        None => escaped.into_owned(),
+        Some((cut, _)) => format!(
+            "{}... ({} more bytes)",
+            &escaped[..cut],
+            escaped.len() - cut
+        ),
+    }
+}
+
 impl fmt::Display for Diagnostic {
     /// `file:line:column: error: message (hint)`, the form compilers use, so editors can
     /// jump to it.
@@ -129,9 +145,9 @@ impl fmt::Display for Diagnostic {
                 write!(f, ":{}", self.column)?;
             }
         }
-        write!(f, ": {sev}: {}", escape_control(&self.message))?;
+        write!(f, ": {sev}: {}", shown(&self.message))?;
         if !self.hint.is_empty() {
-            write!(f, " ({})", escape_control(&self.hint))?;
+            write!(f, " ({})", shown(&self.hint))?;
         }
         Ok(())
     }

@@ -68,15 +68,24 @@ impl std::fmt::Display for ParseFailure {
 
 impl std::error::Error for ParseFailure {}
 
-/// Stop collecting after this many errors; the rest is usually fallout.
-const MAX_ERRORS: usize = 50;
+/// The longest physical line parsed (documented in lvs.cf.5): a longer one is an error
+/// of its own and is not tokenized, so memory stays proportional to the file.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
-/// Reads and parses a file.
+/// At most this many errors, and as many warnings, are kept; the rest are counted.
+const MAX_SHOWN: usize = 50;
+
+/// The largest lvs.cf read (documented in lvs.cf.5): a configuration of thousands of real
+/// servers is far below it; `/dev/zero` or a runaway generator is refused, not read.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
+/// Reads and parses a file. Only a regular file is read (a FIFO, a device or a
+/// directory is refused without blocking), and at most [`MAX_FILE_SIZE`] bytes.
 pub fn parse_file(path: &std::path::Path, opts: &ParseOptions) -> Result<Parsed, ParseFailure> {
     let file = path.display().to_string();
-    match std::fs::read(path) {
+    match read_bounded(path) {
         Ok(bytes) => parse_bytes(&bytes, &file, opts),
-        Err(e) => Err(ParseFailure {
+        Err(why) => Err(ParseFailure {
             diagnostics: vec![Diagnostic {
                 severity: Severity::Error,
                 code: Code::Read,
@@ -84,46 +93,210 @@ pub fn parse_file(path: &std::path::Path, opts: &ParseOptions) -> Result<Parsed,
                 line: 0,
                 column: 0,
                 message: Code::Read.legacy_text().to_string(),
-                hint: e.to_string(),
+                hint: why,
             }],
         }),
     }
 }
 
-/// Parses raw file contents. Bytes that are not UTF-8 are replaced (and reported).
+/// The file's bytes, or why it is not read.
+fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    // O_NONBLOCK: opening a FIFO with no writer would otherwise wait for ever.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = f.metadata().map_err(|e| e.to_string())?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!("{what}: lvs.cf must be a regular file"));
+    }
+    let too_big = || format!("larger than the {} MiB limit", MAX_FILE_SIZE >> 20);
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_big()); // it grew while being read
+    }
+    Ok(bytes)
+}
+
+/// Parses raw file contents. Bytes that are not UTF-8 are an error on each line that
+/// has them (legacy kept them as bytes; nothing is replaced silently), except in
+/// comments, which no daemon reads.
 pub fn parse_bytes(bytes: &[u8], file: &str, opts: &ParseOptions) -> Result<Parsed, ParseFailure> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => parse_str(text, file, opts),
-        Err(_) => {
-            let text = String::from_utf8_lossy(bytes);
-            let mut result = parse_str(&text, file, opts);
-            let warning = Diagnostic {
-                severity: Severity::Warning,
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return parse_str(text, file, opts);
+    }
+    let bad = non_utf8_lines(bytes, file);
+    let text = String::from_utf8_lossy(bytes);
+    let result = parse_str(&text, file, opts);
+    if bad.is_empty() {
+        return result;
+    }
+    let mut diagnostics = bad;
+    diagnostics.extend(match result {
+        Ok(p) => p.warnings,
+        Err(f) => f.diagnostics,
+    });
+    Err(ParseFailure { diagnostics })
+}
+
+/// An error for each line (not a comment) with bytes that are not UTF-8, at the first
+/// such byte (capped like every list).
+fn non_utf8_lines(bytes: &[u8], file: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut count = 0;
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let Err(e) = std::str::from_utf8(line) else {
+            continue;
+        };
+        let first = line.iter().position(|b| !matches!(b, b' ' | b'\t'));
+        if first.map_or(true, |f| line[f] == b'#') {
+            continue;
+        }
+        count += 1;
+        if out.len() < MAX_SHOWN {
+            out.push(Diagnostic {
+                severity: Severity::Error,
                 code: Code::Encoding,
                 file: file.to_string(),
-                line: 0,
-                column: 0,
-                message: "the file is not valid UTF-8".into(),
-                hint: "invalid bytes were replaced by U+FFFD; save the file as UTF-8 or ASCII"
+                line: i as u32 + 1,
+                column: e.valid_up_to() as u32 + 1,
+                message: "bytes that are not UTF-8".into(),
+                hint: "save the file as UTF-8 or ASCII; legacy piranha took such bytes as they \
+                       were, piranha-rs does not guess what they meant"
                     .into(),
-            };
-            match &mut result {
-                Ok(p) => p.warnings.insert(0, warning),
-                Err(f) => f.diagnostics.insert(0, warning),
-            }
-            result
+            });
         }
+    }
+    if count > out.len() {
+        out.push(more(file, Severity::Error, count - out.len()));
+    }
+    out
+}
+
+/// The diagnostic that stands for those left out of a capped list.
+fn more(file: &str, severity: Severity, n: usize) -> Diagnostic {
+    let what = match severity {
+        Severity::Error => "errors",
+        Severity::Warning => "warnings",
+    };
+    Diagnostic {
+        severity,
+        code: Code::Semantic,
+        file: file.to_string(),
+        line: 0,
+        column: 0,
+        message: format!("{n} more {what} not shown"),
+        hint: format!("only the first {MAX_SHOWN} are listed"),
     }
 }
 
 /// Parses file contents; `file` names the source in diagnostics.
 pub fn parse_str(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, ParseFailure> {
+    let long = overlong_lines(text);
+    if long.is_empty() {
+        return parse_text(text, file, opts);
+    }
+    // Parse the rest with those lines blanked (line numbers kept), then report them.
+    let blanked = blank_lines(text, &long);
+    let mut diagnostics: Vec<Diagnostic> = long
+        .iter()
+        .take(MAX_SHOWN)
+        .map(|&(line, len)| Diagnostic {
+            severity: Severity::Error,
+            code: Code::ExtraArgs,
+            file: file.to_string(),
+            line,
+            column: 0,
+            message: format!("line of {len} bytes, longer than {MAX_LINE_BYTES}"),
+            hint: "an lvs.cf line is a keyword and its value; this one was not read".into(),
+        })
+        .collect();
+    if long.len() > MAX_SHOWN {
+        diagnostics.push(more(file, Severity::Error, long.len() - MAX_SHOWN));
+    }
+    diagnostics.extend(match parse_text(&blanked, file, opts) {
+        Ok(p) => p.warnings,
+        Err(f) => f.diagnostics,
+    });
+    Err(ParseFailure { diagnostics })
+}
+
+/// The physical lines (LF, CRLF or CR ended, as the lexer counts them) longer than
+/// [`MAX_LINE_BYTES`]: their numbers and lengths.
+fn overlong_lines(text: &str) -> Vec<(u32, usize)> {
+    let mut out = Vec::new();
+    let (mut number, mut start) = (1u32, 0usize);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i <= bytes.len() {
+        let eol = i == bytes.len() || bytes[i] == b'\n' || bytes[i] == b'\r';
+        if eol {
+            if i - start > MAX_LINE_BYTES {
+                out.push((number, i - start));
+            }
+            if i + 1 < bytes.len() && bytes[i] == b'\r' && bytes[i + 1] == b'\n' {
+                i += 1;
+            }
+            number += 1;
+            start = i + 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `text` with the given lines emptied (their line ends kept).
+fn blank_lines(text: &str, lines: &[(u32, usize)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut long = lines.iter().map(|(n, _)| *n).peekable();
+    let mut number = 1u32;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        let eol_len = match &rest[end..] {
+            r if r.starts_with("\r\n") => 2,
+            "" => 0,
+            _ => 1,
+        };
+        if long.peek() == Some(&number) {
+            long.next();
+        } else {
+            out.push_str(&rest[..end]);
+        }
+        out.push_str(&rest[end..end + eol_len]);
+        rest = &rest[end + eol_len..];
+        number += 1;
+    }
+    out
+}
+
+fn parse_text(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, ParseFailure> {
     let mut p = Parser {
         file,
         opts,
         config: Config::default(),
         diags: Vec::new(),
         errors: 0,
+        warnings: 0,
         block: None,
         saw_primary: false,
         saw_primary_private: false,
@@ -141,7 +314,7 @@ pub fn parse_str(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, 
             diagnostics: p.diags,
         });
     }
-    lexer::for_each_line(text, |line| p.line(line) && p.errors < MAX_ERRORS);
+    lexer::for_each_line(text, |line| p.line(line));
     if p.errors == 0 {
         p.finish_eof();
     }
@@ -161,6 +334,7 @@ pub fn parse_str(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, 
             },
         );
     }
+    p.summarise_left_out();
     if p.errors > 0 {
         return Err(ParseFailure {
             diagnostics: p.diags,
@@ -196,6 +370,8 @@ struct Parser<'a> {
     config: Config,
     diags: Vec<Diagnostic>,
     errors: usize,
+    /// Warnings found (only the first MAX_SHOWN are kept).
+    warnings: usize,
     block: Option<OpenBlock>,
     saw_primary: bool,
     saw_primary_private: bool,
@@ -224,10 +400,7 @@ type Outcome = Result<(), (Code, u32, String)>;
 
 impl<'a> Parser<'a> {
     fn push(&mut self, severity: Severity, code: Code, line: u32, column: u32, hint: String) {
-        if severity == Severity::Error {
-            self.errors += 1;
-        }
-        self.diags.push(Diagnostic {
+        self.record(Diagnostic {
             severity,
             code,
             file: self.file.to_string(),
@@ -238,8 +411,32 @@ impl<'a> Parser<'a> {
         });
     }
 
+    /// Keeps the first [`MAX_SHOWN`] errors and warnings, counts the rest.
+    fn record(&mut self, d: Diagnostic) {
+        let count = match d.severity {
+            Severity::Error => &mut self.errors,
+            Severity::Warning => &mut self.warnings,
+        };
+        *count += 1;
+        if *count <= MAX_SHOWN {
+            self.diags.push(d);
+        }
+    }
+
+    /// One diagnostic for each capped list: how many were left out.
+    fn summarise_left_out(&mut self) {
+        for (severity, n) in [
+            (Severity::Error, self.errors),
+            (Severity::Warning, self.warnings),
+        ] {
+            if n > MAX_SHOWN {
+                self.diags.push(more(self.file, severity, n - MAX_SHOWN));
+            }
+        }
+    }
+
     fn warn(&mut self, line: u32, column: u32, message: String, hint: String) {
-        self.diags.push(Diagnostic {
+        self.record(Diagnostic {
             severity: Severity::Warning,
             code: Code::Semantic,
             file: self.file.to_string(),

@@ -120,12 +120,19 @@ fn invalid_pmask_is_ignored_with_a_warning_as_legacy_did() {
 }
 
 #[test]
-fn non_utf8_bytes_are_replaced_and_reported() {
+fn non_utf8_bytes_in_a_value_are_an_error_at_their_line_and_never_replaced() {
+    // In a comment (Latin-1 notes are common): no daemon reads it, so it is fine.
     let mut bytes = b"# caf\xe9\nprimary = 1.2.3.4\n".to_vec();
     let p = parse_bytes(&bytes, "lvs.cf", &ParseOptions::default()).unwrap();
-    assert!(p.warnings.iter().any(|w| w.message.contains("UTF-8")));
-    bytes.extend_from_slice(b"bogus\xff = 1\n");
-    assert!(parse_bytes(&bytes, "lvs.cf", &ParseOptions::default()).is_err());
+    assert_eq!(p.config.primary.unwrap().addr.to_string(), "1.2.3.4");
+    // In a value: an error naming the line and column, whatever else the line says.
+    bytes.extend_from_slice(b"rsh_command = ss\xe9h\n");
+    let f = parse_bytes(&bytes, "lvs.cf", &ParseOptions::default()).unwrap_err();
+    assert_eq!(
+        f.diagnostics[0].to_string(),
+        "lvs.cf:3:17: error: bytes that are not UTF-8 (save the file as UTF-8 or ASCII; \
+         legacy piranha took such bytes as they were, piranha-rs does not guess what they meant)"
+    );
 }
 
 #[test]
@@ -176,4 +183,76 @@ fn control_characters_in_a_file_are_shown_not_sent_to_the_terminal() {
         shown.iter().any(|l| l.contains("10.0.0.\\x1b[2J5")),
         "{shown:?}"
     );
+}
+
+#[test]
+fn every_list_of_diagnostics_is_capped_with_a_count_of_the_rest() {
+    let mut text = String::from("primary = 1.2.3.4\n");
+    for i in 0..200 {
+        text += &format!("bogus{i} = 1\nport = 80\n");
+    }
+    let f = parse_bytes(text.as_bytes(), "lvs.cf", &ParseOptions::default()).unwrap_err();
+    let errors: Vec<&Diagnostic> = f.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 51, "50 shown and the count");
+    assert_eq!(errors[50].message, "350 more errors not shown");
+}
+
+#[test]
+fn files_that_are_not_regular_or_too_large_are_refused_without_hanging() {
+    let dir = std::env::temp_dir().join(format!("lvscf-read-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("lvs.cf");
+    let _ = std::fs::remove_file(&fifo);
+    nix_mkfifo(&fifo);
+    let start = std::time::Instant::now();
+    for path in [
+        fifo.as_path(),
+        std::path::Path::new("/dev/zero"),
+        dir.as_path(),
+    ] {
+        let f = parse_file(path, &ParseOptions::default()).unwrap_err();
+        let hint = &f.diagnostics[0].hint;
+        assert!(
+            hint.ends_with("lvs.cf must be a regular file"),
+            "{}: {hint}",
+            path.display()
+        );
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "no wait for a writer"
+    );
+    let big = dir.join("big.cf");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(parser::MAX_FILE_SIZE + 1).unwrap();
+    let f = parse_file(&big, &ParseOptions::default()).unwrap_err();
+    assert_eq!(f.diagnostics[0].hint, "larger than the 16 MiB limit");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn nix_mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn an_overlong_line_is_an_error_of_its_own_and_the_rest_is_still_read() {
+    let long = "a".repeat(parser::MAX_LINE_BYTES + 1);
+    let text = format!("primary = 1.2.3.4\r\nrsh_command = {long}\r\nkeepalive = x\n");
+    let f = parse_str(&text, "lvs.cf", &ParseOptions::default()).unwrap_err();
+    let shown: Vec<String> = f.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(
+        shown[0].starts_with("lvs.cf:2: error: line of 65551 bytes, longer than 65536"),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|l| l.starts_with("lvs.cf:3:")),
+        "line numbers kept: {shown:?}"
+    );
+    // A long token quoted in a message is cut.
+    let text = format!("primary = {}\n", "b".repeat(5000));
+    let f = parse_str(&text, "lvs.cf", &ParseOptions::default()).unwrap_err();
+    let line = f.diagnostics[0].to_string();
+    assert!(line.len() < 800 && line.contains("more bytes)"), "{line}");
 }
