@@ -292,11 +292,11 @@ fn blank_lines(text: &str, lines: &[(u32, usize)]) -> String {
 fn parse_text(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, ParseFailure> {
     let mut p = Parser {
         file,
-        opts,
         config: Config::default(),
         diags: Vec::new(),
         errors: 0,
         warnings: 0,
+        names: value::Resolution::new(opts.resolver, value::RESOLVE_BUDGET),
         block: None,
         saw_primary: false,
         saw_primary_private: false,
@@ -366,12 +366,13 @@ struct OpenServer {
 
 struct Parser<'a> {
     file: &'a str,
-    opts: &'a ParseOptions,
     config: Config,
     diags: Vec<Diagnostic>,
     errors: usize,
     /// Warnings found (only the first MAX_SHOWN are kept).
     warnings: usize,
+    /// Host names, resolved once each within the file's budget.
+    names: value::Resolution,
     block: Option<OpenBlock>,
     saw_primary: bool,
     saw_primary_private: bool,
@@ -779,7 +780,9 @@ impl<'a> Parser<'a> {
     }
 
     fn host(&self, tok: &Token) -> Result<Host, (Code, u32, String)> {
-        let addr = value::parse_host(tok.text, self.opts.resolver)
+        let addr = self
+            .names
+            .host(tok.text)
             .map_err(|e| Self::value_error(tok, e, Code::BadArgument))?;
         Ok(Host {
             name: tok.text.to_string(),

@@ -235,14 +235,92 @@ pub fn no_resolver(_name: &str) -> Option<IpAddr> {
     None
 }
 
-/// A host: address literal, else a name resolved once at parse time.
+/// A host: address literal, else a name resolved now (one lookup, the whole budget).
 pub fn parse_host(tok: &str, resolve: Resolver) -> Result<IpAddr, ValueError> {
-    if let Some(addr) = parse_addr_literal(tok) {
-        return Ok(addr);
+    Resolution::new(resolve, RESOLVE_BUDGET).host(tok)
+}
+
+/// How long all the host names of one file may take to resolve together (docs/lvs.cf.5).
+pub const RESOLVE_BUDGET: Duration = Duration::from_secs(5);
+
+/// The host names of one file, each resolved once (legacy resolved them at parse time,
+/// one after another, each waiting for the resolver's own timeout). Every lookup runs on
+/// a helper thread and is waited for only as long as the file's budget lasts, so a
+/// resolver that never answers costs the daemon at most the budget, whatever the number
+/// of names; a name that did not resolve in time says so.
+pub struct Resolution {
+    resolver: Resolver,
+    budget: Duration,
+    deadline: std::cell::Cell<Option<std::time::Instant>>,
+    cache: std::cell::RefCell<std::collections::HashMap<String, Lookup>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    Found(IpAddr),
+    NotFound,
+    TimedOut,
+}
+
+impl Resolution {
+    pub fn new(resolver: Resolver, budget: Duration) -> Resolution {
+        Resolution {
+            resolver,
+            budget,
+            deadline: std::cell::Cell::new(None),
+            cache: Default::default(),
+        }
     }
-    resolve(tok).ok_or_else(|| ValueError::BadHost {
-        hint: format!("`{tok}` is not an IP address and does not resolve"),
-    })
+
+    /// An address literal, or the name's address.
+    pub fn host(&self, tok: &str) -> Result<IpAddr, ValueError> {
+        if let Some(addr) = parse_addr_literal(tok) {
+            return Ok(addr);
+        }
+        let known = self.cache.borrow().get(tok).copied();
+        let lookup = known.unwrap_or_else(|| {
+            let l = self.lookup(tok);
+            self.cache.borrow_mut().insert(tok.to_string(), l);
+            l
+        });
+        match lookup {
+            Lookup::Found(addr) => Ok(addr),
+            Lookup::NotFound => Err(ValueError::BadHost {
+                hint: format!("`{tok}` is not an IP address and does not resolve"),
+            }),
+            Lookup::TimedOut => Err(ValueError::BadHost {
+                hint: format!(
+                    "`{tok}` did not resolve in time (timed out: the names of a file get {} s in all)",
+                    self.budget.as_secs_f64()
+                ),
+            }),
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Lookup {
+        let now = std::time::Instant::now();
+        let deadline = *self.deadline.get().get_or_insert_with(|| now + self.budget);
+        self.deadline.set(Some(deadline));
+        let Some(left) = deadline.checked_duration_since(now) else {
+            return Lookup::TimedOut;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (resolver, name) = (self.resolver, name.to_string());
+        // Left to finish on its own if it outlives the budget.
+        let spawned = std::thread::Builder::new()
+            .name("resolve".into())
+            .spawn(move || {
+                let _ = tx.send(resolver(&name));
+            });
+        if spawned.is_err() {
+            return Lookup::NotFound;
+        }
+        match rx.recv_timeout(left) {
+            Ok(Some(addr)) => Lookup::Found(addr),
+            Ok(None) => Lookup::NotFound,
+            Err(_) => Lookup::TimedOut,
+        }
+    }
 }
 
 /// A duration in seconds. Legacy took whole seconds only; fractional seconds (`0.2`) are
@@ -387,6 +465,41 @@ mod tests {
         assert_eq!(
             parse_addr_literal("[2001:db8::1]"),
             Some("2001:db8::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_resolver_that_never_answers_costs_the_budget_once_per_file() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        fn stuck(_: &str) -> Option<IpAddr> {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_secs(30));
+            None
+        }
+        let r = Resolution::new(stuck, Duration::from_millis(300));
+        let start = std::time::Instant::now();
+        for name in ["web1", "web2", "web1", "web3", "web2"] {
+            let Err(ValueError::BadHost { hint }) = r.host(name) else {
+                panic!("{name} resolved");
+            };
+            assert!(hint.contains("timed out"), "{hint}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        // web1 asked once; web3 never: the budget was spent.
+        assert!(
+            CALLS.load(Ordering::SeqCst) <= 2,
+            "{}",
+            CALLS.load(Ordering::SeqCst)
+        );
+        assert_eq!(
+            r.host("10.0.0.1"),
+            Ok("10.0.0.1".parse().unwrap()),
+            "literals need no lookup"
         );
     }
 

@@ -12,6 +12,7 @@ use daemon::log::{LegacyLog, Sinks};
 use daemon::pidfile::PidFile;
 use ipvs::{Ipvs, Reconciler};
 use log::{debug, info};
+use lvsd::config_file::Reloader;
 use lvsd::manager::{Event, Manager};
 use lvsd::nanny_argv::LvsdFlags;
 use lvsd::shell::Shell;
@@ -62,8 +63,9 @@ const USAGE: &str = "Usage: lvsd [OPTION...]
 const DEFAULT_PIDFILE: &str = "/var/run/lvs.pid";
 /// The longest wait between two looks at the world (legacy: `alarm(5)`).
 const MAX_WAIT: Duration = Duration::from_secs(5);
-/// The event loop's token for the nannies' availability channel.
+/// The event loop's tokens: the nannies' availability channel, a finished reread.
 const AVAILABILITY: usize = 0;
+const RELOADED: usize = 1;
 
 fn main() {
     // Legacy lvsd prints its messages as `lvs: ...`.
@@ -118,8 +120,8 @@ fn main() {
     if let Some(Err(e)) = pid_file.as_mut().map(PidFile::write_pid) {
         info!("cannot write {}: {e}", pid_path.display());
     }
-    let code = match Setup::new(reconciler, &pid_path) {
-        Ok(setup) => run(setup, &config_path, loaded.config, flags, test_start),
+    let code = match Setup::new(reconciler, &pid_path, &config_path) {
+        Ok(setup) => run(setup, loaded.config, flags, test_start),
         Err(e) => {
             info!("{e}");
             1
@@ -157,14 +159,19 @@ fn start_up_or_exit(
     }
 }
 
-/// The event loop and the shell, set up before the manager starts.
+/// The event loop, the shell and the rereader, set up before the manager starts.
 struct Setup {
     events: EventLoop,
     shell: Shell,
+    reloader: Reloader,
 }
 
 impl Setup {
-    fn new(reconciler: Option<Reconciler>, pid_path: &Path) -> Result<Setup, String> {
+    fn new(
+        reconciler: Option<Reconciler>,
+        pid_path: &Path,
+        config_path: &Path,
+    ) -> Result<Setup, String> {
         let events = EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2])
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let shell = Shell::new(reconciler, pid_path.with_extension("services"))
@@ -172,19 +179,26 @@ impl Setup {
         events
             .register(shell.availability_fd(), AVAILABILITY)
             .map_err(|e| format!("cannot watch the nanny status pipe: {e}"))?;
-        Ok(Setup { events, shell })
+        let reloader =
+            Reloader::new(config_path).map_err(|e| format!("cannot set up rereading: {e}"))?;
+        events
+            .register(reloader.wake_fd(), RELOADED)
+            .map_err(|e| format!("cannot watch the rereading: {e}"))?;
+        Ok(Setup {
+            events,
+            shell,
+            reloader,
+        })
     }
 }
 
 /// Runs the manager until it exits; returns the exit code.
-fn run(
-    setup: Setup,
-    config_path: &Path,
-    config: lvscf::Config,
-    flags: LvsdFlags,
-    test_start: bool,
-) -> i32 {
-    let Setup { mut events, shell } = setup;
+fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) -> i32 {
+    let Setup {
+        mut events,
+        shell,
+        mut reloader,
+    } = setup;
     let (manager, first) = Manager::start(config, flags, test_start, Instant::now());
     let mut driver = Driver::new(manager, shell);
     if let Some(code) = driver.carry_out(first) {
@@ -205,7 +219,11 @@ fn run(
         );
         for r in ready {
             match r {
-                Ready::Signal(SIGHUP) => queue.extend(reread(config_path)),
+                Ready::Signal(SIGHUP) => {
+                    info!("rereading configuration file");
+                    reloader.request();
+                }
+                Ready::Source(RELOADED) => queue.extend(reloader.finished().and_then(reread)),
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
                 // SIGCHLD: reaped above. SIGUSR1/2 killed legacy lvsd; ignored here.
                 _ => {}
@@ -220,10 +238,9 @@ fn run(
     }
 }
 
-/// SIGHUP: the file again, or the reasons it is refused (the running one is kept).
-fn reread(config_path: &Path) -> Option<Event> {
-    info!("rereading configuration file");
-    match lvsd::config_file::load(config_path, &lvscf::ParseOptions::default()) {
+/// A reread file, or the reasons it is refused (the running one is kept).
+fn reread(result: Result<lvsd::config_file::Loaded, Vec<String>>) -> Option<Event> {
+    match result {
         Ok(l) => Some(Event::Reload(Box::new(l.config))),
         Err(messages) => {
             for m in messages {

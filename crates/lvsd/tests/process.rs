@@ -197,3 +197,105 @@ fn without_ip_vs_lvsd_says_which_module_to_load() {
         "lvs: cannot reach IPVS: the ip_vs kernel module is not loaded (modprobe ip_vs)"
     );
 }
+
+/// A network namespace whose resolver (127.0.0.1:53, a socket that never answers) hangs,
+/// as `ip netns exec` gives it its own resolv.conf. Removed on drop.
+struct StuckResolver {
+    name: String,
+    server: std::process::Child,
+}
+
+impl StuckResolver {
+    fn new(label: &str) -> StuckResolver {
+        let name = format!("lvsd-{label}-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let ok = Command::new("ip").args(args).status().unwrap().success();
+            assert!(ok, "ip {args:?} (these tests run as root)");
+        };
+        ip(&["netns", "add", &name]);
+        ip(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
+        let etc = std::path::PathBuf::from(format!("/etc/netns/{name}"));
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            etc.join("resolv.conf"),
+            "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n",
+        )
+        .unwrap();
+        let server = Command::new("ip")
+            .args(["netns", "exec", &name, "python3", "-c"])
+            .arg(
+                "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                 s.bind(('127.0.0.1', 53))\ntime.sleep(300)\n",
+            )
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        StuckResolver { name, server }
+    }
+
+    fn lvsd(&self, cf: &std::path::Path) -> Daemon {
+        Daemon::spawn(
+            Command::new("ip")
+                .args(["netns", "exec", &self.name])
+                .arg(env!("CARGO_BIN_EXE_lvsd"))
+                .args(["-n", "--test-start", "-c"])
+                .arg(cf),
+        )
+    }
+}
+
+impl Drop for StuckResolver {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
+    }
+}
+
+#[test]
+fn a_resolver_that_never_answers_cannot_stall_lvsd() {
+    let ns = StuckResolver::new("dns");
+    let d = dir("dns");
+    let cf = d.join("lvs.cf");
+    let good =
+        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n";
+    std::fs::write(&cf, good).unwrap();
+    // Three names, each of which would take the resolver's 30 s, one after another.
+    let named = format!(
+        "primary = a.lvsd-test.invalid\nbackup = b.lvsd-test.invalid\n\
+         nat_router = c.lvsd-test.invalid eth1:1\n{good}"
+    );
+
+    // SIGTERM while a reload resolves: acted on at once (the file is read off the loop).
+    let mut l = ns.lvsd(&cf);
+    l.wait_for("starting virtual service web", 10);
+    std::fs::write(&cf, &named).unwrap();
+    l.signal(libc::SIGHUP);
+    l.wait_for("rereading configuration file", 5);
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    l.signal(libc::SIGTERM);
+    l.wait_for("shutting down due to signal 15", 5);
+    assert_eq!(l.wait(), Some(0));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+
+    // Left alone, the reload gives up on all three names within the budget (5 s), says
+    // so, and keeps the running configuration.
+    std::fs::write(&cf, good).unwrap();
+    let l = ns.lvsd(&cf);
+    l.wait_for("starting virtual service web", 10);
+    std::fs::write(&cf, &named).unwrap();
+    let t = Instant::now();
+    l.signal(libc::SIGHUP);
+    let lines = l.wait_for("keeping the running configuration", 15);
+    assert!(t.elapsed() < Duration::from_secs(9), "{:?}", t.elapsed());
+    assert!(
+        lines
+            .iter()
+            .any(|x| x.contains("did not resolve in time (timed out")),
+        "{lines:#?}"
+    );
+}
