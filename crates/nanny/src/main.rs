@@ -13,9 +13,12 @@ use nanny::check::Check;
 use nanny::monitor::{self, Mode, Monitor, Settings};
 use nanny::options::{self, Command, Options};
 use nanny::schedule::{Event, Nanny};
-use nanny::shell::Shell;
+use nanny::shell::{Shell, Worker};
 use nanny::southbound::{Backend, Southbound, Target};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+
+/// The event loop's token for the probe thread's "done" pipe.
+const PROBED: usize = 0;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -76,32 +79,12 @@ fn run(o: Options, channel: Option<nanny::availability::Channel>) -> i32 {
             o.port
         ),
     }
-    let southbound = match southbound(&o) {
-        Ok(s) => s,
+    let (monitor, shell) = match core_and_shell(&o, check, server, channel, &events) {
+        Ok(pair) => pair,
         Err(msg) => {
             info!("{msg}");
             return 1;
         }
-    };
-    let load_argv = nanny::load::load_argv(&o.load_cmd, &o.server.to_string());
-    let monitor = Monitor::new(Settings {
-        mode: o.mode,
-        weight: o.weight,
-        interval: o.interval,
-        reentry: o.reentry,
-        quiesce: o.quiesce,
-        scale: o.scale,
-        retries: o.retries,
-        load_monitoring: load_argv.is_some(),
-        server,
-    });
-    let shell = Shell {
-        check,
-        southbound,
-        load_argv,
-        server: o.server.to_string(),
-        interval: Duration::from_secs(o.interval.into()),
-        channel,
     };
     let mut driver = Driver::new(Nanny::new(monitor, Instant::now()), shell);
     let existing = driver
@@ -116,15 +99,54 @@ fn run(o: Options, channel: Option<nanny::availability::Channel>) -> i32 {
     loop {
         let ready = events.wait(driver.next_deadline()).unwrap_or_default();
         for r in ready {
-            let event = match r {
-                Ready::Signal(sig) => Event::Monitor(signal_event(sig)),
-                _ => Event::Tick,
+            let events = match r {
+                Ready::Signal(sig) => vec![Event::Monitor(signal_event(sig))],
+                Ready::Source(PROBED) => driver.exec.worker.finished(),
+                _ => vec![Event::Tick],
             };
-            if let Some(code) = driver.dispatch(event) {
-                return code;
+            for event in events {
+                if let Some(code) = driver.dispatch(event) {
+                    return code;
+                }
             }
         }
     }
+}
+
+/// The monitor, and the shell that carries its actions out: the IPVS target, the probe
+/// thread (watched by the event loop), the channel to lvsd.
+fn core_and_shell(
+    o: &Options,
+    check: Check,
+    server: String,
+    channel: Option<nanny::availability::Channel>,
+    events: &EventLoop,
+) -> Result<(Monitor, Shell), String> {
+    let southbound = southbound(o)?;
+    let load_argv = nanny::load::load_argv(&o.load_cmd, &o.server.to_string());
+    let monitor = Monitor::new(Settings {
+        mode: o.mode,
+        weight: o.weight,
+        interval: o.interval,
+        reentry: o.reentry,
+        quiesce: o.quiesce,
+        scale: o.scale,
+        retries: o.retries,
+        load_monitoring: load_argv.is_some(),
+        server,
+    });
+    let interval = Duration::from_secs(o.interval.into());
+    let worker = Worker::start(check, load_argv, interval, o.server.to_string())
+        .map_err(|e| format!("cannot start the probe thread: {e}"))?;
+    events
+        .register(worker.done_fd(), PROBED)
+        .map_err(|e| format!("cannot watch the probe thread: {e}"))?;
+    let shell = Shell {
+        worker,
+        southbound,
+        channel,
+    };
+    Ok((monitor, shell))
 }
 
 /// What a signal means (docs/legacy.md, "nanny"): USR1 forces the server down, USR2 up,

@@ -37,6 +37,8 @@ pub struct Nanny {
     interval: Duration,
     next_probe: Instant,
     resync: bool,
+    /// A probe asked for and not answered yet: no second one meanwhile.
+    probing: bool,
 }
 
 impl Nanny {
@@ -48,6 +50,7 @@ impl Nanny {
             interval,
             next_probe: now,
             resync: false,
+            probing: false,
         }
     }
 
@@ -72,9 +75,10 @@ impl Nanny {
         if self.next_probe < now {
             self.next_probe = now;
         }
-        if self.monitor.probing_suspended() {
+        if self.monitor.probing_suspended() || self.probing {
             return Vec::new();
         }
+        self.probing = true;
         let mut out = Vec::new();
         if std::mem::take(&mut self.resync) {
             out.extend(self.monitor.resync().into_iter().map(Action::Monitor));
@@ -103,7 +107,10 @@ impl daemon::driver::Core for Nanny {
     fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
         let mut out = match event {
             Event::Tick => self.tick(now),
-            Event::Probed { ok } => self.monitor_actions(monitor::Event::Probe { ok }),
+            Event::Probed { ok } => {
+                self.probing = false;
+                self.monitor_actions(monitor::Event::Probe { ok })
+            }
             Event::Monitor(e) => self.monitor_actions(e),
             Event::IpvsFailed => {
                 self.resync = true;

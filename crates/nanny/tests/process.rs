@@ -480,3 +480,146 @@ fn messages_put_an_ipv6_vip_in_brackets_and_carry_no_doubled_prefix() {
         "{seen:?}"
     );
 }
+
+/// The nanny's threads, open descriptors and zombie children.
+fn resources(pid: u32) -> (usize, usize, usize) {
+    let count = |p: String| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
+    let zombies = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid ...
+            let after = stat.rsplit_once(") ").map(|(_, a)| a).unwrap_or("");
+            let f: Vec<&str> = after.split_whitespace().collect();
+            f.first() == Some(&"Z") && f.get(1) == Some(&pid.to_string().as_str())
+        })
+        .count();
+    (
+        count(format!("/proc/{pid}/task")),
+        count(format!("/proc/{pid}/fd")),
+        zombies,
+    )
+}
+
+#[test]
+fn a_signal_is_acted_on_at_once_whatever_a_probe_is_doing() {
+    let dir = TempDir::new("nanny-slow");
+    // A check that takes 30 s, with a time limit of 20 s (above lvsd's 10 s stop grace).
+    let check = dir.script("check", "#!/bin/sh\nsleep 30\n");
+    let n = Nanny::start(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "7",
+        "-e",
+        &check,
+        "-t",
+        "20",
+        "-V",
+        "192.0.2.1",
+        "--test-start",
+        "-n",
+        "--lvs",
+    ]);
+    n.wait_for("starting LVS client monitor", 10);
+    std::thread::sleep(Duration::from_millis(500)); // the first probe is running
+    let mut latencies = Vec::new();
+    for (sig, line) in [
+        (libc::SIGUSR1, "opaque glasses on"),
+        (libc::SIGHUP, "DEBUG -- removing glasses"),
+    ] {
+        let t = std::time::Instant::now();
+        n.signal(sig);
+        n.wait_for(line, 5);
+        latencies.push(t.elapsed());
+    }
+    let check_pid = || {
+        Command::new("pgrep")
+            .args(["-f", &check])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    assert!(!check_pid().is_empty(), "the check is still running");
+    let t = std::time::Instant::now();
+    n.signal(libc::SIGTERM);
+    n.wait_for("Terminating due to signal 15", 5);
+    latencies.push(t.elapsed());
+    let mut n = n;
+    assert_eq!(n.wait(), Some(0));
+    eprintln!("signal to action: {latencies:?}");
+    for l in &latencies {
+        // 100 ms is the target; the bound leaves room for a loaded test machine.
+        assert!(*l < Duration::from_millis(500), "{latencies:?}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        check_pid().is_empty(),
+        "the check's process group went with nanny"
+    );
+}
+
+#[test]
+fn probes_leave_no_thread_descriptor_or_zombie_behind() {
+    let dir = TempDir::new("nanny-leak");
+    // Its background descendant leaves the process group holding the output pipe.
+    let strays = dir.join("strays");
+    let check = dir.script(
+        "check",
+        &format!(
+            "#!/bin/sh\nsetsid sleep 30 &\necho $! >> {}\necho OK\n",
+            strays.display()
+        ),
+    );
+    let n = Nanny::start(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "7",
+        "-e",
+        &check,
+        "-x",
+        "OK",
+        "-t",
+        "1",
+        "-a",
+        "1",
+        "-V",
+        "192.0.2.1",
+        "--test-start",
+        "-n",
+        "--lvs",
+    ]);
+    let pid = n.child.id();
+    n.wait_for("[ active ]", 10);
+    // The least over a few looks: a probe in flight holds a pipe for a moment.
+    let settled = || {
+        (0..5)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(60));
+                resources(pid)
+            })
+            .min()
+            .unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = settled();
+    // Probes go on, one a second, each leaving a stray `sleep 30`.
+    std::thread::sleep(Duration::from_secs(4));
+    let after = settled();
+    assert_eq!(before, after, "(threads, descriptors, zombies)");
+    assert_eq!(after.2, 0, "no zombie");
+    assert!(
+        !n.printed()
+            .iter()
+            .any(|l| l.contains("[inactive]") || l.contains("timeout")),
+        "{:#?}",
+        n.printed()
+    );
+    let strays = std::fs::read_to_string(&strays).unwrap_or_default();
+    assert!(strays.lines().count() >= 4, "the probes ran: {strays}");
+    for stray in strays.lines() {
+        let _ = Command::new("kill").arg(stray.trim()).status();
+    }
+}

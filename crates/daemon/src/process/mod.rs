@@ -17,7 +17,7 @@ use std::fmt;
 
 pub use backoff::{Backoff, Decision};
 pub use lines::LineReader;
-pub use run::{run, Output, RunError};
+pub use run::{kill_running, run, Output, RunError};
 pub use spawn::{spawn, Spawn};
 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};

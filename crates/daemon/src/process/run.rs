@@ -41,6 +41,19 @@ impl std::fmt::Display for RunError {
     }
 }
 
+/// The process group of the command `run` is running, 0 if none: what
+/// [`kill_running`] kills when the daemon exits in the middle of a run.
+static RUNNING_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Kills the process group of a command still being run (a daemon exiting while a
+/// check runs on another thread leaves nothing behind).
+pub fn kill_running() {
+    let group = RUNNING_GROUP.swap(0, std::sync::atomic::Ordering::SeqCst);
+    if group > 0 {
+        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+    }
+}
+
 /// How often a command whose output is closed (or held by a stray descendant) is checked
 /// for having exited.
 const EXIT_CHECK: u16 = 5;
@@ -61,6 +74,19 @@ pub fn run(argv: &[String], timeout: Duration, max_output: usize) -> Result<Outp
         .spawn()
         .map_err(RunError::Spawn)?;
     let group = Pid::from_raw(child.id() as i32);
+    RUNNING_GROUP.store(group.as_raw(), std::sync::atomic::Ordering::SeqCst);
+    let outcome = wait_for(&mut child, group, deadline, max_output);
+    RUNNING_GROUP.store(0, std::sync::atomic::Ordering::SeqCst);
+    outcome
+}
+
+/// Reads the command's output and waits for it until `deadline`.
+fn wait_for(
+    child: &mut Child,
+    group: Pid,
+    deadline: Instant,
+    max_output: usize,
+) -> Result<Output, RunError> {
     let mut stdout = child.stdout.take();
     if let Some(out) = &stdout {
         let _ = fcntl(out.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
@@ -84,10 +110,10 @@ pub fn run(argv: &[String], timeout: Duration, max_output: usize) -> Result<Outp
                     stdout: collected,
                 });
             }
-            Ok(None) if Instant::now() >= deadline => return Err(kill(&mut child, group)),
+            Ok(None) if Instant::now() >= deadline => return Err(kill(child, group)),
             Ok(None) => wait_readable(stdout.as_ref(), deadline),
             Err(e) => {
-                kill(&mut child, group);
+                kill(child, group);
                 return Err(RunError::Spawn(e));
             }
         }
