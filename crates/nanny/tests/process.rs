@@ -481,6 +481,14 @@ fn messages_put_an_ipv6_vip_in_brackets_and_carry_no_doubled_prefix() {
     );
 }
 
+/// nanny in the foreground with an external check and no IPVS changes.
+fn with_check(check: &str, extra: &[&str]) -> Daemon {
+    let mut args = vec!["-h", "127.0.0.1", "-p", "7", "-e", check];
+    args.extend_from_slice(extra);
+    args.extend(["-V", "192.0.2.1", "--test-start", "-n", "--lvs"]);
+    Nanny::start(&args)
+}
+
 /// The nanny's threads, open descriptors and zombie children.
 fn resources(pid: u32) -> (usize, usize, usize) {
     let count = |p: String| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
@@ -507,21 +515,7 @@ fn a_signal_is_acted_on_at_once_whatever_a_probe_is_doing() {
     let dir = TempDir::new("nanny-slow");
     // A check that takes 30 s, with a time limit of 20 s (above lvsd's 10 s stop grace).
     let check = dir.script("check", "#!/bin/sh\nsleep 30\n");
-    let n = Nanny::start(&[
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "7",
-        "-e",
-        &check,
-        "-t",
-        "20",
-        "-V",
-        "192.0.2.1",
-        "--test-start",
-        "-n",
-        "--lvs",
-    ]);
+    let n = with_check(&check, &["-t", "20"]);
     n.wait_for("starting LVS client monitor", 10);
     std::thread::sleep(Duration::from_millis(500)); // the first probe is running
     let mut latencies = Vec::new();
@@ -572,25 +566,7 @@ fn probes_leave_no_thread_descriptor_or_zombie_behind() {
             strays.display()
         ),
     );
-    let n = Nanny::start(&[
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "7",
-        "-e",
-        &check,
-        "-x",
-        "OK",
-        "-t",
-        "1",
-        "-a",
-        "1",
-        "-V",
-        "192.0.2.1",
-        "--test-start",
-        "-n",
-        "--lvs",
-    ]);
+    let n = with_check(&check, &["-x", "OK", "-t", "1", "-a", "1"]);
     let pid = n.child.id();
     n.wait_for("[ active ]", 10);
     // The least over a few looks: a probe in flight holds a pipe for a moment.
