@@ -39,6 +39,9 @@ pub struct Nanny {
     resync: bool,
     /// A probe asked for and not answered yet: no second one meanwhile.
     probing: bool,
+    /// A probe fell due while one was out: it starts as soon as the answer is in (as
+    /// when probes ran one after another), not a whole interval later.
+    overdue: bool,
 }
 
 impl Nanny {
@@ -51,6 +54,7 @@ impl Nanny {
             next_probe: now,
             resync: false,
             probing: false,
+            overdue: false,
         }
     }
 
@@ -75,7 +79,15 @@ impl Nanny {
         if self.next_probe < now {
             self.next_probe = now;
         }
-        if self.monitor.probing_suspended() || self.probing {
+        if self.probing {
+            self.overdue = true;
+            return Vec::new();
+        }
+        self.start_probe()
+    }
+
+    fn start_probe(&mut self) -> Vec<Action> {
+        if self.monitor.probing_suspended() {
             return Vec::new();
         }
         self.probing = true;
@@ -118,6 +130,10 @@ impl daemon::driver::Core for Nanny {
             }
         };
         self.report(&mut out);
+        // After the report of what the answer changed: a probe that fell due meanwhile.
+        if !self.probing && std::mem::take(&mut self.overdue) {
+            out.extend(self.start_probe());
+        }
         out
     }
 
@@ -249,5 +265,22 @@ mod tests {
         let mut d = Driver::new(nanny(Instant::now()), Up(Vec::new()));
         d.dispatch(Event::Tick);
         assert_eq!(d.exec.0, [true]);
+    }
+
+    #[test]
+    fn a_probe_due_while_one_is_out_starts_when_the_answer_is_in() {
+        let t0 = Instant::now();
+        let mut n = nanny(t0);
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        assert_eq!(n.handle(Event::Tick, at(0.0)), [Action::Probe]);
+        // Interval 2 s: the next probe is due at 2.0, while the first is still out.
+        assert!(n
+            .handle(Event::Tick, at(2.0))
+            .iter()
+            .all(|a| *a != Action::Probe));
+        let out = n.handle(Event::Probed { ok: false }, at(2.5));
+        assert!(out.contains(&Action::Probe), "{out:?}");
+        // And not twice.
+        assert!(!n.handle(Event::Tick, at(2.6)).contains(&Action::Probe));
     }
 }
