@@ -8,6 +8,7 @@
 //! * [`driver`]: the driver of the sans-IO cores (`handle(event, now)`, `next_deadline`);
 //! * [`process`]: children: spawn with the legacy argv, reap, run with a timeout,
 //!   restart backoff, line channels;
+//! * [`worker`]: blocking work on a thread whose results wake the event loop;
 //! * [`detach`]: the legacy daemon modes.
 
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod files;
 pub mod log;
 pub mod pidfile;
 pub mod process;
+pub mod worker;
 
 /// A pipe whose two ends are non-blocking and close on exec: lvsd's nanny availability
 /// channel, the tests' fake children.

@@ -36,76 +36,44 @@ pub fn load(path: &Path, opts: &ParseOptions) -> Result<Loaded, Vec<String>> {
     }
 }
 
-/// Reads lvs.cf on a thread of its own at each SIGHUP, so that the main loop keeps
-/// handling signals, nannies and timers while a file is read and its host names are
-/// resolved (at most `lvscf::value::RESOLVE_BUDGET`). The result arrives on a pipe the
-/// event loop watches; a SIGHUP during a read is served by one more read after it.
+/// Reads lvs.cf on a thread of its own at each SIGHUP (`daemon::worker`), so that the
+/// main loop keeps handling signals, nannies and timers while a file is read and its
+/// host names are resolved (at most `lvscf::value::RESOLVE_BUDGET`). A SIGHUP during a
+/// read is served by one more read after it (and any number of them by one).
 pub struct Reloader {
-    path: std::path::PathBuf,
-    wake_read: std::fs::File,
-    wake_write: std::sync::Arc<std::os::fd::OwnedFd>,
-    results: std::sync::mpsc::Receiver<Result<Loaded, Vec<String>>>,
-    send: std::sync::mpsc::Sender<Result<Loaded, Vec<String>>>,
-    running: bool,
-    again: bool,
+    worker: daemon::worker::Worker<(), Result<Loaded, Vec<String>>>,
+    /// Reads queued or running: at most the running one and one after it.
+    pending: usize,
 }
 
 impl Reloader {
     pub fn new(path: &Path) -> std::io::Result<Reloader> {
-        let (read, write) = daemon::nonblocking_pipe()?;
-        let (send, results) = std::sync::mpsc::channel();
-        Ok(Reloader {
-            path: path.to_path_buf(),
-            wake_read: std::fs::File::from(read),
-            wake_write: std::sync::Arc::new(write),
-            results,
-            send,
-            running: false,
-            again: false,
-        })
+        let path = path.to_path_buf();
+        let worker = daemon::worker::Worker::start("reload", 2 << 20, move |()| {
+            load(&path, &ParseOptions::default())
+        })?;
+        Ok(Reloader { worker, pending: 0 })
     }
 
     /// The descriptor that becomes readable when a read has finished.
     pub fn wake_fd(&self) -> &std::fs::File {
-        &self.wake_read
+        self.worker.done_fd()
     }
 
     /// SIGHUP: starts a read, or asks for one more after the one running.
     pub fn request(&mut self) {
-        if self.running {
-            self.again = true;
-            return;
-        }
-        self.running = true;
-        let (path, send, wake) = (
-            self.path.clone(),
-            self.send.clone(),
-            self.wake_write.clone(),
-        );
-        let spawned = std::thread::Builder::new()
-            .name("reload".into())
-            .spawn(move || {
-                let _ = send.send(load(&path, &ParseOptions::default()));
-                let _ = nix::unistd::write(&*wake, b"x");
-            });
-        if let Err(e) = spawned {
-            self.running = false;
-            let _ = self
-                .send
-                .send(Err(vec![format!("cannot start reading the file: {e}")]));
+        if self.pending < 2 {
+            self.pending += 1;
+            self.worker.submit(());
         }
     }
 
-    /// The finished read, if any (call it when the wake descriptor is readable).
-    pub fn finished(&mut self) -> Option<Result<Loaded, Vec<String>>> {
-        let mut buf = [0u8; 64];
-        while matches!(std::io::Read::read(&mut &self.wake_read, &mut buf), Ok(n) if n > 0) {}
-        let result = self.results.try_recv().ok()?;
-        self.running = false;
-        if std::mem::take(&mut self.again) {
-            self.request();
-        }
-        Some(result)
+    /// The reads finished since the last call, in order (call it when the wake
+    /// descriptor is readable).
+    pub fn finished(&mut self) -> Vec<Result<Loaded, Vec<String>>> {
+        let done = self.worker.finished();
+        self.pending -= done.len().min(self.pending);
+        done
     }
 }
 

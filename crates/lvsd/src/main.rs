@@ -223,7 +223,9 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
                     info!("rereading configuration file");
                     reloader.request();
                 }
-                Ready::Source(RELOADED) => queue.extend(reloader.finished().and_then(reread)),
+                Ready::Source(RELOADED) => {
+                    queue.extend(reloader.finished().into_iter().filter_map(reread))
+                }
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
                 // SIGCHLD: reaped above. SIGUSR1/2 killed legacy lvsd; ignored here.
                 _ => {}

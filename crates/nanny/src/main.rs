@@ -13,7 +13,7 @@ use nanny::check::Check;
 use nanny::monitor::{self, Mode, Monitor, Settings};
 use nanny::options::{self, Command, Options};
 use nanny::schedule::{Event, Nanny};
-use nanny::shell::{Shell, Worker};
+use nanny::shell::Shell;
 use nanny::southbound::{Backend, Southbound, Target};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
@@ -140,7 +140,7 @@ fn core_and_shell(
         server,
     });
     let interval = Duration::from_secs(o.interval.into());
-    let worker = Worker::start(check, load_argv, interval, o.server.to_string())
+    let worker = nanny::shell::start_worker(check, load_argv, interval, o.server.to_string())
         .map_err(|e| format!("cannot start the probe thread: {e}"))?;
     events
         .register(worker.done_fd(), PROBED)

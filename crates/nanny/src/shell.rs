@@ -1,11 +1,8 @@
 //! nanny's IO: carries the [`Nanny`] core's actions out (the driver's executor): the
-//! probe and the load query (on the [`Worker`] thread, so the main thread is always
+//! probe and the load query (on the probe thread, [`Worker`], so the main thread is always
 //! waiting in the event loop and a signal is acted on at once whatever a probe is doing),
 //! the IPVS changes and the reports to lvsd.
 
-use std::fs::File;
-use std::os::fd::OwnedFd;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use daemon::driver::{Executor, Step};
@@ -25,79 +22,28 @@ pub struct Shell {
 }
 
 /// What the worker does.
-enum Job {
+pub enum Job {
     Probe,
     Load,
 }
 
-/// One thread that runs the probes and load queries one after another, and says when one
-/// is done on a pipe the event loop watches. A check program it runs is in a process
-/// group of its own, killed at its deadline (`daemon::process::run`) or when nanny exits
-/// ([`Worker::abandon`]).
-pub struct Worker {
-    jobs: mpsc::Sender<Job>,
-    results: mpsc::Receiver<Event>,
-    done: File,
-}
+/// The thread that runs the probes and load queries one after another
+/// (`daemon::worker`). A check program it runs is in a process group of its own, killed
+/// at its deadline (`daemon::process::run`) or when nanny exits.
+pub type Worker = daemon::worker::Worker<Job, Event>;
 
-impl Worker {
-    /// `load_argv`: the load command, if load monitoring is on; `interval` is its time
-    /// limit too; `server` is the address the load messages show.
-    pub fn start(
-        check: Check,
-        load_argv: Option<Vec<String>>,
-        interval: Duration,
-        server: String,
-    ) -> std::io::Result<Worker> {
-        let (done_read, done_write) = daemon::nonblocking_pipe()?;
-        let (jobs, job_rx) = mpsc::channel();
-        let (result_tx, results) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("probe".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                for job in job_rx {
-                    let event = match job {
-                        Job::Probe => probe(&check),
-                        Job::Load => query_load(load_argv.as_deref(), interval, &server),
-                    };
-                    if result_tx.send(event).is_err() {
-                        return;
-                    }
-                    wake(&done_write);
-                }
-            })?;
-        Ok(Worker {
-            jobs,
-            results,
-            done: File::from(done_read),
-        })
-    }
-
-    /// The descriptor the event loop watches for finished jobs.
-    pub fn done_fd(&self) -> &File {
-        &self.done
-    }
-
-    /// The answers of the jobs finished since the last call.
-    pub fn finished(&self) -> Vec<Event> {
-        let mut buf = [0u8; 64];
-        while matches!(std::io::Read::read(&mut &self.done, &mut buf), Ok(n) if n > 0) {}
-        self.results.try_iter().collect()
-    }
-
-    /// nanny is exiting: a check program still running goes with it.
-    pub fn abandon(&self) {
-        daemon::process::kill_running();
-    }
-
-    fn submit(&self, job: Job) {
-        let _ = self.jobs.send(job);
-    }
-}
-
-fn wake(fd: &OwnedFd) {
-    let _ = nix::unistd::write(fd, b"x");
+/// Starts the probe thread. `load_argv`: the load command, if load monitoring is on;
+/// `interval` is its time limit too; `server` is the address the load messages show.
+pub fn start_worker(
+    check: Check,
+    load_argv: Option<Vec<String>>,
+    interval: Duration,
+    server: String,
+) -> std::io::Result<Worker> {
+    daemon::worker::Worker::start("probe", 256 * 1024, move |job| match job {
+        Job::Probe => probe(&check),
+        Job::Load => query_load(load_argv.as_deref(), interval, &server),
+    })
 }
 
 fn probe(check: &Check) -> Event {
@@ -147,7 +93,8 @@ impl Executor<Nanny> for Shell {
                 Step::Done
             }
             Action::Monitor(monitor::Action::Exit(code)) => {
-                self.worker.abandon();
+                // A check program still running goes with nanny.
+                daemon::process::kill_running();
                 Step::Exit(code)
             }
             Action::Monitor(monitor::Action::QueryLoad) => {
