@@ -93,6 +93,34 @@ pub fn for_each_line<'a>(text: &'a str, mut f: impl FnMut(Line<'a>) -> bool) {
     }
 }
 
+/// The physical lines of raw bytes as the lexer counts them (LF, CRLF and a lone CR each
+/// end one line): number, content range and the length of its line end. For checks
+/// made before the text is lexed (length, encoding).
+pub fn physical_lines(
+    bytes: &[u8],
+) -> impl Iterator<Item = (u32, std::ops::Range<usize>, usize)> + '_ {
+    let mut start = 0;
+    let mut number = 0u32;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(bytes.len(), |p| start + p);
+        let eol = match &bytes[end..] {
+            [b'\r', b'\n', ..] => 2,
+            [] => 0,
+            _ => 1,
+        };
+        number += 1;
+        let line = (number, start..end, eol);
+        start = end + eol;
+        Some(line)
+    })
+}
+
 /// Splits off a chunk of whole lines of about [`CHUNK_BYTES`], without its final line end.
 fn split_chunk(text: &str) -> (&str, &str) {
     if text.len() <= CHUNK_BYTES {
@@ -208,6 +236,26 @@ mod tests {
             .into_iter()
             .map(|t| (t.text, t.quote))
             .collect()
+    }
+
+    #[test]
+    fn physical_lines_end_at_lf_crlf_and_cr() {
+        let lines: Vec<_> = physical_lines(b"a\nbb\r\nc\rd").collect();
+        assert_eq!(
+            lines,
+            [(1, 0..1, 1), (2, 2..4, 2), (3, 6..7, 1), (4, 8..9, 0)]
+        );
+        let count = |t: &str| {
+            let mut n = 0;
+            for_each_line(t, |_| {
+                n += 1;
+                true
+            });
+            n
+        };
+        for t in ["a\nbb\r\nc\rd", "x\n\n\ry\r\n"] {
+            assert_eq!(physical_lines(t.as_bytes()).count(), count(t), "{t:?}");
+        }
     }
 
     #[test]

@@ -163,7 +163,8 @@ pub fn parse_bytes(bytes: &[u8], file: &str, opts: &ParseOptions) -> Result<Pars
 fn non_utf8_lines(bytes: &[u8], file: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut count = 0;
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    for (number, range, _) in lexer::physical_lines(bytes) {
+        let line = &bytes[range];
         let Err(e) = std::str::from_utf8(line) else {
             continue;
         };
@@ -177,7 +178,7 @@ fn non_utf8_lines(bytes: &[u8], file: &str) -> Vec<Diagnostic> {
                 severity: Severity::Error,
                 code: Code::Encoding,
                 file: file.to_string(),
-                line: i as u32 + 1,
+                line: number,
                 column: e.valid_up_to() as u32 + 1,
                 message: "bytes that are not UTF-8".into(),
                 hint: "save the file as UTF-8 or ASCII; legacy piranha took such bytes as they \
@@ -240,51 +241,25 @@ pub fn parse_str(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, 
     Err(ParseFailure { diagnostics })
 }
 
-/// The physical lines (LF, CRLF or CR ended, as the lexer counts them) longer than
-/// [`MAX_LINE_BYTES`]: their numbers and lengths.
+/// The physical lines longer than [`MAX_LINE_BYTES`]: their numbers and lengths.
 fn overlong_lines(text: &str) -> Vec<(u32, usize)> {
-    let mut out = Vec::new();
-    let (mut number, mut start) = (1u32, 0usize);
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i <= bytes.len() {
-        let eol = i == bytes.len() || bytes[i] == b'\n' || bytes[i] == b'\r';
-        if eol {
-            if i - start > MAX_LINE_BYTES {
-                out.push((number, i - start));
-            }
-            if i + 1 < bytes.len() && bytes[i] == b'\r' && bytes[i + 1] == b'\n' {
-                i += 1;
-            }
-            number += 1;
-            start = i + 1;
-        }
-        i += 1;
-    }
-    out
+    lexer::physical_lines(text.as_bytes())
+        .filter(|(_, range, _)| range.len() > MAX_LINE_BYTES)
+        .map(|(number, range, _)| (number, range.len()))
+        .collect()
 }
 
-/// `text` with the given lines emptied (their line ends kept).
+/// `text` with the given lines emptied (their line ends kept, so numbers stay).
 fn blank_lines(text: &str, lines: &[(u32, usize)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut long = lines.iter().map(|(n, _)| *n).peekable();
-    let mut number = 1u32;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-        let eol_len = match &rest[end..] {
-            r if r.starts_with("\r\n") => 2,
-            "" => 0,
-            _ => 1,
-        };
+    for (number, range, eol) in lexer::physical_lines(text.as_bytes()) {
         if long.peek() == Some(&number) {
             long.next();
         } else {
-            out.push_str(&rest[..end]);
+            out.push_str(&text[range.clone()]);
         }
-        out.push_str(&rest[end..end + eol_len]);
-        rest = &rest[end + eol_len..];
-        number += 1;
+        out.push_str(&text[range.end..range.end + eol]);
     }
     out
 }
