@@ -67,11 +67,6 @@ impl EventLoop {
             .register(&mut SourceFd(&raw), Token(token), Interest::READABLE)
     }
 
-    pub fn deregister(&self, fd: &impl AsRawFd) -> io::Result<()> {
-        let raw: RawFd = fd.as_raw_fd();
-        self.poll.registry().deregister(&mut SourceFd(&raw))
-    }
-
     /// Waits until something is ready or `deadline` passes (forever with `None`).
     /// Returns everything ready, signals first.
     pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<Vec<Ready>> {

@@ -61,11 +61,8 @@ mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
 
-    fn dir(label: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("files-{label}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn dir(label: &str) -> testbed::TempDir {
+        testbed::TempDir::new(&format!("files-{label}"))
     }
 
     #[test]
@@ -82,8 +79,7 @@ mod tests {
         assert_eq!(meta.mode() & 0o777, 0o644);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "-t 192.0.2.1:80\n");
         // Nothing else is left in the directory.
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 2);
-        let _ = std::fs::remove_dir_all(&d);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
     }
 
     #[test]
@@ -103,6 +99,5 @@ mod tests {
         }
         write_atomic(&path, b"new\n", 0o644).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -153,11 +153,8 @@ impl Drop for PidFile {
 mod tests {
     use super::*;
 
-    fn dir(label: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("pidfile-{label}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn dir(label: &str) -> testbed::TempDir {
+        testbed::TempDir::new(&format!("pidfile-{label}"))
     }
 
     #[test]
@@ -172,7 +169,6 @@ mod tests {
         );
         drop(p);
         assert!(!path.exists());
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
@@ -191,7 +187,6 @@ mod tests {
                 .starts_with("another instance is running (pid "),
             "{e}"
         );
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
@@ -208,6 +203,5 @@ mod tests {
         let e = PidFile::create(&hard).unwrap_err();
         assert!(matches!(e, PidFileError::NotPlain { .. }), "{e:?}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -299,7 +299,8 @@ impl Resolution {
 
     fn lookup(&self, name: &str) -> Lookup {
         let now = std::time::Instant::now();
-        let deadline = *self.deadline.get().get_or_insert_with(|| now + self.budget);
+        // The budget starts with the file's first lookup.
+        let deadline = self.deadline.get().unwrap_or(now + self.budget);
         self.deadline.set(Some(deadline));
         let Some(left) = deadline.checked_duration_since(now) else {
             return Lookup::TimedOut;

@@ -132,7 +132,7 @@ fn non_utf8_bytes_in_a_value_are_an_error_at_their_line_and_never_replaced() {
         f.diagnostics[0].to_string(),
         "lvs.cf:3:17: error: bytes that are not UTF-8 (save the file as UTF-8 or ASCII; \
          legacy piranha took such bytes as they were, piranha-rs does not guess what they meant)"
-    );    // Lines counted as the parser counts them, whatever the line ends (here CR only).
+    ); // Lines counted as the parser counts them, whatever the line ends (here CR only).
     let cr = b"# caf\xe9\rprimary = 1.2.3.4\rrsh_command = ss\xe9h\r";
     let f = parse_bytes(cr, "lvs.cf", &ParseOptions::default()).unwrap_err();
     assert_eq!((f.diagnostics[0].line, f.diagnostics[0].column), (3, 17));

@@ -5,7 +5,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use testbed::{Daemon, TempDir};
+use testbed::{eventually, Daemon, TempDir};
+
+/// One virtual service, no real server: enough for lvsd to start.
+const WEB_ONLY: &str =
+    "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n";
 
 fn dir(label: &str) -> TempDir {
     TempDir::new(&format!("lvsd-proc-{label}"))
@@ -105,11 +109,7 @@ fn test_start_runs_through_a_bad_reload_and_a_shutdown() {
 fn a_second_lvsd_with_the_same_pid_file_is_refused_on_the_terminal() {
     let d = dir("second");
     let cf = d.join("lvs.cf");
-    std::fs::write(
-        &cf,
-        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n",
-    )
-    .unwrap();
+    std::fs::write(&cf, WEB_ONLY).unwrap();
     let pid_file = d.join("lvs.pid");
     let lvsd = |extra: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_lvsd"));
@@ -123,22 +123,19 @@ fn a_second_lvsd_with_the_same_pid_file_is_refused_on_the_terminal() {
     // Daemon mode without forking: the child is the daemon.
     let mut first = lvsd(&["--nofork"]).spawn().unwrap();
     let written = || std::fs::read_to_string(&pid_file).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while written().trim() != first.id().to_string() {
-        assert!(Instant::now() < deadline, "pid file: {:?}", written());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let holds = |pid: u32| written().trim() == pid.to_string();
+    assert!(
+        eventually(10, || holds(first.id())),
+        "pid file: {:?}",
+        written()
+    );
     let mut second = lvsd(&["--nofork"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while second.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = second.kill();
-            panic!("a second lvsd with the same pid file kept running");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if !eventually(10, || second.try_wait().unwrap().is_some()) {
+        let _ = second.kill();
+        panic!("a second lvsd with the same pid file kept running");
     }
     let out = second.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -164,11 +161,11 @@ fn a_second_lvsd_with_the_same_pid_file_is_refused_on_the_terminal() {
     assert!(!pid_file.exists(), "removed at exit");
     // Now a new one may start.
     let mut again = lvsd(&["--nofork"]).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while written().trim() != again.id().to_string() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(10, || holds(again.id())),
+        "pid file: {:?}",
+        written()
+    );
     let _ = again.kill();
     let _ = again.wait();
 }
@@ -181,11 +178,7 @@ fn without_ip_vs_lvsd_says_which_module_to_load() {
     }
     let d = dir("no-ipvs");
     let cf = d.join("lvs.cf");
-    std::fs::write(
-        &cf,
-        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n",
-    )
-    .unwrap();
+    std::fs::write(&cf, WEB_ONLY).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
         .args(["-n", "-c"])
         .arg(&cf)
@@ -260,8 +253,7 @@ fn a_resolver_that_never_answers_cannot_stall_lvsd() {
     let ns = StuckResolver::new("dns");
     let d = dir("dns");
     let cf = d.join("lvs.cf");
-    let good =
-        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n";
+    let good = WEB_ONLY;
     std::fs::write(&cf, good).unwrap();
     // Three names, each of which would take the resolver's 30 s, one after another.
     let named = format!(
