@@ -60,14 +60,11 @@ fn create_temporary(path: &Path, mode: u32) -> io::Result<(PathBuf, std::fs::Fil
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
-
-    fn dir(label: &str) -> testbed::TempDir {
-        testbed::TempDir::new(&format!("files-{label}"))
-    }
+    use testbed::TempDir;
 
     #[test]
     fn a_symlink_at_the_target_is_replaced_not_followed() {
-        let d = dir("symlink");
+        let d = TempDir::new("files-symlink");
         let victim = d.join("victim");
         std::fs::write(&victim, "precious\n").unwrap();
         let path = d.join("lvs.services");
@@ -86,7 +83,7 @@ mod tests {
     fn symlinks_planted_at_the_old_predictable_names_are_not_followed() {
         // Before, the temporary file was PATH.tmp: a planted link there made root
         // overwrite its target.
-        let d = dir("planted");
+        let d = TempDir::new("files-planted");
         let victim = d.join("victim");
         std::fs::write(&victim, "precious\n").unwrap();
         let path = d.join("lvs.services");

@@ -152,14 +152,11 @@ impl Drop for PidFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dir(label: &str) -> testbed::TempDir {
-        testbed::TempDir::new(&format!("pidfile-{label}"))
-    }
+    use testbed::TempDir;
 
     #[test]
     fn written_in_the_legacy_format_and_removed_on_drop() {
-        let d = dir("format");
+        let d = TempDir::new("pidfile-format");
         let path = d.join("lvs.pid");
         std::fs::write(&path, "99999999\n").unwrap(); // stale: nobody holds its lock
         let p = PidFile::create(&path).unwrap();
@@ -173,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_second_instance_is_refused_with_the_first_ones_pid() {
-        let d = dir("second");
+        let d = TempDir::new("pidfile-second");
         let path = d.join("lvs.pid");
         let _first = PidFile::create(&path).unwrap();
         // flock locks belong to the open file: a second open conflicts, even here.
@@ -191,7 +188,7 @@ mod tests {
 
     #[test]
     fn planted_links_are_refused_and_their_targets_untouched() {
-        let d = dir("planted");
+        let d = TempDir::new("pidfile-planted");
         let victim = d.join("victim");
         std::fs::write(&victim, "precious\n").unwrap();
         let sym = d.join("sym.pid");
