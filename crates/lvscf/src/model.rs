@@ -121,6 +121,37 @@ impl ReservationConflictAction {
     }
 }
 
+/// `heartbeat_auth = off | permissive | enforce` (extension, docs/differences.md): whether
+/// pulse signs its heartbeats and what it does with unsigned ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HeartbeatAuth {
+    /// Legacy: bare 4-byte heartbeats, nothing checked.
+    #[default]
+    Off,
+    /// Signed heartbeats sent; unsigned ones accepted (a rolling upgrade from legacy pulse),
+    /// signed ones that fail the check rejected.
+    Permissive,
+    /// Only correctly signed, fresh heartbeats accepted.
+    Enforce,
+}
+
+impl HeartbeatAuth {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            HeartbeatAuth::Off => "off",
+            HeartbeatAuth::Permissive => "permissive",
+            HeartbeatAuth::Enforce => "enforce",
+        }
+    }
+}
+
+impl std::fmt::Display for HeartbeatAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
 /// A host as written (`name`) and as resolved at parse time (`addr`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Host {
@@ -336,10 +367,34 @@ pub struct Config {
     /// Parsed, unused.
     pub sync: bool,
     pub reservation_conflict_action: Option<ReservationConflictAction>,
+    /// Extension: heartbeat authentication mode.
+    pub heartbeat_auth: HeartbeatAuth,
+    /// Extension: the file holding the heartbeat key.
+    pub heartbeat_key: Option<String>,
+    /// Extension: the key's id, carried in each signed heartbeat (0-255).
+    pub heartbeat_key_id: u8,
+    /// Extension: the primary takes the active role back after being healthy this long
+    /// while the backup is active; `None` (legacy) never preempts.
+    #[serde(serialize_with = "serialize_opt_secs")]
+    pub preempt_delay: Option<Duration>,
+    /// Extension: lvsd also runs on the inactive director, so activation is addresses
+    /// and announcements only.
+    pub warm_standby: bool,
+    /// Extension: after the legacy five announcements, announce the addresses again this
+    /// often while active; `None` (legacy) stops after five.
+    #[serde(serialize_with = "serialize_opt_secs")]
+    pub arp_refresh: Option<Duration>,
     /// `virtual` blocks in file order.
     pub virtuals: Vec<VirtualServer>,
     /// `failover` blocks in file order.
     pub failovers: Vec<VirtualServer>,
+}
+
+fn serialize_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 fn serialize_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -381,6 +436,12 @@ impl Default for Config {
             debug_level: "NONE".to_string(),
             sync: false,
             reservation_conflict_action: None,
+            heartbeat_auth: HeartbeatAuth::Off,
+            heartbeat_key: None,
+            heartbeat_key_id: 0,
+            preempt_delay: None,
+            warm_standby: false,
+            arp_refresh: None,
             virtuals: Vec::new(),
             failovers: Vec::new(),
         }

@@ -804,7 +804,12 @@ impl<'a> Parser<'a> {
 
     fn global_statement(&mut self, stmt: &Stmt, end: u32) -> Outcome {
         let key = stmt.key();
-        let Some(key) = GLOBAL_KEYWORDS.iter().find(|k| **k == key).copied() else {
+        let Some(key) = GLOBAL_KEYWORDS
+            .iter()
+            .chain(EXTENSION_GLOBAL_KEYWORDS)
+            .find(|k| **k == key)
+            .copied()
+        else {
             return Err(unknown_keyword(stmt, Scope::Global));
         };
         let (min, max) = if key == "nat_router" { (2, 2) } else { (1, 1) };
@@ -925,6 +930,32 @@ impl<'a> Parser<'a> {
             "debug_level" => self.config.debug_level = tok.text.to_string(),
             "serial_no" => self.config.serial_no = self.int(stmt, i64::MIN, i64::MAX, key)?,
             "sync" => self.config.sync = Self::boolean(stmt)?,
+            "heartbeat_auth" => {
+                self.config.heartbeat_auth = Self::keyword_choice(
+                    &tok,
+                    &[
+                        ("off", HeartbeatAuth::Off),
+                        ("permissive", HeartbeatAuth::Permissive),
+                        ("enforce", HeartbeatAuth::Enforce),
+                    ],
+                )?
+            }
+            "heartbeat_key" => self.config.heartbeat_key = Some(tok.text.to_string()),
+            "heartbeat_key_id" => {
+                self.config.heartbeat_key_id = self.int(stmt, 0, 255, key)? as u8;
+            }
+            "preempt_delay" | "arp_refresh" => {
+                let d = value::parse_seconds(tok.text)
+                    .map_err(|e| Self::value_error(&tok, e, Code::BadArgument))?;
+                // 0 is "off", as for the legacy keywords that are 0 when unused.
+                let d = (!d.is_zero()).then_some(d);
+                if key == "preempt_delay" {
+                    self.config.preempt_delay = d;
+                } else {
+                    self.config.arp_refresh = d;
+                }
+            }
+            "warm_standby" => self.config.warm_standby = Self::boolean(stmt)?,
             _ => unreachable!("every GLOBAL_KEYWORDS entry is handled"),
         }
         Ok(())
@@ -1255,6 +1286,17 @@ pub const GLOBAL_KEYWORDS: &[&str] = &[
     "sync",
 ];
 
+/// Global keywords of piranha-rs that legacy piranha does not know (docs/differences.md,
+/// lvs.cf(5) "EXTENSIONS"); a legacy daemon refuses a file that uses them.
+pub const EXTENSION_GLOBAL_KEYWORDS: &[&str] = &[
+    "heartbeat_auth",
+    "heartbeat_key",
+    "heartbeat_key_id",
+    "preempt_delay",
+    "warm_standby",
+    "arp_refresh",
+];
+
 /// Every `virtual`/`failover` keyword (docs/legacy.md, "lvs.cf"); `server` and `}` are structure.
 pub const VIRTUAL_KEYWORDS: &[&str] = &[
     "active",
@@ -1307,7 +1349,9 @@ fn unknown_keyword(stmt: &Stmt, scope: Scope) -> (Code, u32, String) {
             "`=` must stand alone: write `{}`",
             key.replacen('=', " = ", 1)
         )
-    } else if scope != Scope::Global && (GLOBAL_KEYWORDS.contains(&key)) {
+    } else if scope != Scope::Global
+        && (GLOBAL_KEYWORDS.contains(&key) || EXTENSION_GLOBAL_KEYWORDS.contains(&key))
+    {
         format!("`{key}` is a global keyword; it belongs outside the blocks")
     } else if scope == Scope::Server && VIRTUAL_KEYWORDS.contains(&key) {
         format!("`{key}` belongs to the virtual block, not to a server (is a `}}` missing?)")

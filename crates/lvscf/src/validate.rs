@@ -193,6 +193,13 @@ impl Validator<'_> {
                  with the active director; set nat_router = IP DEVICE",
             );
         }
+        if c.heartbeat_auth != HeartbeatAuth::Off && c.heartbeat_key.is_none() {
+            self.error(
+                0,
+                format!("heartbeat_auth = {} without heartbeat_key", c.heartbeat_auth),
+                "name the key file shared by both directors: heartbeat_key = /etc/sysconfig/ha/heartbeat.key",
+            );
+        }
         if c.primary_shared.is_some() != c.backup_shared.is_some() {
             self.warning(
                 0,

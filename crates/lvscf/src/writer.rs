@@ -65,6 +65,17 @@ pub fn write_config(c: &Config) -> String {
     );
     w.changed("ipvsadm", string(&c.ipvsadm), string(&d.ipvsadm));
     w.changed("sync", bool01(c.sync), bool01(d.sync));
+    // Extensions: only when used, so a legacy file stays legacy.
+    w.changed("heartbeat_auth", c.heartbeat_auth, d.heartbeat_auth);
+    w.opt("heartbeat_key", c.heartbeat_key.as_deref().map(string));
+    w.changed("heartbeat_key_id", c.heartbeat_key_id, d.heartbeat_key_id);
+    w.opt("preempt_delay", c.preempt_delay.map(format_seconds));
+    w.changed(
+        "warm_standby",
+        bool01(c.warm_standby),
+        bool01(d.warm_standby),
+    );
+    w.opt("arp_refresh", c.arp_refresh.map(format_seconds));
     for f in &c.failovers {
         w.block("failover", f);
     }

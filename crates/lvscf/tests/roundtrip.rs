@@ -307,7 +307,20 @@ fn config() -> impl Strategy<Value = Config> {
         proptest::collection::vec(virtual_server(), 0..4),
         proptest::collection::vec(virtual_server(), 0..2),
     );
-    (a, b, c).prop_map(|(a, b, c)| {
+    // The extensions (docs/differences.md).
+    let d = (
+        proptest::sample::select(vec![
+            HeartbeatAuth::Off,
+            HeartbeatAuth::Permissive,
+            HeartbeatAuth::Enforce,
+        ]),
+        proptest::option::of(word()),
+        any::<u8>(),
+        proptest::option::of(1u64..100_000),
+        any::<bool>(),
+        proptest::option::of(1u64..100_000),
+    );
+    (a, b, c, d).prop_map(|(a, b, c, d)| {
         let mut cfg = Config {
             serial_no: a.0,
             service: a.1,
@@ -340,6 +353,12 @@ fn config() -> impl Strategy<Value = Config> {
             debug_level: c.5,
             sync: c.6,
             reservation_conflict_action: c.7,
+            heartbeat_auth: d.0,
+            heartbeat_key: d.1,
+            heartbeat_key_id: d.2,
+            preempt_delay: d.3.map(Duration::from_millis),
+            warm_standby: d.4,
+            arp_refresh: d.5.map(Duration::from_millis),
             virtuals: c.8,
             failovers: c.9,
         };

@@ -1,9 +1,23 @@
-//! `pulse`: director heartbeat and VIP takeover (docs/legacy.md, "pulse"). This release implements
-//! the legacy command line and `--check-config`; the daemon itself comes with its issue.
+//! `pulse`: director heartbeat and VIP takeover (docs/legacy.md, "pulse"). Reads the
+//! options and lvs.cf, works out the role, binds the heartbeat sockets, then runs
+//! [`pulse::machine::Pulse`] on `daemon`'s event loop and driver, with
+//! [`pulse::shell::Shell`] carrying its actions out.
 
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use daemon::cli::{self, OptSpec};
+use daemon::driver::Driver;
+use daemon::event_loop::{EventLoop, Ready};
+use daemon::log::{LegacyLog, Sinks};
+use daemon::pidfile::PidFile;
+use hostnet::monitor::LinkMonitor;
+use log::info;
+use pulse::machine::{Event, Pulse};
+use pulse::settings::{Settings, StartupError, Switches};
+use pulse::shell::{self, LvsdCommand, Shell};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Id {
@@ -18,6 +32,7 @@ enum Id {
     Help,
     CheckConfig,
     Json,
+    PidFile,
 }
 
 /// The legacy popt table (docs/legacy.md, "pulse") plus `--check-config` and `--json`.
@@ -34,6 +49,7 @@ const OPTIONS: &[OptSpec<Id>] = &[
     OptSpec::flag(Id::Help, Some('?'), &["help", "usage"]),
     OptSpec::flag(Id::CheckConfig, None, &["check-config"]),
     OptSpec::flag(Id::Json, None, &["json"]),
+    OptSpec::value(Id::PidFile, None, &["pidfile"]),
 ];
 
 const USAGE: &str = "Usage: pulse [OPTION...]
@@ -44,11 +60,20 @@ const USAGE: &str = "Usage: pulse [OPTION...]
       --forceactive       become active at start
       --lvsd=PATH         lvsd program (also --lvs)
       --fos=PATH          fos program
+      --pidfile=FILE      pid file (default /var/run/pulse.pid); pulse's other files
+                          (pulse.addresses) and lvsd's pid file go beside it
       --check-config      check the configuration file and print a summary
       --json              with --check-config: print the parsed model as JSON
       --version           print the version
   -?, --help              this text
 ";
+
+const DEFAULT_PIDFILE: &str = "/var/run/pulse.pid";
+const DEFAULT_LVSD: &str = "/usr/sbin/lvsd";
+/// The event loop's tokens: heartbeat channels 0 and 1, link events.
+const LINKS: usize = 2;
+/// The longest wait between two looks at the world.
+const MAX_WAIT: Duration = Duration::from_secs(5);
 
 fn main() {
     let opts = cli::parse_args_or_exit("pulse", OPTIONS);
@@ -73,9 +98,214 @@ fn main() {
         );
         std::process::exit(code);
     }
-    eprintln!(
-        "pulse: the heartbeat daemon is not part of this release yet; \
-         `pulse --check-config -c {config}` checks the configuration"
-    );
+    let switches = Switches {
+        test_start: opts.has(Id::TestStart),
+        force_active: opts.has(Id::ForceActive),
+        nodaemon: opts.has(Id::NoDaemon),
+        verbose: opts.has(Id::Verbose),
+    };
+    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(DEFAULT_PIDFILE));
+    let lvsd = LvsdCommand {
+        program: opts.value(Id::Lvsd).unwrap_or(DEFAULT_LVSD).to_string(),
+        config: config.clone(),
+        nodaemon: switches.nodaemon,
+        verbose: switches.verbose,
+        // Beside our own pid file when it is not the default (two pulses on one host).
+        pidfile: opts
+            .value(Id::PidFile)
+            .map(|_| pid_path.with_file_name("lvs.pid")),
+    };
+    std::process::exit(run(Path::new(&config), &pid_path, switches, lvsd));
+}
+
+/// Fails on the terminal like legacy pulse: `pulse: TEXT`, exit 1.
+fn fail(text: &str) -> ! {
+    eprintln!("pulse: {text}");
     std::process::exit(1);
+}
+
+fn load_config(path: &Path) -> lvscf::Config {
+    let report = lvscf::report::check_file_for(
+        path,
+        &lvscf::ParseOptions::default(),
+        lvscf::validate::Consumer::Pulse,
+    );
+    let file = path.display();
+    let errors: Vec<&lvscf::Diagnostic> =
+        report.diagnostics.iter().filter(|d| d.is_error()).collect();
+    if let Some(first) = errors.first() {
+        if first.code == lvscf::diag::Code::Read {
+            fail(&format!("failed to open {file}"));
+        }
+        eprintln!(
+            "pulse: error parsing {file} at line {}: {}",
+            first.line, first.message
+        );
+        for d in &errors {
+            eprintln!("pulse: {d}");
+        }
+        std::process::exit(1);
+    }
+    report
+        .config
+        .unwrap_or_else(|| fail(&format!("failed to open {file}")))
+}
+
+/// Every address of this host (role detection).
+fn local_addresses() -> Vec<IpAddr> {
+    match hostnet::Rtnl::open().and_then(|mut r| r.addresses()) {
+        Ok(a) => a.into_iter().map(|a| a.addr).collect(),
+        Err(e) => fail(&format!("cannot list this host's addresses: {e}")),
+    }
+}
+
+fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdCommand) -> i32 {
+    let c = load_config(config_path);
+    let file = config_path.display();
+    let (settings, backup_inactive) = match Settings::new(&c, &local_addresses(), switches) {
+        Ok(s) => (s, false),
+        Err(StartupError::NoActiveServices) => {
+            fail(&format!("no active lvs services defined in {file}"))
+        }
+        Err(StartupError::NoPrimary) => fail(&format!(
+            "error parsing {file} at line 0: primary is not set"
+        )),
+        Err(StartupError::NoBackupAddress) => {
+            fail("this host does not hold primary, and no backup is set")
+        }
+        // Legacy logs this once running (docs/legacy.md "pulse start-up").
+        Err(StartupError::BackupInactive) => (
+            Settings::new(&c, &[c.primary.as_ref().expect("checked").addr], switches)
+                .expect("as primary"),
+            true,
+        ),
+    };
+    let mut settings = settings;
+    if settings.auth != lvscf::HeartbeatAuth::Off {
+        let path = c.heartbeat_key.as_deref().unwrap_or_default();
+        settings.key = Some(
+            pulse::auth::Key::load(Path::new(path), c.heartbeat_key_id)
+                .unwrap_or_else(|e| fail(&e)),
+        );
+    }
+    let channels = shell::bind_channels(&settings).unwrap_or_else(|e| {
+        eprintln!("pulse: failed to bind to heartbeat address: {e}");
+        fail("cannot create heartbeat socket. running as root?")
+    });
+    let mut pid_file = (!switches.nodaemon)
+        .then(|| PidFile::lock(pid_path).unwrap_or_else(|e| fail(&e.to_string())));
+    if !switches.nodaemon {
+        daemon::detach(false);
+    }
+    let sinks = Sinks {
+        stdout: switches.nodaemon,
+        syslog: !switches.nodaemon,
+    };
+    LegacyLog::new("pulse", sinks, switches.verbose).install();
+    if let Some(Err(e)) = pid_file.as_mut().map(PidFile::write_pid) {
+        info!("cannot write {}: {e}", pid_path.display());
+    }
+    if c.backup_active && c.backup.is_none() {
+        info!("Undefined backup node marked as active? -- clearing that!");
+    }
+    if backup_inactive {
+        info!("STARTING PULSE AS BACKUP");
+        info!("We are backup node and backup is marked inactive -- exiting pulse");
+        return 255;
+    }
+    info!(
+        "STARTING PULSE AS {}",
+        match settings.role {
+            pulse::settings::Role::Primary => "MASTER",
+            pulse::settings::Role::Backup => "BACKUP",
+        }
+    );
+    let code = serve(settings, channels, lvsd, pid_path);
+    drop(pid_file);
+    code
+}
+
+fn serve(
+    settings: Settings,
+    channels: Vec<shell::HeartbeatChannel>,
+    lvsd: LvsdCommand,
+    pid_path: &Path,
+) -> i32 {
+    let mut events = match EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]) {
+        Ok(e) => e,
+        Err(e) => {
+            info!("cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let mut shell = Shell::new(
+        &settings,
+        channels,
+        lvsd,
+        pid_path.with_file_name("pulse.addresses"),
+    );
+    shell.remove_leftovers();
+    for (i, c) in shell.channels().iter().enumerate() {
+        if let Err(e) = events.register(&c.socket, i) {
+            info!("cannot watch the heartbeat socket: {e}");
+            return 1;
+        }
+    }
+    let mut monitor = None;
+    if settings.monitor_links {
+        shell.watch_links(&settings);
+        match LinkMonitor::open().and_then(|m| events.register(&m, LINKS).map(|()| m)) {
+            Ok(m) => monitor = Some(m),
+            Err(e) => info!("cannot watch link changes: {e}"),
+        }
+    }
+    let first_seq = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let now = Instant::now();
+    let watching = monitor.is_some();
+    let mut driver = Driver::new(Pulse::new(settings, now, first_seq), shell);
+    let mut first = vec![Event::Start];
+    if watching {
+        first.push(driver.exec.relist_links());
+    }
+    for e in first {
+        if let Some(code) = driver.dispatch(e) {
+            return code;
+        }
+    }
+    loop {
+        let now = Instant::now();
+        let deadline = [
+            driver.next_deadline(),
+            driver.exec.next_deadline(),
+            Some(now + MAX_WAIT),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let ready = events.wait(deadline).unwrap_or_default();
+        driver.exec.enforce_limits(Instant::now());
+        let mut queue = driver.exec.reaped(daemon::process::reap());
+        for r in ready {
+            match r {
+                Ready::Source(LINKS) => {
+                    if let Some(m) = monitor.as_mut() {
+                        queue.push(shell::read_links(m, &mut driver.exec));
+                    }
+                }
+                Ready::Source(i) => queue.extend(driver.exec.receive(i)),
+                Ready::Signal(SIGHUP) => queue.push(Event::Hangup),
+                Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
+                // SIGCHLD: reaped above. SIGUSR1/2 killed legacy pulse; ignored here.
+                _ => {}
+            }
+        }
+        queue.push(Event::Tick);
+        for e in queue {
+            if let Some(code) = driver.dispatch(e) {
+                return code;
+            }
+        }
+    }
 }

@@ -1,0 +1,15 @@
+//! `pulse`: the director heartbeat and VIP takeover (docs/legacy.md, "pulse").
+//!
+//! * [`wire`]: the heartbeat datagram (legacy 4-byte magic, our signed trailer), pure.
+//! * [`auth`]: signing and checking heartbeats (HMAC-SHA256, replay protection), pure.
+//! * [`settings`]: lvs.cf and the command line worked out once: role, partner, timers,
+//!   takeover addresses, commands.
+//! * [`machine`]: the state machine, sans-IO ([`machine::Pulse`] is a `daemon` core).
+//! * [`shell`]: its IO: heartbeat sockets, addresses, announcements, lvsd, commands,
+//!   the IPVS sync daemon.
+
+pub mod auth;
+pub mod machine;
+pub mod settings;
+pub mod shell;
+pub mod wire;

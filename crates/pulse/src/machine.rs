@@ -1,0 +1,655 @@
+//! The heartbeat state machine (LVS mode), sans-IO: events and the time in, actions out
+//! (docs/legacy.md "pulse state machine"; each row of its table has a replay test in
+//! tests/replay.rs). The shell ([`crate::shell`]) carries the actions out.
+//!
+//! Kept from legacy: the start-up rule (an inactive node that hears "stopped" activates,
+//! so the node started second wins), no preemption by default, CHILDFAIL, link failure,
+//! the extra heartbeat before yielding, the master's re-ARP after a split brain, the
+//! messages. Fixed: announcements stop the moment the node yields or exits; a heartbeat
+//! that arrives on both channels is handled once; SIGHUP goes to lvsd only if it runs;
+//! `--test-start` touches no address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use daemon::driver::Core;
+use daemon::process::ExitStatus;
+
+use crate::auth::{Rejection, Signer, Verdict, Verifier};
+use crate::settings::{Role, Settings};
+use crate::wire::{Heartbeat, Magic};
+
+/// Legacy `send_arp` rounds after an activation, one a second.
+pub const ANNOUNCEMENTS: u32 = 5;
+pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long lvsd gets to stop after SIGTERM before SIGKILL (legacy waited forever).
+pub const LVSD_STOP_LIMIT: Duration = Duration::from_secs(10);
+/// At most one log line per kind of refused heartbeat in this long.
+pub const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The heartbeat channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Public,
+    Private,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Loop entry: legacy runs the deactivation path once (inactive_cmd, backup sync
+    /// daemon), then activates at once with `--forceactive`.
+    Start,
+    Tick,
+    Datagram {
+        from: IpAddr,
+        channel: Channel,
+        bytes: Vec<u8>,
+    },
+    /// The links carrying this director's heartbeat addresses (with `monitor_links`).
+    Links {
+        public_up: bool,
+        private_up: bool,
+    },
+    LvsdStarted {
+        pid: u32,
+    },
+    LvsdFailedToStart {
+        reason: String,
+    },
+    ChildExited {
+        pid: u32,
+        status: ExitStatus,
+    },
+    Hangup,
+    Terminate(i32),
+}
+
+/// The IPVS connection sync daemon's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    Master,
+    Backup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Log(String),
+    Debug(String),
+    /// The datagram to send to the partner, on every channel.
+    Send(Vec<u8>),
+    RunActiveCmd,
+    RunInactiveCmd,
+    StartLvsd,
+    SignalLvsd {
+        pid: u32,
+        signal: LvsdSignal,
+    },
+    SyncDaemon(SyncState),
+    /// Bring the takeover addresses up (those already present are left alone).
+    AddAddresses,
+    RemoveAddresses,
+    /// One round of gratuitous ARPs / unsolicited NAs for every takeover address.
+    Announce,
+    Exit(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LvsdSignal {
+    Term,
+    Kill,
+    Hup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lvsd {
+    Stopped,
+    Starting,
+    Running(u32),
+    Stopping { pid: u32, kill_at: Instant },
+}
+
+/// The announcement schedule of an active node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Announcing {
+    next: Instant,
+    /// Rounds left of the burst; 0: periodic refresh (if configured).
+    left: u32,
+}
+
+pub struct Pulse {
+    s: Settings,
+    active: bool,
+    linkfail: bool,
+    childfail: bool,
+    exiting: bool,
+    lvsd: Lvsd,
+    /// Start lvsd again once the one stopping has gone.
+    restart_lvsd: bool,
+    send_at: Instant,
+    need_at: Instant,
+    announcing: Option<Announcing>,
+    /// Preemption: when the primary may take the active role back.
+    preempt_at: Option<Instant>,
+    /// The last heartbeat handled, to handle its copy from the other channel once.
+    last_handled: Option<(Channel, Magic, Instant)>,
+    signer: Option<Signer>,
+    verifier: Verifier,
+    rejections: HashMap<Rejection, (Instant, u32)>,
+}
+
+impl Pulse {
+    /// `first_seq`: the first sequence number of signed heartbeats (the shell passes the
+    /// wall clock in nanoseconds, so it grows across restarts).
+    pub fn new(s: Settings, now: Instant, first_seq: u64) -> Pulse {
+        let signer = s
+            .key
+            .clone()
+            .filter(|_| s.auth != lvscf::HeartbeatAuth::Off)
+            .map(|k| Signer::new(k, s.role.wire(), first_seq));
+        let verifier = Verifier::new(s.auth, s.key.clone(), s.role.partner().wire());
+        Pulse {
+            send_at: now + s.keepalive,
+            need_at: now + s.deadtime,
+            s,
+            active: false,
+            linkfail: false,
+            childfail: false,
+            exiting: false,
+            lvsd: Lvsd::Stopped,
+            restart_lvsd: false,
+            announcing: None,
+            preempt_at: None,
+            last_handled: None,
+            signer,
+            verifier,
+            rejections: HashMap::new(),
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.s
+    }
+
+    fn log(out: &mut Vec<Action>, text: &str) {
+        out.push(Action::Log(text.to_string()));
+    }
+
+    /// The heartbeat this node sends now.
+    fn heartbeat(&mut self) -> Vec<u8> {
+        let magic = if self.active {
+            Magic::LvsRunning
+        } else {
+            Magic::LvsStopped
+        };
+        match &mut self.signer {
+            Some(s) => s.sign(magic),
+            None => magic.bytes().to_vec(),
+        }
+    }
+
+    fn send(&mut self, out: &mut Vec<Action>) {
+        if self.s.heartbeats {
+            out.push(Action::Debug("DEBUG -- Sending heartbeat...".into()));
+            let bytes = self.heartbeat();
+            out.push(Action::Send(bytes));
+        }
+    }
+
+    fn start(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        // Legacy runs the deactivation path at loop entry: inactive_cmd, backup syncd.
+        self.deactivate(&mut out, now);
+        if self.s.warm_standby && !self.s.switches.test_start {
+            self.start_lvsd(&mut out);
+        }
+        if self.s.switches.force_active {
+            Self::log(&mut out, "Forced active on startup: activating lvs");
+            self.activate(&mut out, now);
+        }
+        out
+    }
+
+    fn start_lvsd(&mut self, out: &mut Vec<Action>) {
+        match self.lvsd {
+            Lvsd::Stopped => {
+                self.lvsd = Lvsd::Starting;
+                out.push(Action::StartLvsd);
+            }
+            Lvsd::Stopping { .. } => self.restart_lvsd = true,
+            Lvsd::Starting | Lvsd::Running(_) => {}
+        }
+    }
+
+    fn stop_lvsd(&mut self, out: &mut Vec<Action>, now: Instant) {
+        self.restart_lvsd = false;
+        if let Lvsd::Running(pid) = self.lvsd {
+            out.push(Action::SignalLvsd {
+                pid,
+                signal: LvsdSignal::Term,
+            });
+            self.lvsd = Lvsd::Stopping {
+                pid,
+                kill_at: now + LVSD_STOP_LIMIT,
+            };
+        }
+    }
+
+    /// Activation, in legacy order (docs/legacy.md "pulse activation").
+    fn activate(&mut self, out: &mut Vec<Action>, now: Instant) {
+        let test = self.s.switches.test_start;
+        if !test {
+            if self.s.active_cmd.is_some() {
+                out.push(Action::RunActiveCmd);
+            }
+            self.start_lvsd(out);
+        }
+        if self.s.sync_daemon.is_some() {
+            out.push(Action::SyncDaemon(SyncState::Master));
+        }
+        if !test {
+            out.push(Action::AddAddresses);
+            self.announce_burst(out, now);
+        }
+        self.active = true;
+        self.preempt_at = None;
+    }
+
+    fn announce_burst(&mut self, out: &mut Vec<Action>, now: Instant) {
+        out.push(Action::Announce);
+        self.announcing = Some(Announcing {
+            next: now + ANNOUNCE_INTERVAL,
+            left: ANNOUNCEMENTS - 1,
+        });
+    }
+
+    /// Deactivation (docs/legacy.md "pulse deactivation"); announcements stop at once.
+    fn deactivate(&mut self, out: &mut Vec<Action>, now: Instant) {
+        let test = self.s.switches.test_start;
+        if !test && self.s.inactive_cmd.is_some() {
+            out.push(Action::RunInactiveCmd);
+        }
+        if self.s.sync_daemon.is_some() {
+            out.push(Action::SyncDaemon(SyncState::Backup));
+        }
+        self.announcing = None;
+        let was_active = std::mem::replace(&mut self.active, false);
+        if test || !was_active {
+            return;
+        }
+        if !self.s.warm_standby || self.exiting {
+            self.stop_lvsd(out, now);
+        }
+        out.push(Action::RemoveAddresses);
+    }
+
+    fn tick(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if now >= self.send_at {
+            self.send(&mut out);
+            self.send_at = now + self.s.keepalive;
+        }
+        if now >= self.need_at {
+            self.partner_dead(&mut out, now);
+            self.need_at = now + self.s.deadtime;
+        }
+        self.tick_announcements(&mut out, now);
+        if let Lvsd::Stopping { pid, kill_at } = self.lvsd {
+            if now >= kill_at {
+                out.push(Action::Log(format!(
+                    "lvsd (pid {pid}) did not stop within {} s; killing it",
+                    LVSD_STOP_LIMIT.as_secs()
+                )));
+                out.push(Action::SignalLvsd {
+                    pid,
+                    signal: LvsdSignal::Kill,
+                });
+                self.lvsd = Lvsd::Stopping {
+                    pid,
+                    kill_at: now + LVSD_STOP_LIMIT,
+                };
+            }
+        }
+        if self.preempt_at.is_some_and(|t| now >= t) {
+            self.preempt_at = None;
+            if self.may_activate() {
+                Self::log(
+                    &mut out,
+                    "preempting: the primary takes the active role back",
+                );
+                self.activate(&mut out, now);
+            }
+        }
+        out
+    }
+
+    fn tick_announcements(&mut self, out: &mut Vec<Action>, now: Instant) {
+        let Some(a) = self.announcing else { return };
+        if now < a.next {
+            return;
+        }
+        out.push(Action::Announce);
+        self.announcing = if a.left > 1 {
+            Some(Announcing {
+                next: now + ANNOUNCE_INTERVAL,
+                left: a.left - 1,
+            })
+        } else {
+            if a.left == 1 {
+                Self::log(out, "gratuitous lvs arps finished");
+            }
+            self.s.arp_refresh.map(|r| Announcing {
+                next: now + r,
+                left: 0,
+            })
+        };
+    }
+
+    fn may_activate(&self) -> bool {
+        !self.active && !self.linkfail && !self.childfail && !self.exiting
+    }
+
+    fn partner_dead(&mut self, out: &mut Vec<Action>, now: Instant) {
+        if self.may_activate() {
+            Self::log(out, "partner dead: activating lvs");
+            self.activate(out, now);
+        }
+    }
+
+    fn datagram(
+        &mut self,
+        from: IpAddr,
+        channel: Channel,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.s.is_partner(from) {
+            out.push(Action::Debug(format!("Unexpected heartbeat from {from}")));
+            return out;
+        }
+        let hb = match Heartbeat::decode(bytes) {
+            Ok(hb) => hb,
+            Err(e) => {
+                Self::log(&mut out, &e.to_string());
+                return out;
+            }
+        };
+        let Some(magic) = hb.magic().filter(|m| {
+            matches!(
+                m,
+                Magic::LvsRunning | Magic::LvsStopped | Magic::StopMe | Magic::Hold | Magic::Held
+            )
+        }) else {
+            Self::log(
+                &mut out,
+                "Incompatible heartbeat received -- other system not using identical services",
+            );
+            return out;
+        };
+        match self.verifier.check(&hb, bytes) {
+            Verdict::Accept => {}
+            Verdict::Duplicate => return out,
+            Verdict::Reject(why) => {
+                self.rejected(&mut out, why, from, now);
+                return out;
+            }
+        }
+        out.push(Action::Debug(
+            "DEBUG -- Received Heartbeat from partner".into(),
+        ));
+        // Any accepted heartbeat resets the dead timer.
+        self.need_at = now + self.s.deadtime;
+        if self.is_copy(channel, magic, now) {
+            return out;
+        }
+        self.last_handled = Some((channel, magic, now));
+        match magic {
+            // STOPME is FOS's; an LVS node takes it as "running" (docs/legacy.md).
+            Magic::LvsRunning | Magic::StopMe => self.partner_running(&mut out, now),
+            Magic::LvsStopped => self.partner_stopped(&mut out, now),
+            _ => {}
+        }
+        out
+    }
+
+    /// The same heartbeat from the other channel within half a keepalive: legacy handled
+    /// both, doubling re-ARP bursts (docs/differences.md).
+    fn is_copy(&self, channel: Channel, magic: Magic, now: Instant) -> bool {
+        self.last_handled.is_some_and(|(c, m, t)| {
+            c != channel && m == magic && now.saturating_duration_since(t) < self.s.keepalive / 2
+        })
+    }
+
+    fn partner_running(&mut self, out: &mut Vec<Action>, now: Instant) {
+        if self.childfail {
+            self.childfail = false;
+            if self.s.warm_standby && !self.s.switches.test_start && !self.exiting {
+                self.start_lvsd(out);
+            }
+        }
+        if !self.active {
+            self.consider_preempting(now);
+            return;
+        }
+        match self.s.role {
+            Role::Backup => {
+                // One more "running" first, so the master re-ARPs (legacy BZ140414).
+                let bytes = self.heartbeat();
+                out.push(Action::Send(bytes));
+                Self::log(out, "partner active: deactivating LVS");
+                self.deactivate(out, now);
+            }
+            Role::Primary => {
+                Self::log(out, "partner active: resending arps");
+                if self.s.active_cmd.is_some() && !self.s.switches.test_start {
+                    out.push(Action::RunActiveCmd);
+                }
+                if !self.s.switches.test_start {
+                    out.push(Action::AddAddresses);
+                    self.announce_burst(out, now);
+                }
+            }
+        }
+    }
+
+    /// Preemption (extension): the primary, healthy and standing by while the backup is
+    /// active, takes the role back after `preempt_delay`.
+    fn consider_preempting(&mut self, now: Instant) {
+        let Some(delay) = self.s.preempt_delay else {
+            return;
+        };
+        if self.s.role != Role::Primary || !self.may_activate() {
+            self.preempt_at = None;
+            return;
+        }
+        if self.preempt_at.is_none() {
+            self.preempt_at = Some(now + delay);
+        }
+    }
+
+    fn partner_stopped(&mut self, out: &mut Vec<Action>, now: Instant) {
+        self.preempt_at = None;
+        if !self.may_activate() {
+            return;
+        }
+        Self::log(
+            out,
+            match self.s.role {
+                Role::Primary => "backup inactive: activating lvs",
+                Role::Backup => "primary inactive: activating lvs",
+            },
+        );
+        self.activate(out, now);
+    }
+
+    fn rejected(&mut self, out: &mut Vec<Action>, why: Rejection, from: IpAddr, now: Instant) {
+        let entry = self
+            .rejections
+            .entry(why)
+            .or_insert((now - REJECT_LOG_INTERVAL * 2, 0));
+        if now.saturating_duration_since(entry.0) < REJECT_LOG_INTERVAL {
+            entry.1 += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut entry.1);
+        entry.0 = now;
+        let more = if suppressed > 0 {
+            format!(" ({suppressed} more not logged)")
+        } else {
+            String::new()
+        };
+        out.push(Action::Log(format!("refused {why} from {from}{more}")));
+    }
+
+    fn links(&mut self, public_up: bool, private_up: bool, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.s.monitor_links {
+            return out;
+        }
+        let failed = !public_up || !private_up;
+        if failed && !self.linkfail {
+            if !public_up {
+                Self::log(&mut out, "Primary NIC: link down");
+            }
+            if !private_up {
+                Self::log(&mut out, "Private NIC: link down");
+            }
+            Self::log(&mut out, "Local NIC link failure: Pulse disabled");
+            self.linkfail = true;
+            self.preempt_at = None;
+            if self.active {
+                Self::log(&mut out, "local link failure: deactivating LVS");
+                self.deactivate(&mut out, now);
+            }
+        } else if !failed && self.linkfail {
+            Self::log(&mut out, "Local NIC link(s) restored: Pulse enabled");
+            self.linkfail = false;
+        }
+        out
+    }
+
+    fn child_exited(&mut self, pid: u32, status: ExitStatus, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        match self.lvsd {
+            Lvsd::Running(p) if p == pid => {
+                out.push(Action::Log(match status {
+                    ExitStatus::Code(c) => format!("Child process {pid} exited with status {c}"),
+                    ExitStatus::Signal(s) => {
+                        format!("Child process {pid} terminated with signal {s}")
+                    }
+                }));
+                self.lvsd = Lvsd::Stopped;
+                if !self.exiting {
+                    // Legacy: deactivate, clear ACTIVE, set CHILDFAIL.
+                    self.deactivate(&mut out, now);
+                    self.childfail = true;
+                }
+            }
+            Lvsd::Stopping { pid: p, .. } if p == pid => {
+                self.lvsd = Lvsd::Stopped;
+                if std::mem::take(&mut self.restart_lvsd) && !self.exiting {
+                    self.start_lvsd(&mut out);
+                }
+            }
+            _ => out.push(Action::Log(format!(
+                "Skipping death of unknown child {pid}"
+            ))),
+        }
+        self.maybe_exit(&mut out);
+        out
+    }
+
+    fn terminate(&mut self, sig: i32, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        Self::log(&mut out, &format!("Terminating due to signal {sig}"));
+        self.exiting = true;
+        let was_active = self.active;
+        self.deactivate(&mut out, now);
+        // A last "stopped" tells the partner at once (legacy sent nothing and the
+        // partner waited deadtime; docs/differences.md).
+        if was_active {
+            self.send(&mut out);
+        }
+        if let Lvsd::Running(_) = self.lvsd {
+            self.stop_lvsd(&mut out, now);
+        }
+        self.maybe_exit(&mut out);
+        out
+    }
+
+    fn maybe_exit(&mut self, out: &mut Vec<Action>) {
+        if self.exiting && matches!(self.lvsd, Lvsd::Stopped) {
+            out.push(Action::Exit(0));
+        }
+    }
+
+    fn hangup(&mut self) -> Vec<Action> {
+        match self.lvsd {
+            Lvsd::Running(pid) => vec![Action::SignalLvsd {
+                pid,
+                signal: LvsdSignal::Hup,
+            }],
+            // Legacy sent kill(0, SIGHUP) here: its whole process group.
+            _ => vec![Action::Debug(
+                "SIGHUP: lvsd is not running; nothing to reload".into(),
+            )],
+        }
+    }
+}
+
+impl Core for Pulse {
+    type Event = Event;
+    type Action = Action;
+
+    fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        match event {
+            Event::Start => self.start(now),
+            Event::Tick => self.tick(now),
+            Event::Datagram {
+                from,
+                channel,
+                bytes,
+            } => self.datagram(from, channel, &bytes, now),
+            Event::Links {
+                public_up,
+                private_up,
+            } => self.links(public_up, private_up, now),
+            Event::LvsdStarted { pid } => {
+                self.lvsd = Lvsd::Running(pid);
+                Vec::new()
+            }
+            Event::LvsdFailedToStart { reason } => {
+                self.lvsd = Lvsd::Stopped;
+                let mut out = vec![Action::Log(format!("cannot start lvsd: {reason}"))];
+                if self.active {
+                    self.deactivate(&mut out, now);
+                }
+                self.childfail = true;
+                self.maybe_exit(&mut out);
+                out
+            }
+            Event::ChildExited { pid, status } => self.child_exited(pid, status, now),
+            Event::Hangup => self.hangup(),
+            Event::Terminate(sig) => self.terminate(sig, now),
+        }
+    }
+
+    fn next_deadline(&self, _now: Instant) -> Option<Instant> {
+        let mut d = self.send_at.min(self.need_at);
+        if let Some(a) = self.announcing {
+            d = d.min(a.next);
+        }
+        if let Lvsd::Stopping { kill_at, .. } = self.lvsd {
+            d = d.min(kill_at);
+        }
+        if let Some(p) = self.preempt_at {
+            d = d.min(p);
+        }
+        Some(d)
+    }
+}

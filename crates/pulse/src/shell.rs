@@ -1,0 +1,500 @@
+//! pulse's IO: carries the state machine's actions out ([`Shell`] is the driver's
+//! executor): the heartbeat sockets, the takeover addresses (rtnetlink, recorded in the
+//! ledger), the announcements (packet socket), lvsd, `active_cmd`/`inactive_cmd`, and the
+//! IPVS connection sync daemon.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use daemon::driver::{Executor, Step};
+use daemon::process::{self, ExitStatus, Spawn};
+use hostnet::ledger::{Entry, Ledger};
+use hostnet::monitor::LinkMonitor;
+use hostnet::packet_socket::PacketSender;
+use hostnet::{Address, ArpFrame, Link, NeighbourAdvert, Rtnl};
+use log::{debug, info};
+use nix::sys::signal::Signal;
+
+use crate::machine::{Action, Channel, Event, LvsdSignal, Pulse, SyncState};
+use crate::settings::{Settings, TakeoverAddress};
+
+/// How long `active_cmd`/`inactive_cmd` may run before they are killed (legacy: forever).
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(30);
+/// Datagrams longer than this are cut (the legacy heartbeat is 4 bytes, ours 52).
+const MAX_DATAGRAM: usize = 128;
+
+/// How lvsd is started (docs/legacy.md "pulse activation").
+#[derive(Debug, Clone)]
+pub struct LvsdCommand {
+    pub program: String,
+    pub config: String,
+    pub nodaemon: bool,
+    pub verbose: bool,
+    /// Passed as `--pidfile=` when pulse itself runs with a non-default pid file.
+    pub pidfile: Option<PathBuf>,
+}
+
+impl LvsdCommand {
+    /// `lvsd --nofork -c FILE` (daemon) or `lvsd --nodaemon -c FILE`, `-v` appended.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = vec![
+            self.program.clone(),
+            if self.nodaemon {
+                "--nodaemon"
+            } else {
+                "--nofork"
+            }
+            .to_string(),
+            "-c".to_string(),
+            self.config.clone(),
+        ];
+        if self.verbose {
+            argv.push("-v".into());
+        }
+        if let Some(p) = &self.pidfile {
+            argv.push(format!("--pidfile={}", p.display()));
+        }
+        argv
+    }
+}
+
+/// One heartbeat channel: our socket and the partner's address on it.
+pub struct HeartbeatChannel {
+    pub channel: Channel,
+    pub socket: UdpSocket,
+    pub partner: Option<SocketAddr>,
+}
+
+/// Binds the heartbeat sockets: the public one, and the private one when configured
+/// (legacy: no SO_REUSEADDR, so a second pulse on the same address fails).
+pub fn bind_channels(s: &Settings) -> io::Result<Vec<HeartbeatChannel>> {
+    let mut out = Vec::new();
+    for (channel, own, partner) in [
+        (Channel::Public, Some(s.own_public), s.partner_public),
+        (Channel::Private, s.own_private, s.partner_private),
+    ] {
+        let Some(own) = own else { continue };
+        let socket = UdpSocket::bind(SocketAddr::new(own, s.port))?;
+        socket.set_nonblocking(true)?;
+        out.push(HeartbeatChannel {
+            channel,
+            socket,
+            partner: partner.map(|p| SocketAddr::new(p, s.port)),
+        });
+    }
+    Ok(out)
+}
+
+/// A running `active_cmd`/`inactive_cmd`.
+struct Command {
+    name: &'static str,
+    text: String,
+    deadline: Instant,
+}
+
+pub struct Shell {
+    channels: Vec<HeartbeatChannel>,
+    takeover: Vec<TakeoverAddress>,
+    active_cmd: Option<Vec<String>>,
+    inactive_cmd: Option<Vec<String>>,
+    sync_daemon: Option<(String, u8)>,
+    lvsd: LvsdCommand,
+    rtnl: Option<Rtnl>,
+    packets: Option<PacketSender>,
+    ledger: Ledger,
+    commands: HashMap<u32, Command>,
+    /// The interfaces holding our heartbeat addresses (public, private) and their state.
+    watched: (Option<u32>, Option<u32>),
+    link_up: HashMap<u32, bool>,
+}
+
+impl Shell {
+    pub fn new(
+        s: &Settings,
+        channels: Vec<HeartbeatChannel>,
+        lvsd: LvsdCommand,
+        ledger_path: PathBuf,
+    ) -> Shell {
+        let rtnl = Rtnl::open()
+            .map_err(|e| info!("cannot open rtnetlink: {e}"))
+            .ok();
+        let packets = PacketSender::open()
+            .map_err(|e| info!("cannot open a packet socket for announcements: {e}"))
+            .ok();
+        Shell {
+            channels,
+            takeover: s.takeover.clone(),
+            active_cmd: s.active_cmd.clone(),
+            inactive_cmd: s.inactive_cmd.clone(),
+            sync_daemon: s.sync_daemon.clone(),
+            lvsd,
+            rtnl,
+            packets,
+            ledger: Ledger::load(&ledger_path),
+            commands: HashMap::new(),
+            watched: (None, None),
+            link_up: HashMap::new(),
+        }
+    }
+
+    pub fn channels(&self) -> &[HeartbeatChannel] {
+        &self.channels
+    }
+
+    /// Removes the addresses an earlier pulse added and did not remove (it crashed).
+    pub fn remove_leftovers(&mut self) {
+        let leftovers: Vec<Entry> = self.ledger.entries().to_vec();
+        for e in leftovers {
+            info!(
+                "removing {}/{} on {}, left by an earlier pulse",
+                e.addr, e.prefix, e.device
+            );
+            self.remove_entry(&e);
+        }
+    }
+
+    /// The datagrams waiting on one channel, as events.
+    pub fn receive(&self, index: usize) -> Vec<Event> {
+        let Some(c) = self.channels.get(index) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut buf = [0u8; MAX_DATAGRAM];
+        loop {
+            match c.socket.recv_from(&mut buf) {
+                Ok((n, from)) => out.push(Event::Datagram {
+                    from: from.ip(),
+                    channel: c.channel,
+                    bytes: buf[..n].to_vec(),
+                }),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
+                // Legacy ignored ECONNREFUSED (an ICMP port unreachable from the partner).
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(e) => {
+                    info!("recvfrom() failed: {e}");
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// Children reaped: our commands are logged here; the rest go to the state machine.
+    pub fn reaped(&mut self, reaped: Vec<(u32, ExitStatus)>) -> Vec<Event> {
+        reaped
+            .into_iter()
+            .filter_map(|(pid, status)| match self.commands.remove(&pid) {
+                Some(c) => {
+                    let line =
+                        format!("{} `{}` (pid {pid}) finished with {status}", c.name, c.text);
+                    if status.success() {
+                        debug!("{line}");
+                    } else {
+                        info!("{line}");
+                    }
+                    None
+                }
+                None => Some(Event::ChildExited { pid, status }),
+            })
+            .collect()
+    }
+
+    /// When a command must next be checked for its time limit.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.commands.values().map(|c| c.deadline).min()
+    }
+
+    /// Kills commands past their time limit.
+    pub fn enforce_limits(&mut self, now: Instant) {
+        for (pid, c) in self.commands.iter_mut().filter(|(_, c)| c.deadline <= now) {
+            info!(
+                "{} `{}` (pid {pid}) did not finish within {} s; killing it",
+                c.name,
+                c.text,
+                COMMAND_LIMIT.as_secs()
+            );
+            process::signal(*pid, Signal::SIGKILL);
+            c.deadline = now + COMMAND_LIMIT;
+        }
+    }
+
+    /// Finds the interfaces holding our heartbeat addresses, for link monitoring.
+    pub fn watch_links(&mut self, s: &Settings) {
+        let Some(rtnl) = self.rtnl.as_mut() else {
+            return;
+        };
+        let addrs = rtnl.addresses().unwrap_or_default();
+        let holder = |ip: IpAddr| addrs.iter().find(|a| a.addr == ip).map(|a| a.ifindex);
+        self.watched = (holder(s.own_public), s.own_private.and_then(holder));
+        if let Ok(links) = rtnl.links() {
+            for l in links {
+                self.link_up.insert(l.index, l.is_up());
+            }
+        }
+    }
+
+    /// The state of the watched links after these changes.
+    pub fn link_event(&mut self, changes: Vec<Link>) -> Event {
+        for l in changes {
+            self.link_up.insert(l.index, l.is_up());
+        }
+        let up = |i: Option<u32>| i.map_or(true, |i| self.link_up.get(&i).copied().unwrap_or(true));
+        Event::Links {
+            public_up: up(self.watched.0),
+            private_up: up(self.watched.1),
+        }
+    }
+
+    /// After lost link events: every link afresh.
+    pub fn relist_links(&mut self) -> Event {
+        let links = self
+            .rtnl
+            .as_mut()
+            .and_then(|r| r.links().ok())
+            .unwrap_or_default();
+        self.link_event(links)
+    }
+
+    fn send(&self, bytes: &[u8]) {
+        for c in &self.channels {
+            let Some(to) = c.partner else { continue };
+            if let Err(e) = c.socket.send_to(bytes, to) {
+                let which = match c.channel {
+                    Channel::Public => "public",
+                    Channel::Private => "private",
+                };
+                debug!("Warning -- failed to send heartbeat ({which} if): {e}");
+            }
+        }
+    }
+
+    fn run_command(&mut self, name: &'static str, argv: Option<Vec<String>>) {
+        let Some(argv) = argv.filter(|a| !a.is_empty()) else {
+            return;
+        };
+        let text = argv.join(" ");
+        debug!("DEBUG -- Executing '{text}'");
+        match process::spawn(&Spawn {
+            argv,
+            ..Spawn::default()
+        }) {
+            Ok(pid) => {
+                self.commands.insert(
+                    pid,
+                    Command {
+                        name,
+                        text,
+                        deadline: Instant::now() + COMMAND_LIMIT,
+                    },
+                );
+            }
+            Err(e) => info!("cannot run {name} `{text}`: {e}"),
+        }
+    }
+
+    fn start_lvsd(&mut self) -> Step<Event> {
+        let argv = self.lvsd.argv();
+        debug!("DEBUG -- Executing '{}'", argv.join(" "));
+        match process::spawn(&Spawn {
+            argv,
+            ..Spawn::default()
+        }) {
+            Ok(pid) => Step::Answer(Event::LvsdStarted { pid }),
+            Err(e) => Step::Answer(Event::LvsdFailedToStart {
+                reason: format!("{}: {e}", self.lvsd.program),
+            }),
+        }
+    }
+
+    fn sync_daemon(&mut self, state: SyncState) {
+        let Some((iface, id)) = self.sync_daemon.clone() else {
+            return;
+        };
+        let state = match state {
+            SyncState::Master => ipvs::SyncState::Master,
+            SyncState::Backup => ipvs::SyncState::Backup,
+        };
+        let mut ipvs = match ipvs::Ipvs::open() {
+            Ok(i) => i,
+            Err(e) => return info!("cannot reach IPVS for the sync daemon: {e}"),
+        };
+        // As legacy: stop both, start the one wanted (stopping one not running fails
+        // harmlessly).
+        let _ = ipvs.stop_sync_daemon(ipvs::SyncState::Backup);
+        let _ = ipvs.stop_sync_daemon(ipvs::SyncState::Master);
+        debug!("DEBUG -- Executing 'ipvsadm --start-daemon {state:?} --mcast-interface {iface} --syncid {id}'");
+        if let Err(e) = ipvs.start_sync_daemon(&ipvs::SyncDaemon::new(state, &iface, u32::from(id)))
+        {
+            info!("cannot start the {state:?} sync daemon on {iface}: {e}");
+        }
+    }
+
+    fn ifindex(&mut self, device: &str) -> Option<Link> {
+        let rtnl = self.rtnl.as_mut()?;
+        match rtnl.link_by_name(device) {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => {
+                info!("interface {device} does not exist");
+                None
+            }
+            Err(e) => {
+                info!("cannot list interfaces: {e}");
+                None
+            }
+        }
+    }
+
+    fn address_of(&mut self, t: &TakeoverAddress) -> Option<Address> {
+        let link = self.ifindex(t.base_device())?;
+        Some(Address {
+            ifindex: link.index,
+            addr: t.addr,
+            prefix: t.prefix,
+            broadcast: match t.addr {
+                IpAddr::V4(v4) if t.prefix < 31 => Some(Address::legacy_broadcast(v4, t.prefix)),
+                _ => None,
+            },
+            label: t.label().map(str::to_string),
+        })
+    }
+
+    /// Brings each takeover address up; one already present is left alone (and not
+    /// recorded: it is not ours to remove).
+    fn add_addresses(&mut self) {
+        for t in self.takeover.clone() {
+            let Some(a) = self.address_of(&t) else {
+                continue;
+            };
+            let rtnl = self.rtnl.as_mut().expect("address_of needs rtnetlink");
+            let present = rtnl
+                .addresses()
+                .unwrap_or_default()
+                .iter()
+                .any(|x| x.same_place(&a));
+            if present {
+                continue;
+            }
+            let entry = Entry {
+                addr: t.addr,
+                prefix: t.prefix,
+                device: t.base_device().to_string(),
+                label: t.label().map(str::to_string),
+            };
+            if let Err(e) = self.ledger.record(entry) {
+                info!("cannot record {} in the address ledger: {e}", t.addr);
+            }
+            debug!("DEBUG -- adding {}/{} on {}", t.addr, t.prefix, t.device);
+            if let Err(e) = self.rtnl.as_mut().expect("checked").add(&a) {
+                info!("cannot add {}/{} on {}: {e}", t.addr, t.prefix, t.device);
+                let _ = self.ledger.forget(t.addr, t.base_device());
+            }
+        }
+    }
+
+    /// Removes the takeover addresses this pulse added.
+    fn remove_addresses(&mut self) {
+        let ours: Vec<Entry> = self.ledger.entries().to_vec();
+        for e in ours {
+            self.remove_entry(&e);
+        }
+    }
+
+    fn remove_entry(&mut self, e: &Entry) {
+        let t = TakeoverAddress {
+            addr: e.addr,
+            prefix: e.prefix,
+            device: e.label.clone().unwrap_or_else(|| e.device.clone()),
+        };
+        if let Some(a) = self.address_of(&t) {
+            debug!(
+                "DEBUG -- removing {}/{} from {}",
+                e.addr, e.prefix, t.device
+            );
+            match self
+                .rtnl
+                .as_mut()
+                .expect("address_of needs rtnetlink")
+                .remove(&a)
+            {
+                Ok(()) => {}
+                // Already gone.
+                Err(err)
+                    if matches!(
+                        err.errno(),
+                        Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ESRCH)
+                    ) => {}
+                Err(err) => {
+                    info!(
+                        "cannot remove {}/{} from {}: {err}",
+                        e.addr, e.prefix, t.device
+                    );
+                    return;
+                }
+            }
+        }
+        if let Err(err) = self.ledger.forget(e.addr, &e.device) {
+            info!("cannot update the address ledger: {err}");
+        }
+    }
+
+    /// One round of announcements: a gratuitous ARP per IPv4 address, an unsolicited
+    /// neighbour advertisement per IPv6 one, out of its interface.
+    fn announce(&mut self) {
+        for t in self.takeover.clone() {
+            let Some(link) = self.ifindex(t.base_device()) else {
+                continue;
+            };
+            let Some(mac) = link.mac else {
+                debug!("{} has no MAC address; nothing to announce", link.name);
+                continue;
+            };
+            let frame: Vec<u8> = match t.addr {
+                IpAddr::V4(v4) => ArpFrame::gratuitous(mac, v4).encode().to_vec(),
+                IpAddr::V6(v6) => NeighbourAdvert::unsolicited(mac, v6).encode().to_vec(),
+            };
+            debug!("DEBUG -- announcing {} on {} as {}", t.addr, link.name, mac);
+            if let Some(p) = &self.packets {
+                if let Err(e) = p.send(link.index, &frame) {
+                    info!("cannot announce {} on {}: {e}", t.addr, link.name);
+                }
+            }
+        }
+    }
+}
+
+impl Executor<Pulse> for Shell {
+    fn execute(&mut self, action: Action) -> Step<Event> {
+        match action {
+            Action::Log(text) => info!("{text}"),
+            Action::Debug(text) => debug!("{text}"),
+            Action::Send(bytes) => self.send(&bytes),
+            Action::RunActiveCmd => self.run_command("active_cmd", self.active_cmd.clone()),
+            Action::RunInactiveCmd => self.run_command("inactive_cmd", self.inactive_cmd.clone()),
+            Action::StartLvsd => return self.start_lvsd(),
+            Action::SignalLvsd { pid, signal } => process::signal(
+                pid,
+                match signal {
+                    LvsdSignal::Term => Signal::SIGTERM,
+                    LvsdSignal::Kill => Signal::SIGKILL,
+                    LvsdSignal::Hup => Signal::SIGHUP,
+                },
+            ),
+            Action::SyncDaemon(state) => self.sync_daemon(state),
+            Action::AddAddresses => self.add_addresses(),
+            Action::RemoveAddresses => self.remove_addresses(),
+            Action::Announce => self.announce(),
+            Action::Exit(code) => return Step::Exit(code),
+        }
+        Step::Done
+    }
+}
+
+/// Reads link events; on lost events lists the links afresh.
+pub fn read_links(monitor: &mut LinkMonitor, shell: &mut Shell) -> Event {
+    match monitor.read() {
+        Ok(changes) => shell.link_event(changes),
+        Err(_) => shell.relist_links(),
+    }
+}
