@@ -137,6 +137,9 @@ fn load_config(path: &Path) -> lvscf::Config {
         if first.code == lvscf::diag::Code::Read {
             fail(&format!("failed to open {file}"));
         }
+        if first.message.starts_with("no active ") {
+            fail(&format!("{} in {file}", first.message));
+        }
         eprintln!(
             "pulse: error parsing {file} at line {}: {}",
             first.line, first.message
@@ -202,6 +205,14 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
         syslog: !switches.nodaemon,
     };
     LegacyLog::new("pulse", sinks, switches.verbose).install();
+    // Signals are ours from here on: a SIGHUP right after start-up must not kill pulse.
+    let events = match EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]) {
+        Ok(e) => e,
+        Err(e) => {
+            info!("cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
     if let Some(Err(e)) = pid_file.as_mut().map(PidFile::write_pid) {
         info!("cannot write {}: {e}", pid_path.display());
     }
@@ -220,24 +231,18 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
             pulse::settings::Role::Backup => "BACKUP",
         }
     );
-    let code = serve(settings, channels, lvsd, pid_path);
+    let code = serve(events, settings, channels, lvsd, pid_path);
     drop(pid_file);
     code
 }
 
 fn serve(
+    mut events: EventLoop,
     settings: Settings,
     channels: Vec<shell::HeartbeatChannel>,
     lvsd: LvsdCommand,
     pid_path: &Path,
 ) -> i32 {
-    let mut events = match EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]) {
-        Ok(e) => e,
-        Err(e) => {
-            info!("cannot install signal handlers: {e}");
-            return 1;
-        }
-    };
     let mut shell = Shell::new(
         &settings,
         channels,

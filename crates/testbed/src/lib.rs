@@ -8,6 +8,7 @@
 //! through `ip netns exec` as an independent witness.
 
 pub mod daemon;
+pub mod lan;
 
 pub use daemon::{Daemon, TempDir};
 

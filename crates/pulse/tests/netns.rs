@@ -1,0 +1,691 @@
+//! pulse on real sockets, addresses and links, in network namespaces on this host (no
+//! IPVS needed; run as root, as the README's test command does): two directors and an
+//! observer on a bridge, our pulse on one or both directors, a stand-in legacy pulse
+//! speaking exactly the legacy bytes and timing, frames captured on the observer.
+//! lvsd is a stand-in too (a sleeping process): these tests are about pulse.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hostnet::{ArpFrame, MacAddr, NeighbourAdvert};
+use pulse::wire::Magic;
+use testbed::lan::{Capture, Lan};
+use testbed::{Daemon, TempDir};
+
+const D1: &str = "192.168.77.10";
+const D2: &str = "192.168.77.11";
+const VIP: &str = "192.168.77.100";
+const VIP6: &str = "2001:db8:77::100";
+
+fn lvs_cf(extra: &str) -> String {
+    format!(
+        r#"serial_no = 1
+primary = {D1}
+service = lvs
+backup_active = 1
+backup = {D2}
+heartbeat = 1
+heartbeat_port = 539
+keepalive = 0.2
+deadtime = 0.8
+network = direct
+monitor_links = 1
+{extra}
+virtual web {{
+     active = 1
+     address = {VIP} eth0:1
+     vip_nmask = 255.255.255.0
+     port = 80
+     server rs1 {{
+         address = 192.168.77.60
+         active = 1
+     }}
+}}
+"#
+    )
+}
+
+/// One director's pulse: its own directory (pid file, ledger, lvs.cf) and process.
+struct Director {
+    // Dropped first: the daemon goes before its directory.
+    daemon: Option<Daemon>,
+    dir: TempDir,
+    host: &'static str,
+}
+
+impl Director {
+    fn new(host: &'static str, config: &str) -> Director {
+        let dir = TempDir::new(&format!("pulse-{host}"));
+        std::fs::write(dir.join("lvs.cf"), config).unwrap();
+        // A stand-in lvsd that notes each SIGHUP and leaves on SIGTERM.
+        let hup = dir.join("hup");
+        dir.script(
+            "lvsd",
+            &format!("#!/bin/sh\ntrap 'echo hup >> {}' HUP\ntrap 'exit 0' TERM\nwhile :; do sleep 0.05; done\n", hup.display()),
+        );
+        Director {
+            dir,
+            daemon: None,
+            host,
+        }
+    }
+
+    fn start(&mut self, lan: &Lan, extra_args: &[&str]) {
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns",
+            "exec",
+            &lan.ns(self.host),
+            env!("CARGO_BIN_EXE_pulse"),
+            "-n",
+            "-v",
+        ])
+        .arg(format!("-c{}", self.dir.join("lvs.cf").display()))
+        .arg(format!(
+            "--pidfile={}",
+            self.dir.join("pulse.pid").display()
+        ))
+        .arg(format!("--lvsd={}", self.dir.join("lvsd").display()))
+        .args(extra_args);
+        self.daemon = Some(Daemon::spawn(&mut cmd));
+    }
+
+    fn d(&self) -> &Daemon {
+        self.daemon.as_ref().expect("started")
+    }
+
+    fn wait_for(&self, needle: &str, secs: u64) -> Vec<String> {
+        self.d().wait_for(needle, secs)
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            d.signal(9);
+            d.wait();
+        }
+    }
+
+    fn said(&self, needle: &str) -> usize {
+        self.d()
+            .printed()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+fn mac(lan: &Lan, host: &str) -> MacAddr {
+    MacAddr::parse(&lan.mac(host)).expect("an Ethernet MAC")
+}
+
+fn has_vip(lan: &Lan, host: &str) -> bool {
+    lan.addresses(host).contains(&format!("{VIP}/24"))
+}
+
+fn arps(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    frames
+        .iter()
+        .filter(|f| ArpFrame::decode(f).is_ok_and(|a| a.opcode == 2))
+        .cloned()
+        .collect()
+}
+
+fn eventually(secs: f64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+#[test]
+fn the_director_started_second_takes_the_vip_and_announces_it_with_legacy_frames() {
+    let lan = Lan::create();
+    let capture = Capture::start(&lan, "obs");
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    let mut d2 = Director::new("d2", &lvs_cf(""));
+    d1.start(&lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    std::thread::sleep(Duration::from_millis(100));
+    d2.start(&lan, &[]);
+    d2.wait_for("STARTING PULSE AS BACKUP", 5);
+    d2.wait_for("primary inactive: activating lvs", 5);
+    assert!(
+        eventually(2.0, || has_vip(&lan, "d2")),
+        "{}",
+        lan.addresses("d2")
+    );
+    // The alias label and legacy broadcast, as `ifconfig eth0:1 VIP netmask ... broadcast ...`.
+    let addrs = lan.addresses("d2");
+    assert!(
+        addrs.contains(&format!(
+            "inet {VIP}/24 brd 192.168.77.255 scope global secondary eth0:1"
+        )),
+        "{addrs}"
+    );
+    d2.wait_for("gratuitous lvs arps finished", 8);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!has_vip(&lan, "d1"));
+    assert_eq!(
+        d1.said("activating"),
+        0,
+        "the first stays standby: {:?}",
+        d1.d().printed()
+    );
+    let frames = capture.finish();
+    let expected = ArpFrame::gratuitous(mac(&lan, "d2"), VIP.parse().unwrap()).encode();
+    let seen = arps(&frames);
+    let ours: Vec<&Vec<u8>> = seen.iter().filter(|f| f[..] == expected[..]).collect();
+    assert_eq!(
+        ours.len(),
+        5,
+        "five legacy frames, byte for byte: {seen:02x?}"
+    );
+}
+
+#[test]
+fn kill_9_of_the_active_pulse_fails_over_and_its_restart_removes_the_leftover_vip() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    let mut d2 = Director::new("d2", &lvs_cf(""));
+    d2.start(&lan, &[]);
+    d2.wait_for("STARTING PULSE AS BACKUP", 5);
+    std::thread::sleep(Duration::from_millis(100));
+    d1.start(&lan, &[]);
+    d1.wait_for("backup inactive: activating lvs", 5);
+    assert!(eventually(2.0, || has_vip(&lan, "d1")));
+    let ledger = std::fs::read_to_string(d1.dir.join("pulse.addresses")).unwrap();
+    assert_eq!(ledger, format!("{VIP}/24 eth0 eth0:1\n"));
+    let killed = Instant::now();
+    d1.kill9();
+    d2.wait_for("partner dead: activating lvs", 3);
+    let took = killed.elapsed();
+    assert!(
+        took <= Duration::from_millis(800 + 300),
+        "failover took {took:?} with deadtime 0.8"
+    );
+    assert!(eventually(2.0, || has_vip(&lan, "d2")));
+    assert!(has_vip(&lan, "d1"), "kill -9 leaves the VIP behind");
+    // The restarted pulse removes what the crashed one added, and stands by.
+    d1.start(&lan, &[]);
+    d1.wait_for(
+        &format!("removing {VIP}/24 on eth0, left by an earlier pulse"),
+        5,
+    );
+    assert!(eventually(2.0, || !has_vip(&lan, "d1")));
+    assert!(!d1.dir.join("pulse.addresses").exists());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        d1.said("activating"),
+        0,
+        "no preemption: {:?}",
+        d1.d().printed()
+    );
+    assert!(has_vip(&lan, "d2"));
+}
+
+#[test]
+fn an_address_pulse_did_not_add_is_never_removed() {
+    let lan = Lan::create();
+    // The VIP is configured by hand on d1 before pulse starts.
+    lan.exec(
+        "d1",
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{VIP}/24"),
+            "dev",
+            "eth0",
+            "label",
+            "eth0:1",
+        ],
+    );
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    d1.start(&lan, &[]);
+    d1.wait_for("partner dead: activating lvs", 5);
+    assert!(
+        !d1.dir.join("pulse.addresses").exists(),
+        "not recorded: not ours"
+    );
+    d1.d().signal(15);
+    d1.wait_for("Terminating due to signal 15", 5);
+    let code = d1.daemon.as_mut().unwrap().wait();
+    assert_eq!(code, Some(0));
+    assert!(has_vip(&lan, "d1"), "left alone: {}", lan.addresses("d1"));
+}
+
+#[test]
+fn link_failure_on_the_active_director_hands_over() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    let mut d2 = Director::new("d2", &lvs_cf(""));
+    d2.start(&lan, &[]);
+    d2.wait_for("STARTING PULSE AS BACKUP", 5);
+    d1.start(&lan, &[]);
+    d1.wait_for("backup inactive: activating lvs", 5);
+    assert!(eventually(2.0, || has_vip(&lan, "d1")));
+    lan.cable("d1", false);
+    d1.wait_for("Primary NIC: link down", 3);
+    d1.wait_for("Local NIC link failure: Pulse disabled", 1);
+    d1.wait_for("local link failure: deactivating LVS", 1);
+    assert!(
+        eventually(2.0, || !has_vip(&lan, "d1")),
+        "{}",
+        lan.addresses("d1")
+    );
+    d2.wait_for("partner dead: activating lvs", 3);
+    assert!(eventually(2.0, || has_vip(&lan, "d2")));
+    lan.cable("d1", true);
+    d1.wait_for("Local NIC link(s) restored: Pulse enabled", 3);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(has_vip(&lan, "d2") && !has_vip(&lan, "d1"));
+}
+
+#[test]
+fn a_split_brain_heals_to_the_master_which_reannounces() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    let mut d2 = Director::new("d2", &lvs_cf(""));
+    d1.start(&lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    d2.start(&lan, &[]);
+    d2.wait_for("primary inactive: activating lvs", 5);
+    lan.partition("d2", true);
+    d1.wait_for("partner dead: activating lvs", 3);
+    assert!(
+        eventually(2.0, || has_vip(&lan, "d1") && has_vip(&lan, "d2")),
+        "split brain"
+    );
+    // d2's own burst from its activation is over before the heal.
+    d2.wait_for("gratuitous lvs arps finished", 6);
+    let capture = Capture::start(&lan, "obs");
+    let healed = Instant::now();
+    lan.partition("d2", false);
+    d2.wait_for("partner active: deactivating LVS", 3);
+    d1.wait_for("partner active: resending arps", 3);
+    let took = healed.elapsed();
+    assert!(
+        took < Duration::from_millis(1000),
+        "healed in {took:?} with keepalive 0.2"
+    );
+    assert!(eventually(2.0, || !has_vip(&lan, "d2") && has_vip(&lan, "d1")));
+    std::thread::sleep(Duration::from_millis(1500));
+    let frames = capture.finish();
+    let d2_frame = ArpFrame::gratuitous(mac(&lan, "d2"), VIP.parse().unwrap()).encode();
+    let d1_frame = ArpFrame::gratuitous(mac(&lan, "d1"), VIP.parse().unwrap()).encode();
+    let seen = arps(&frames);
+    assert!(
+        seen.iter().any(|f| f[..] == d1_frame[..]),
+        "the master re-announced"
+    );
+    assert!(
+        !seen.iter().any(|f| f[..] == d2_frame[..]),
+        "the yielded node stopped announcing at once"
+    );
+}
+
+/// A datagram the stand-in received, and when.
+type Received = (Instant, Vec<u8>);
+
+/// A legacy pulse as seen on the wire: a UDP socket on the partner's address and port,
+/// sending one 4-byte word every second, recording what it receives.
+struct LegacyPartner {
+    word: Arc<AtomicU32>,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl LegacyPartner {
+    fn start(
+        lan: &Lan,
+        host: &str,
+        own: &'static str,
+        partner: &'static str,
+        keepalive: Duration,
+    ) -> LegacyPartner {
+        let word = Arc::new(AtomicU32::new(0));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (w, r, s) = (word.clone(), received.clone(), stop.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        lan.in_ns(host, move || {
+            let sock =
+                UdpSocket::bind(SocketAddr::new(own.parse().unwrap(), 539)).expect("bind 539");
+            sock.set_read_timeout(Some(Duration::from_millis(10)))
+                .unwrap();
+            tx.send(()).unwrap();
+            let to = SocketAddr::new(partner.parse().unwrap(), 539);
+            let mut next = Instant::now() + keepalive;
+            let mut buf = [0u8; 256];
+            while !s.load(Ordering::SeqCst) {
+                if Instant::now() >= next {
+                    let word = w.load(Ordering::SeqCst);
+                    if word != 0 {
+                        let _ = sock.send_to(&word.to_le_bytes(), to);
+                    }
+                    next += keepalive;
+                }
+                if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    r.lock().unwrap().push((Instant::now(), buf[..n].to_vec()));
+                }
+            }
+        });
+        rx.recv().unwrap();
+        LegacyPartner {
+            word,
+            received,
+            stop,
+        }
+    }
+
+    fn say(&self, m: Option<Magic>) {
+        self.word.store(m.map_or(0, Magic::word), Ordering::SeqCst);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for LegacyPartner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn legacy_cf() -> String {
+    lvs_cf("")
+        .replace("keepalive = 0.2", "keepalive = 1")
+        .replace("deadtime = 0.8", "deadtime = 3")
+}
+
+#[test]
+fn with_a_legacy_backup_our_primary_interoperates_byte_for_byte() {
+    let lan = Lan::create();
+    let legacy = LegacyPartner::start(&lan, "d2", D2, D1, Duration::from_secs(1));
+    legacy.say(Some(Magic::LvsStopped));
+    let mut d1 = Director::new("d1", &legacy_cf());
+    let started = Instant::now();
+    d1.start(&lan, &[]);
+    d1.wait_for("backup inactive: activating lvs", 3);
+    assert!(eventually(2.0, || has_vip(&lan, "d1")));
+    std::thread::sleep(Duration::from_millis(2100));
+    let got = legacy.received();
+    assert!(
+        got.iter().all(|(_, b)| b.len() == 4),
+        "exactly the legacy 4 bytes: {got:02x?}"
+    );
+    assert!(got.iter().any(|(_, b)| b[..] == Magic::LvsRunning.bytes()));
+    let first = got[0].0.duration_since(started);
+    assert!(
+        first >= Duration::from_millis(900) && first < Duration::from_millis(1600),
+        "first heartbeat one keepalive after start: {first:?}"
+    );
+    // The legacy backup activates too (a split brain healing): the master keeps the
+    // role and re-announces, as a legacy master does.
+    legacy.say(Some(Magic::LvsRunning));
+    d1.wait_for("partner active: resending arps", 3);
+    assert!(has_vip(&lan, "d1"));
+    // The legacy partner dies: nothing changes for the active master.
+    legacy.say(None);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(has_vip(&lan, "d1"));
+}
+
+#[test]
+fn with_a_legacy_primary_our_backup_stands_by_takes_over_and_yields_with_the_extra_heartbeat() {
+    let lan = Lan::create();
+    let legacy = LegacyPartner::start(&lan, "d1", D1, D2, Duration::from_secs(1));
+    legacy.say(Some(Magic::LvsRunning));
+    let mut d2 = Director::new("d2", &legacy_cf());
+    d2.start(&lan, &[]);
+    d2.wait_for("STARTING PULSE AS BACKUP", 3);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        d2.said("activating"),
+        0,
+        "a running legacy primary keeps us standby"
+    );
+    let silent = Instant::now();
+    legacy.say(None);
+    d2.wait_for("partner dead: activating lvs", 5);
+    let took = silent.elapsed();
+    assert!(
+        took <= Duration::from_millis(3000 + 500),
+        "partner dead within deadtime: {took:?}"
+    );
+    assert!(eventually(2.0, || has_vip(&lan, "d2")));
+    let before = legacy.received().len();
+    legacy.say(Some(Magic::LvsRunning));
+    d2.wait_for("partner active: deactivating LVS", 3);
+    assert!(eventually(2.0, || !has_vip(&lan, "d2")));
+    // Right after the legacy primary's "running" came our extra "running".
+    let got = legacy.received();
+    assert!(
+        got[before..]
+            .iter()
+            .any(|(_, b)| b[..] == Magic::LvsRunning.bytes()),
+        "{got:02x?}"
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    let last = legacy.received().last().unwrap().1.clone();
+    assert_eq!(last, Magic::LvsStopped.bytes(), "standing by again");
+}
+
+#[test]
+fn authenticated_heartbeats_refuse_unsigned_forged_and_replayed_packets() {
+    let lan = Lan::create();
+    let auth = "heartbeat_auth = enforce\nheartbeat_key = KEY\nheartbeat_key_id = 3";
+    let mut d1 = Director::new("d1", &lvs_cf(auth));
+    let mut d2 = Director::new("d2", &lvs_cf(auth));
+    for d in [&d1, &d2] {
+        let key = d.dir.join("hb.key");
+        std::fs::write(&key, "a secret both directors share\n").unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let cf = std::fs::read_to_string(d.dir.join("lvs.cf"))
+            .unwrap()
+            .replace("KEY", &key.display().to_string());
+        std::fs::write(d.dir.join("lvs.cf"), cf).unwrap();
+    }
+    // Record d2's genuine heartbeats as they leave d2.
+    let capture = Capture::start(&lan, "d2");
+    d1.start(&lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    d2.start(&lan, &[]);
+    d2.wait_for("primary inactive: activating lvs", 5);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        d1.said("refused"),
+        0,
+        "genuine heartbeats pass: {:?}",
+        d1.d().printed()
+    );
+    let genuine: Vec<Vec<u8>> = capture
+        .finish()
+        .into_iter()
+        .filter(|f| f.len() == 14 + 20 + 8 + 52 && f[12..14] == [0x08, 0x00] && f[14 + 9] == 17)
+        .map(|f| f[42..].to_vec())
+        .collect();
+    assert!(genuine.len() >= 2, "captured d2's signed heartbeats");
+    assert!(genuine
+        .iter()
+        .all(|p| p[..4] == Magic::LvsRunning.bytes() || p[..4] == Magic::LvsStopped.bytes()));
+    // d2 dies; a forger at its address replays its packets and sends unsigned and
+    // badly signed ones: d1 refuses them all and takes over when d2's heartbeats stop.
+    d2.kill9();
+    let forged = lan.in_ns("d2", move || {
+        let sock = UdpSocket::bind(SocketAddr::new(D2.parse().unwrap(), 539)).unwrap();
+        let to: SocketAddr = SocketAddr::new(D1.parse().unwrap(), 539);
+        let end = Instant::now() + Duration::from_millis(1500);
+        let mut bad = genuine[0].clone();
+        bad[51] ^= 0xff;
+        while Instant::now() < end {
+            for p in &genuine {
+                let _ = sock.send_to(p, to);
+            }
+            let _ = sock.send_to(&Magic::LvsRunning.bytes(), to);
+            let _ = sock.send_to(&bad, to);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    d1.wait_for("partner dead: activating lvs", 3);
+    forged.join().unwrap();
+    let printed = d1.d().printed();
+    for why in [
+        "refused replayed heartbeat from 192.168.77.11",
+        "refused unauthenticated heartbeat from 192.168.77.11",
+        "refused heartbeat with a bad signature (forged?) from 192.168.77.11",
+    ] {
+        let n = printed.iter().filter(|l| l.contains(why)).count();
+        assert_eq!(n, 1, "`{why}` logged once (rate limited): {printed:#?}");
+    }
+}
+
+#[test]
+fn an_ipv6_vip_is_taken_over_and_announced_with_an_unsolicited_advert() {
+    let lan = Lan::create();
+    let extra = format!("virtual web6 {{\n active = 1\n address = {VIP6} eth0\n port = 80\n server rs1 {{\n address = 2001:db8:77::60\n active = 1\n }}\n}}\n");
+    let cf = lvs_cf("") + &extra;
+    let capture = Capture::start(&lan, "obs");
+    let mut d1 = Director::new("d1", &cf);
+    d1.start(&lan, &[]);
+    d1.wait_for("partner dead: activating lvs", 5);
+    assert!(
+        eventually(2.0, || lan.addresses("d1").contains(&format!("{VIP6}/128"))),
+        "{}",
+        lan.addresses("d1")
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let frames = capture.finish();
+    let expected = NeighbourAdvert::unsolicited(mac(&lan, "d1"), VIP6.parse().unwrap()).encode();
+    assert!(
+        frames.iter().any(|f| f[..] == expected[..]),
+        "the unsolicited NA, byte for byte"
+    );
+    d1.d().signal(15);
+    d1.wait_for("Terminating due to signal 15", 5);
+    assert_eq!(d1.daemon.as_mut().unwrap().wait(), Some(0));
+    let left = lan.addresses("d1");
+    assert!(
+        !left.contains(VIP6) && !left.contains(VIP),
+        "removed at exit: {left}"
+    );
+}
+
+#[test]
+fn ipv6_heartbeat_addresses_work() {
+    let lan = Lan::create();
+    let cf = lvs_cf("")
+        .replace(&format!("primary = {D1}"), "primary = 2001:db8:77::10")
+        .replace(&format!("backup = {D2}"), "backup = 2001:db8:77::11");
+    let mut d1 = Director::new("d1", &cf);
+    let mut d2 = Director::new("d2", &cf);
+    d1.start(&lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    d2.start(&lan, &[]);
+    d2.wait_for("STARTING PULSE AS BACKUP", 5);
+    d2.wait_for("primary inactive: activating lvs", 5);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        d1.said("activating"),
+        0,
+        "heartbeats flow over IPv6: {:?}",
+        d1.d().printed()
+    );
+}
+
+#[test]
+fn sighup_reaches_only_a_running_lvsd_and_sigusr_does_not_kill_pulse() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    d1.start(&lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    d1.d().signal(libc::SIGHUP);
+    d1.wait_for("SIGHUP: lvsd is not running; nothing to reload", 3);
+    d1.d().signal(libc::SIGUSR1);
+    d1.d().signal(libc::SIGUSR2);
+    d1.wait_for("partner dead: activating lvs", 5);
+    assert!(
+        d1.daemon
+            .as_mut()
+            .unwrap()
+            .child
+            .try_wait()
+            .unwrap()
+            .is_none(),
+        "still running"
+    );
+}
+
+#[test]
+fn test_start_brings_no_address_up() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    d1.start(&lan, &["--test-start"]);
+    d1.wait_for("partner dead: activating lvs", 5);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !has_vip(&lan, "d1"),
+        "legacy brought VIPs up even with --test-start"
+    );
+}
+
+#[test]
+fn start_up_errors_are_the_legacy_ones_on_the_terminal() {
+    let dir = TempDir::new("pulse-errors");
+    let run = |cf: &str| {
+        std::fs::write(dir.join("lvs.cf"), cf).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_pulse"))
+            .args(["-n", "-c"])
+            .arg(dir.join("lvs.cf"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&format!(
+        "primary = {D1}\nbackup = {D2}\nbackup_active = 1\n"
+    ));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!(
+            "pulse: no active lvs services defined in {}",
+            dir.join("lvs.cf").display()
+        )),
+        "{err}"
+    );
+    let (code, err) = run("primary = 10.0.0.1\nbogus = 1\n");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!(
+            "pulse: error parsing {} at line 2: ",
+            dir.join("lvs.cf").display()
+        )),
+        "{err}"
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .args(["-n", "-c", "/nonexistent/lvs.cf"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).lines().next(),
+        Some("pulse: failed to open /nonexistent/lvs.cf")
+    );
+    // Not a local address on this host (the address is in no namespace here): a bind failure.
+    let (code, err) = run(&lvs_cf(""));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("pulse: cannot create heartbeat socket. running as root?"),
+        "{err}"
+    );
+}

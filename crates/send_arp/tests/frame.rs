@@ -1,0 +1,65 @@
+//! send_arp on a real interface, in network namespaces (testbed::lan; root).
+
+use std::process::Command;
+use std::time::Duration;
+
+use hostnet::{ArpFrame, MacAddr};
+use testbed::lan::{Capture, Lan};
+
+const VIP: &str = "192.168.77.100";
+
+fn arps(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    frames
+        .iter()
+        .filter(|f| ArpFrame::decode(f).is_ok_and(|a| a.opcode == 2))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn send_arp_sends_the_legacy_frame_and_keeps_its_usage_text() {
+    let lan = Lan::create();
+    let capture = Capture::start(&lan, "obs");
+    let mac = MacAddr::parse(&lan.mac("d1")).unwrap();
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lan.ns("d1"),
+            env!("CARGO_BIN_EXE_send_arp"),
+        ])
+        .args([
+            "-i",
+            "eth0",
+            VIP,
+            &mac.legacy_hex(),
+            "192.168.77.255",
+            "ffffffffffff",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let frames = capture.finish();
+    let expected = ArpFrame::gratuitous(mac, VIP.parse().unwrap()).encode();
+    assert_eq!(
+        arps(&frames)
+            .iter()
+            .filter(|f| f[..] == expected[..])
+            .count(),
+        1
+    );
+    let usage = Command::new(env!("CARGO_BIN_EXE_send_arp"))
+        .args(["1.2.3.4"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&usage.stderr),
+        "send_arp: sends out custom ARP packet. Yuri Volobuev '97\n\tusage: send_arp [-i dev] src_ip_addr src_hw_addr targ_ip_addr tar_hw_addr\n"
+    );
+}
