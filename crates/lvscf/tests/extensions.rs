@@ -85,19 +85,34 @@ fn more_kernel_schedulers_and_sctp() {
 fn pulse_extension_keywords_parse_and_default_to_legacy() {
     let legacy = ok("primary = 10.0.0.1\n");
     assert_eq!(legacy.heartbeat_auth, HeartbeatAuth::Off);
-    assert_eq!((legacy.preempt_delay, legacy.arp_refresh, legacy.warm_standby), (None, None, false));
-    let c = ok("heartbeat_auth = enforce\nheartbeat_key = /etc/ha.key\nheartbeat_key_id = 7\n\
-                preempt_delay = 2.5\nwarm_standby = 1\narp_refresh = 60\n");
+    assert_eq!(
+        (
+            legacy.preempt_delay,
+            legacy.arp_refresh,
+            legacy.warm_standby
+        ),
+        (None, None, false)
+    );
+    let c = ok(
+        "heartbeat_auth = enforce\nheartbeat_key = /etc/ha.key\nheartbeat_key_id = 7\n\
+                preempt_delay = 2.5\nwarm_standby = 1\narp_refresh = 60\n",
+    );
     assert_eq!(c.heartbeat_auth, HeartbeatAuth::Enforce);
     assert_eq!(c.heartbeat_key.as_deref(), Some("/etc/ha.key"));
     assert_eq!(c.heartbeat_key_id, 7);
     assert_eq!(c.preempt_delay, Some(Duration::from_millis(2500)));
     assert!(c.warm_standby);
     assert_eq!(c.arp_refresh, Some(Duration::from_secs(60)));
-    assert_eq!(ok("preempt_delay = 0\narp_refresh = 0\n").preempt_delay, None);
+    assert_eq!(
+        ok("preempt_delay = 0\narp_refresh = 0\n").preempt_delay,
+        None
+    );
     // Written back only when used, and read back the same.
     let text = write_config(&c);
-    assert!(text.contains("heartbeat_auth = enforce\n") && text.contains("preempt_delay = 2.5\n"), "{text}");
+    assert!(
+        text.contains("heartbeat_auth = enforce\n") && text.contains("preempt_delay = 2.5\n"),
+        "{text}"
+    );
     assert!(ok(&text).same_settings(&c));
     assert!(!write_config(&legacy).contains("heartbeat_auth"));
 }
@@ -116,10 +131,23 @@ fn pulse_extension_keywords_refuse_bad_values_with_their_line() {
         assert!(e.to_string().contains(needle), "{text}: {e}");
     }
     // Inside a block they are global keywords, said so.
-    let f = parse_str("virtual v {\n warm_standby = 1\n}\n", "f", &ParseOptions::default()).unwrap_err();
-    assert!(f.diagnostics[0].to_string().contains("global keyword"), "{f}");
+    let f = parse_str(
+        "virtual v {\n warm_standby = 1\n}\n",
+        "f",
+        &ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        f.diagnostics[0].to_string().contains("global keyword"),
+        "{f}"
+    );
     // Authentication needs a key.
     let c = ok("heartbeat_auth = permissive\n");
     let diags = lvscf::validate::validate_for(&c, "f", lvscf::validate::Consumer::Pulse);
-    assert!(diags.iter().any(|d| d.is_error() && d.message.contains("without heartbeat_key")), "{diags:?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.is_error() && d.message.contains("without heartbeat_key")),
+        "{diags:?}"
+    );
 }

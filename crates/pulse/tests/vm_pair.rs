@@ -1,0 +1,337 @@
+//! A director pair on a real kernel (VM test bed, tests/vm/run-tests): our pulse, lvsd and
+//! nannies on two directors (tests/pair/topology.sh), three real servers behind NAT, and
+//! a client requesting through the VIP every 10 ms across a failover (the active director
+//! drops off the link) and a failback (the then active pulse is stopped).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use testbed::{eventually, Daemon, TempDir};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn topology(args: &[&str]) {
+    let out = Command::new("bash")
+        .arg(repo().join("tests/pair/topology.sh"))
+        .args(args)
+        .output()
+        .expect("run topology.sh");
+    assert!(
+        out.status.success(),
+        "topology.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn bin(name: &str) -> String {
+    let p = Path::new(env!("CARGO_BIN_EXE_pulse")).with_file_name(name);
+    assert!(p.exists(), "{} missing: cargo build --bins", p.display());
+    p.display().to_string()
+}
+
+fn in_ns(prefix: &str, host: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &format!("{prefix}{host}")])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// The topology, under a prefix of its own (the VM runs tests in parallel).
+struct Pair(&'static str);
+
+impl Pair {
+    fn up(prefix: &'static str) -> Pair {
+        assert!(
+            std::env::var_os("PIRANHA_VM").is_some(),
+            "real-kernel test: tests/vm/run-tests"
+        );
+        topology(&["down", prefix]);
+        topology(&["up", prefix]);
+        Pair(prefix)
+    }
+
+    fn cable(&self, host: &str, state: &str) {
+        topology(&["cable", self.0, host, state]);
+    }
+
+    fn in_ns(&self, host: &str, args: &[&str]) -> String {
+        in_ns(self.0, host, args)
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        topology(&["down", self.0]);
+    }
+}
+
+fn lvs_cf(timers: &str) -> String {
+    format!(
+        r#"serial_no = 1
+primary = 192.168.77.10
+service = lvs
+backup_active = 1
+backup = 192.168.77.11
+heartbeat = 1
+heartbeat_port = 539
+{timers}
+network = nat
+nat_router = 10.77.1.254 eth1:1
+nat_nmask = 255.255.255.0
+syncdaemon = 1
+syncd_iface = eth1
+syncd_id = 7
+monitor_links = 1
+virtual web {{
+     active = 1
+     address = 192.168.77.100 eth0:1
+     vip_nmask = 255.255.255.0
+     port = 80
+     send = "GET / HTTP/1.0\r\n\r\n"
+     expect = "HTTP/1.0 200"
+     scheduler = rr
+     timeout = 1
+     reentry = 1
+     client_monitor = {nanny}
+     server rs1 {{
+         address = 10.77.1.21
+         active = 1
+     }}
+     server rs2 {{
+         address = 10.77.1.22
+         active = 1
+     }}
+     server rs3 {{
+         address = 10.77.1.23
+         active = 1
+     }}
+}}
+"#,
+        nanny = bin("nanny")
+    )
+}
+
+struct Director {
+    daemon: Option<Daemon>,
+    prefix: &'static str,
+    // Kept for the daemon's lifetime: its lvs.cf, pid files and ledger.
+    _dir: TempDir,
+    host: &'static str,
+}
+
+impl Director {
+    fn start(pair: &Pair, host: &'static str, cf: &str) -> Director {
+        let dir = TempDir::new(&format!("pair-{host}"));
+        std::fs::write(dir.join("lvs.cf"), cf).unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns",
+            "exec",
+            &format!("{}{host}", pair.0),
+            env!("CARGO_BIN_EXE_pulse"),
+            "-n",
+        ])
+        .arg(format!("-c{}", dir.join("lvs.cf").display()))
+        .arg(format!("--pidfile={}", dir.join("pulse.pid").display()))
+        .arg(format!("--lvsd={}", bin("lvsd")));
+        Director {
+            daemon: Some(Daemon::spawn(&mut cmd)),
+            prefix: pair.0,
+            _dir: dir,
+            host,
+        }
+    }
+
+    fn d(&self) -> &Daemon {
+        self.daemon.as_ref().unwrap()
+    }
+
+    fn table_full(&self) -> bool {
+        let t = in_ns(self.prefix, self.host, &["ipvsadm", "-Ln"]);
+        ["10.77.1.21:80", "10.77.1.22:80", "10.77.1.23:80"]
+            .iter()
+            .all(|rs| t.contains(rs))
+    }
+}
+
+/// Requests every 10 ms (each with a 0.5 s limit) for `secs`; prints what it saw.
+const CLIENT: &str = r#"
+import json, sys, time, urllib.request
+url, secs = sys.argv[1], float(sys.argv[2])
+ok, failed, hits, last, gaps = 0, 0, {}, None, []
+start = time.time()
+while time.time() < start + secs:
+    t = time.time()
+    try:
+        body = urllib.request.urlopen(url, timeout=0.5).read().decode().strip()
+        ok += 1
+        hits[body] = hits.get(body, 0) + 1
+        now = time.time()
+        if last is not None and now - last > 0.1:
+            gaps.append([round(last - start, 3), round((now - last) * 1000)])
+        last = now
+    except Exception:
+        failed += 1
+    time.sleep(max(0, 0.01 - (time.time() - t)))
+print(json.dumps({"ok": ok, "failed": failed, "hits": hits, "gaps": gaps}))
+"#;
+
+fn client_loop(pair: &Pair, secs: f64) -> std::process::Child {
+    Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{}cl", pair.0),
+            "python3",
+            "-c",
+            CLIENT,
+            "http://192.168.77.100/",
+        ])
+        .arg(secs.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(c: std::process::Child) -> serde_json::Value {
+    let out = c.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn gaps_ms(v: &serde_json::Value) -> Vec<(f64, u64)> {
+    v["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g[0].as_f64().unwrap(), g[1].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn a_director_pair_serves_through_failover_and_failback() {
+    let pair = Pair::up("pq");
+    let cf = lvs_cf("keepalive = 1\ndeadtime = 3");
+    // The node started second becomes active: d2 first, then d1.
+    let mut d2 = Director::start(&pair, "d2", &cf);
+    d2.d().wait_for("STARTING PULSE AS BACKUP", 10);
+    let d1 = Director::start(&pair, "d1", &cf);
+    d1.d().wait_for("backup inactive: activating lvs", 10);
+    assert!(
+        eventually(15, || d1.table_full()),
+        "{}",
+        pair.in_ns("d1", &["ipvsadm", "-Ln"])
+    );
+    assert!(eventually(10, || pair
+        .in_ns("cl", &["curl", "-s", "-m", "1", "http://192.168.77.100/"])
+        .starts_with("rs")));
+    // The sync daemons follow the roles.
+    let daemons = |h| pair.in_ns(h, &["ipvsadm", "-L", "--daemon"]);
+    assert!(
+        eventually(5, || daemons("d1")
+            .contains("master sync daemon (mcast=eth1, syncid=7")),
+        "{}",
+        daemons("d1")
+    );
+    assert!(
+        daemons("d2").contains("backup sync daemon (mcast=eth1, syncid=7"),
+        "{}",
+        daemons("d2")
+    );
+    assert!(pair
+        .in_ns("d1", &["ip", "addr", "show", "dev", "eth1"])
+        .contains("10.77.1.254/24 brd 10.77.1.255 scope global secondary eth1:1"));
+
+    // Failover: d1 drops off the link.
+    let client = client_loop(&pair, 14.0);
+    std::thread::sleep(Duration::from_secs(2));
+    pair.cable("d1", "down");
+    d1.d().wait_for("Local NIC link failure: Pulse disabled", 5);
+    d2.d().wait_for("partner dead: activating lvs", 6);
+    assert!(eventually(15, || d2.table_full()));
+    let v = finish(client);
+    let gaps = gaps_ms(&v);
+    let worst = gaps.iter().map(|g| g.1).max().unwrap_or(0);
+    println!("failover (keepalive 1, deadtime 3, cold lvsd): worst client gap {worst} ms; {v}");
+    assert!(
+        worst > 0 && worst <= 3000 + 2000,
+        "gap {worst} ms: {gaps:?}"
+    );
+    let hits = v["hits"].as_object().unwrap();
+    assert_eq!(hits.len(), 3, "every real server answered: {v}");
+    assert!(
+        !pair.in_ns("d1", &["ip", "addr"]).contains("192.168.77.100"),
+        "the director that failed let the VIP go"
+    );
+
+    // d1 comes back: it stands by (no preemption).
+    pair.cable("d1", "up");
+    d1.d()
+        .wait_for("Local NIC link(s) restored: Pulse enabled", 5);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!pair.in_ns("d1", &["ip", "addr"]).contains("192.168.77.100"));
+
+    // Failback: the active pulse is stopped; its last "stopped" hands over at once.
+    let client = client_loop(&pair, 8.0);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut d2d = d2.daemon.take().unwrap();
+    d2d.signal(libc::SIGTERM);
+    d1.d().wait_for("backup inactive: activating lvs", 5);
+    assert_eq!(d2d.wait(), Some(0));
+    let v = finish(client);
+    let worst = gaps_ms(&v).iter().map(|g| g.1).max().unwrap_or(0);
+    println!("failback (pulse stopped on the active director): worst client gap {worst} ms; {v}");
+    assert!(worst <= 2500, "gap {worst} ms: {v}");
+    assert!(
+        !pair.in_ns("d2", &["ip", "addr"]).contains("192.168.77.100"),
+        "stopped pulse removed the VIP"
+    );
+    assert!(
+        pair.in_ns("d2", &["ipvsadm", "-Ln"]).lines().count() <= 3,
+        "stopped lvsd removed its services"
+    );
+    assert!(d1.table_full());
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn fast_timers_with_a_warm_standby_fail_over_in_well_under_a_second() {
+    let pair = Pair::up("pf");
+    let cf = lvs_cf("keepalive = 0.1\ndeadtime = 0.3\nwarm_standby = 1");
+    // With a 0.3 s deadtime a director alone activates before the other has started:
+    // d1 first, then d2, which hears "running" and stands by.
+    let d1 = Director::start(&pair, "d1", &cf);
+    d1.d().wait_for("partner dead: activating lvs", 10);
+    let d2 = Director::start(&pair, "d2", &cf);
+    d2.d().wait_for("STARTING PULSE AS BACKUP", 10);
+    // Warm standby: both tables are full, only d1 holds the VIP.
+    assert!(eventually(15, || d1.table_full() && d2.table_full()));
+    assert!(eventually(10, || pair
+        .in_ns("cl", &["curl", "-s", "-m", "1", "http://192.168.77.100/"])
+        .starts_with("rs")));
+    let client = client_loop(&pair, 6.0);
+    std::thread::sleep(Duration::from_secs(2));
+    pair.cable("d1", "down");
+    d2.d().wait_for("partner dead: activating lvs", 3);
+    let v = finish(client);
+    assert_eq!(
+        d2.d()
+            .printed()
+            .iter()
+            .filter(|l| l.contains("activating"))
+            .count(),
+        1
+    );
+    let worst = gaps_ms(&v).iter().map(|g| g.1).max().unwrap_or(0);
+    println!(
+        "failover (keepalive 0.1, deadtime 0.3, warm standby): worst client gap {worst} ms; {v}"
+    );
+    assert!(worst > 0 && worst <= 1000, "gap {worst} ms: {v}");
+    assert_eq!(v["hits"].as_object().unwrap().len(), 3, "{v}");
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# A director pair in network namespaces, for the VM tests, the failover benchmark and the
+# demo (root, in the IPVS test VM: each director namespace has its own IPVS table).
+#
+#   tests/pair/topology.sh up PREFIX     build it (PREFIX: at most 10 characters)
+#   tests/pair/topology.sh down PREFIX   remove it, and every process in it
+#   tests/pair/topology.sh cable PREFIX HOST up|down
+#                                        plug a host's cables in or out (carrier follows)
+#
+# PREFIXsw  the switch: bridges br0 (public, 192.168.77.0/24) and br1 (the real servers'
+#           LAN, 10.77.1.0/24)
+# PREFIXd1  director 1: eth0 192.168.77.10 (and 2001:db8:77::10), eth1 10.77.1.10; forwards
+# PREFIXd2  director 2: eth0 192.168.77.11 (and 2001:db8:77::11), eth1 10.77.1.11; forwards
+# PREFIXcl  the client: eth0 192.168.77.50 (and 2001:db8:77::50)
+# PREFIXrsN real servers 1-3: eth0 10.77.1.2N, default route via the NAT router address
+#           10.77.1.254 (which moves with the active director); an HTTP server on port 80
+#           answering "rsN"
+# The VIP (192.168.77.100) and the NAT router address are the active director's to add.
+set -euo pipefail
+cmd=$1 P=$2
+
+link() { # host ifname bridge addr/len [addr6/len]
+    local ns=$P$1 port=$P$1${2: -1}
+    ip link add "$port" type veth peer name "$2" netns "$ns"
+    ip link set "$port" netns "${P}sw"
+    ip -n "${P}sw" link set "$port" master "$3" up
+    ip -n "$ns" addr add "$4" dev "$2"
+    [ -z "${5:-}" ] || ip -n "$ns" addr add "$5" dev "$2" nodad
+    ip -n "$ns" link set "$2" up
+}
+
+up() {
+    ip netns add "${P}sw"
+    for br in br0 br1; do
+        ip -n "${P}sw" link add $br type bridge
+        ip -n "${P}sw" link set $br up
+    done
+    for h in d1 d2 cl rs1 rs2 rs3; do
+        ip netns add "$P$h"
+        ip -n "$P$h" link set lo up
+    done
+    link d1 eth0 br0 192.168.77.10/24 2001:db8:77::10/64
+    link d1 eth1 br1 10.77.1.10/24
+    link d2 eth0 br0 192.168.77.11/24 2001:db8:77::11/64
+    link d2 eth1 br1 10.77.1.11/24
+    link cl eth0 br0 192.168.77.50/24 2001:db8:77::50/64
+    for d in d1 d2; do
+        ip netns exec "$P$d" sysctl -qw net.ipv4.ip_forward=1
+    done
+    for n in 1 2 3; do
+        link rs$n eth0 br1 10.77.1.2$n/24
+        ip -n "${P}rs$n" route add default via 10.77.1.254 dev eth0
+        local www=/run/pair-$P-www$n
+        mkdir -p "$www"
+        echo "rs$n" >"$www/index.html"
+        ip netns exec "${P}rs$n" setsid python3 -m http.server 80 --bind 10.77.1.2$n \
+            --directory "$www" >/dev/null 2>&1 </dev/null &
+    done
+    for n in 1 2 3; do
+        for _ in $(seq 1 100); do
+            ip netns exec "${P}rs$n" ss -Hltn | grep -q "10.77.1.2$n:80" && break
+            sleep 0.1
+        done
+    done
+}
+
+down() {
+    for h in d1 d2 cl rs1 rs2 rs3 sw; do
+        pids=$(ip netns pids "$P$h" 2>/dev/null || true)
+        [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+        ip netns del "$P$h" 2>/dev/null || true
+    done
+    rm -rf /run/pair-"$P"-www*
+}
+
+cable() { # host up|down
+    for i in 0 1; do
+        ip -n "${P}sw" link set "$P$1$i" "$2" 2>/dev/null || true
+    done
+}
+
+case $cmd in
+    up) up ;;
+    down) down ;;
+    cable) cable "$3" "$4" ;;
+    *) echo "usage: $0 up|down|cable PREFIX [HOST up|down]" >&2; exit 1 ;;
+esac
