@@ -239,24 +239,25 @@ impl Pulse {
         }
     }
 
-    /// Activation, in legacy order (docs/legacy.md "pulse activation").
+    /// Activation (docs/legacy.md "pulse activation"). lvsd is started last: legacy
+    /// brought the addresses up in the background, so the order was never observable,
+    /// and a lvsd that cannot be started is then answered (deactivation) after the
+    /// addresses it removes were added.
     fn activate(&mut self, out: &mut Vec<Action>, now: Instant) {
         let test = self.s.switches.test_start;
-        if !test {
-            if self.s.active_cmd.is_some() {
-                out.push(Action::RunActiveCmd);
-            }
-            self.start_lvsd(out);
+        if !test && self.s.active_cmd.is_some() {
+            out.push(Action::RunActiveCmd);
         }
         if self.s.sync_daemon.is_some() {
             out.push(Action::SyncDaemon(SyncState::Master));
         }
+        self.active = true;
+        self.preempt_at = None;
         if !test {
             out.push(Action::AddAddresses);
             self.announce_burst(out, now);
+            self.start_lvsd(out);
         }
-        self.active = true;
-        self.preempt_at = None;
     }
 
     fn announce_burst(&mut self, out: &mut Vec<Action>, now: Instant) {

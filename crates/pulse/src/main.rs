@@ -162,11 +162,11 @@ fn local_addresses() -> Vec<IpAddr> {
     }
 }
 
-fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdCommand) -> i32 {
-    let c = load_config(config_path);
-    let file = config_path.display();
-    let (settings, backup_inactive) = match Settings::new(&c, &local_addresses(), switches) {
-        Ok(s) => (s, false),
+/// The settings, or the legacy refusal on the terminal; `None` for a backup whose file
+/// says `backup_active = 0` (legacy says so once running, then exits 255).
+fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Option<Settings> {
+    let mut settings = match Settings::new(c, &local_addresses(), switches) {
+        Ok(s) => s,
         Err(StartupError::NoActiveServices) => {
             fail(&format!("no active lvs services defined in {file}"))
         }
@@ -176,14 +176,8 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
         Err(StartupError::NoBackupAddress) => {
             fail("this host does not hold primary, and no backup is set")
         }
-        // Legacy logs this once running (docs/legacy.md "pulse start-up").
-        Err(StartupError::BackupInactive) => (
-            Settings::new(&c, &[c.primary.as_ref().expect("checked").addr], switches)
-                .expect("as primary"),
-            true,
-        ),
+        Err(StartupError::BackupInactive) => return None,
     };
-    let mut settings = settings;
     if settings.auth != lvscf::HeartbeatAuth::Off {
         let path = c.heartbeat_key.as_deref().unwrap_or_default();
         settings.key = Some(
@@ -191,10 +185,11 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
                 .unwrap_or_else(|e| fail(&e)),
         );
     }
-    let channels = shell::bind_channels(&settings).unwrap_or_else(|e| {
-        eprintln!("pulse: failed to bind to heartbeat address: {e}");
-        fail("cannot create heartbeat socket. running as root?")
-    });
+    Some(settings)
+}
+
+/// The legacy daemon start: the pid file locked on the terminal, detached, the log sinks.
+fn become_daemon(switches: Switches, pid_path: &Path) -> Option<PidFile> {
     let mut pid_file = (!switches.nodaemon)
         .then(|| PidFile::lock(pid_path).unwrap_or_else(|e| fail(&e.to_string())));
     if !switches.nodaemon {
@@ -205,6 +200,26 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
         syslog: !switches.nodaemon,
     };
     LegacyLog::new("pulse", sinks, switches.verbose).install();
+    if let Some(Err(e)) = pid_file.as_mut().map(PidFile::write_pid) {
+        info!("cannot write {}: {e}", pid_path.display());
+    }
+    pid_file
+}
+
+fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdCommand) -> i32 {
+    let c = load_config(config_path);
+    let file = config_path.display().to_string();
+    let Some(settings) = settings_or_exit(&c, &file, switches) else {
+        let _pid_file = become_daemon(switches, pid_path);
+        info!("STARTING PULSE AS BACKUP");
+        info!("We are backup node and backup is marked inactive -- exiting pulse");
+        return 255;
+    };
+    let channels = shell::bind_channels(&settings).unwrap_or_else(|e| {
+        eprintln!("pulse: failed to bind to heartbeat address: {e}");
+        fail("cannot create heartbeat socket. running as root?")
+    });
+    let pid_file = become_daemon(switches, pid_path);
     // Signals are ours from here on: a SIGHUP right after start-up must not kill pulse.
     let events = match EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]) {
         Ok(e) => e,
@@ -213,16 +228,8 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
             return 1;
         }
     };
-    if let Some(Err(e)) = pid_file.as_mut().map(PidFile::write_pid) {
-        info!("cannot write {}: {e}", pid_path.display());
-    }
     if c.backup_active && c.backup.is_none() {
         info!("Undefined backup node marked as active? -- clearing that!");
-    }
-    if backup_inactive {
-        info!("STARTING PULSE AS BACKUP");
-        info!("We are backup node and backup is marked inactive -- exiting pulse");
-        return 255;
     }
     info!(
         "STARTING PULSE AS {}",

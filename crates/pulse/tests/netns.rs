@@ -689,3 +689,41 @@ fn start_up_errors_are_the_legacy_ones_on_the_terminal() {
         "{err}"
     );
 }
+
+#[test]
+fn a_backup_marked_inactive_says_so_and_exits_255() {
+    let lan = Lan::create();
+    let mut d2 = Director::new(
+        "d2",
+        &lvs_cf("").replace("backup_active = 1", "backup_active = 0"),
+    );
+    d2.start(&lan, &[]);
+    d2.wait_for("STARTING PULSE AS BACKUP", 5);
+    d2.wait_for(
+        "We are backup node and backup is marked inactive -- exiting pulse",
+        2,
+    );
+    assert_eq!(d2.daemon.as_mut().unwrap().wait(), Some(255));
+}
+
+#[test]
+fn a_lvsd_that_cannot_start_leaves_the_node_inactive_and_says_why() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    std::fs::remove_file(d1.dir.join("lvsd")).unwrap();
+    d1.start(&lan, &[]);
+    d1.wait_for("partner dead: activating lvs", 5);
+    d1.wait_for("cannot start lvsd: ", 2);
+    assert!(
+        eventually(2.0, || !has_vip(&lan, "d1")),
+        "{}",
+        lan.addresses("d1")
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        d1.said("activating"),
+        1,
+        "CHILDFAIL: no new activation: {:?}",
+        d1.d().printed()
+    );
+}

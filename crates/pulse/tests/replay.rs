@@ -157,10 +157,10 @@ fn effects(actions: &[Action]) -> Vec<Action> {
 fn activation() -> Vec<Action> {
     vec![
         Action::RunActiveCmd,
-        Action::StartLvsd,
         Action::SyncDaemon(SyncState::Master),
         Action::AddAddresses,
         Action::Announce,
+        Action::StartLvsd,
     ]
 }
 
@@ -901,4 +901,29 @@ fn pair_split_brain_heals_with_the_master_keeping_the_role_and_reannouncing() {
     );
     // The backup's extra "running" makes the master re-announce after the yield.
     assert!(rearp.contains(&yielded[0]), "{rearp:?} {yielded:?}");
+}
+
+#[test]
+fn a_lvsd_that_cannot_start_is_a_childfail() {
+    let mut r = Run::primary();
+    r.ev(Event::Start);
+    r.run_until(3.0);
+    assert!(r.pulse.is_active());
+    let a = r.ev(Event::LvsdFailedToStart {
+        reason: "/usr/sbin/lvsd: No such file or directory".into(),
+    });
+    assert_eq!(
+        logs(&a),
+        ["cannot start lvsd: /usr/sbin/lvsd: No such file or directory"]
+    );
+    assert_eq!(
+        effects(&a),
+        [
+            Action::RunInactiveCmd,
+            Action::SyncDaemon(SyncState::Backup),
+            Action::RemoveAddresses
+        ]
+    );
+    let a: Vec<Action> = r.run_until(20.0).into_iter().map(|(_, a)| a).collect();
+    assert!(!logs(&a).iter().any(|l| l.contains("activating")), "{a:?}");
 }

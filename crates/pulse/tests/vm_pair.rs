@@ -159,28 +159,6 @@ impl Director {
     }
 }
 
-/// Requests every 10 ms (each with a 0.5 s limit) for `secs`; prints what it saw.
-const CLIENT: &str = r#"
-import json, sys, time, urllib.request
-url, secs = sys.argv[1], float(sys.argv[2])
-ok, failed, hits, last, gaps = 0, 0, {}, None, []
-start = time.time()
-while time.time() < start + secs:
-    t = time.time()
-    try:
-        body = urllib.request.urlopen(url, timeout=0.5).read().decode().strip()
-        ok += 1
-        hits[body] = hits.get(body, 0) + 1
-        now = time.time()
-        if last is not None and now - last > 0.1:
-            gaps.append([round(last - start, 3), round((now - last) * 1000)])
-        last = now
-    except Exception:
-        failed += 1
-    time.sleep(max(0, 0.01 - (time.time() - t)))
-print(json.dumps({"ok": ok, "failed": failed, "hits": hits, "gaps": gaps}))
-"#;
-
 fn client_loop(pair: &Pair, secs: f64) -> std::process::Child {
     Command::new("ip")
         .args([
@@ -188,11 +166,11 @@ fn client_loop(pair: &Pair, secs: f64) -> std::process::Child {
             "exec",
             &format!("{}cl", pair.0),
             "python3",
-            "-c",
-            CLIENT,
+            &repo().join("tests/pair/client.py").display().to_string(),
             "http://192.168.77.100/",
         ])
         .arg(secs.to_string())
+        .arg("0.5")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap()

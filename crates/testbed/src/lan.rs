@@ -85,8 +85,14 @@ impl Lan {
         ip(&full)
     }
 
+    /// `ip addr show dev DEV` in a host.
+    pub fn addresses_of(&self, host: &str, dev: &str) -> String {
+        ip(&["-n", &self.ns(host), "addr", "show", "dev", dev])
+    }
+
+    /// `ip addr show dev eth0` in a host.
     pub fn addresses(&self, host: &str) -> String {
-        ip(&["-n", &self.ns(host), "addr", "show", "dev", "eth0"])
+        self.addresses_of(host, "eth0")
     }
 
     /// The MAC of a host's `eth0`, as `ip` prints it (`aa:bb:cc:dd:ee:ff`).
