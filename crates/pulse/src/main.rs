@@ -165,6 +165,12 @@ fn local_addresses() -> Vec<IpAddr> {
 /// The settings, or the legacy refusal on the terminal; `None` for a backup whose file
 /// says `backup_active = 0` (legacy says so once running, then exits 255).
 fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Option<Settings> {
+    if c.service == lvscf::ServiceType::Fos {
+        fail(&format!(
+            "{file} says service = fos: failover services are not supported by this \
+             release of pulse yet (LVS mode only)"
+        ));
+    }
     let mut settings = match Settings::new(c, &local_addresses(), switches) {
         Ok(s) => s,
         Err(StartupError::NoActiveServices) => {

@@ -498,3 +498,48 @@ pub fn read_links(monitor: &mut LinkMonitor, shell: &mut Shell) -> Event {
         Err(_) => shell.relist_links(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(nodaemon: bool, verbose: bool, pidfile: Option<&str>) -> Vec<String> {
+        LvsdCommand {
+            program: "/usr/sbin/lvsd".into(),
+            config: "/etc/sysconfig/ha/lvs.cf".into(),
+            nodaemon,
+            verbose,
+            pidfile: pidfile.map(PathBuf::from),
+        }
+        .argv()
+    }
+
+    #[test]
+    fn lvsd_gets_the_legacy_command_line() {
+        assert_eq!(
+            command(false, false, None),
+            [
+                "/usr/sbin/lvsd",
+                "--nofork",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf"
+            ]
+        );
+        assert_eq!(
+            command(true, true, None),
+            [
+                "/usr/sbin/lvsd",
+                "--nodaemon",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf",
+                "-v"
+            ]
+        );
+        assert_eq!(
+            command(false, false, Some("/tmp/x/lvs.pid"))
+                .last()
+                .unwrap(),
+            "--pidfile=/tmp/x/lvs.pid"
+        );
+    }
+}

@@ -727,3 +727,80 @@ fn a_lvsd_that_cannot_start_leaves_the_node_inactive_and_says_why() {
         d1.d().printed()
     );
 }
+
+#[test]
+fn as_a_daemon_pulse_detaches_writes_its_pid_file_and_removes_it_at_exit() {
+    let lan = Lan::create();
+    let d = Director::new("d1", &lvs_cf(""));
+    let pid_file = d.dir.join("pulse.pid");
+    // The legacy spelling --lvs= for lvsd's path.
+    let status = Command::new("ip")
+        .args(["netns", "exec", &lan.ns("d1"), env!("CARGO_BIN_EXE_pulse")])
+        .arg(format!("-c{}", d.dir.join("lvs.cf").display()))
+        .arg(format!("--pidfile={}", pid_file.display()))
+        .arg(format!("--lvs={}", d.dir.join("lvsd").display()))
+        .status()
+        .unwrap();
+    assert!(status.success(), "the parent returns at once");
+    let pid_text = || std::fs::read_to_string(&pid_file).unwrap_or_default();
+    assert!(
+        eventually(3.0, || pid_text().ends_with('\n')),
+        "pid written"
+    );
+    let pid: i32 = pid_text().trim().parse().unwrap();
+    // Active after deadtime: the VIP is up and the stand-in lvsd (from --lvs=) runs.
+    assert!(eventually(3.0, || has_vip(&lan, "d1")));
+    let lvsd = d.dir.join("lvsd").display().to_string();
+    let running = || {
+        let out = Command::new("pgrep").args(["-f", &lvsd]).output().unwrap();
+        out.status.success()
+    };
+    assert!(eventually(3.0, running), "lvsd from --lvs= runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(
+        eventually(5.0, || !pid_file.exists()),
+        "pid file removed at exit"
+    );
+    assert!(
+        eventually(2.0, || !has_vip(&lan, "d1")),
+        "VIP removed at exit"
+    );
+    assert!(eventually(2.0, || !running()), "lvsd stopped");
+}
+
+#[test]
+fn preemption_hands_the_role_back_to_the_primary_after_the_delay() {
+    let lan = Lan::create();
+    let cf = lvs_cf("preempt_delay = 1");
+    let mut d1 = Director::new("d1", &cf);
+    let mut d2 = Director::new("d2", &cf);
+    d1.start(&lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    d2.start(&lan, &[]);
+    d2.wait_for("primary inactive: activating lvs", 5);
+    d1.wait_for("preempting: the primary takes the active role back", 4);
+    d2.wait_for("partner active: deactivating LVS", 3);
+    assert!(eventually(2.0, || has_vip(&lan, "d1") && !has_vip(&lan, "d2")));
+}
+
+#[test]
+fn fos_mode_is_refused_clearly() {
+    let dir = TempDir::new("pulse-fos");
+    let cf = format!("service = fos\nprimary = {D1}\nbackup = {D2}\nbackup_active = 1\nfailover ftp {{\n active = 1\n address = {VIP} eth0:1\n port = 21\n start_cmd = \"/bin/true\"\n stop_cmd = \"/bin/true\"\n}}\n");
+    std::fs::write(dir.join("lvs.cf"), cf).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .args(["-n", "-c"])
+        .arg(dir.join("lvs.cf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failover services are not supported"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
