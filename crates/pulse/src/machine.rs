@@ -135,7 +135,17 @@ pub struct Pulse {
     last_handled: Option<(Channel, Magic, Instant)>,
     signer: Option<Signer>,
     verifier: Verifier,
-    rejections: HashMap<Rejection, (Instant, u32)>,
+    /// When each kind of refused datagram was last logged, and how many since.
+    refusals: HashMap<Refusal, (Option<Instant>, u32)>,
+}
+
+/// Kinds of refused datagrams, each logged at most once per [`REJECT_LOG_INTERVAL`] (a
+/// flood of them from a spoofed partner address must not flood the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Refusal {
+    Short,
+    Incompatible,
+    Auth(Rejection),
 }
 
 impl Pulse {
@@ -163,7 +173,7 @@ impl Pulse {
             last_handled: None,
             signer,
             verifier,
-            rejections: HashMap::new(),
+            refusals: HashMap::new(),
         }
     }
 
@@ -376,7 +386,7 @@ impl Pulse {
         let hb = match Heartbeat::decode(bytes) {
             Ok(hb) => hb,
             Err(e) => {
-                Self::log(&mut out, &e.to_string());
+                self.refused(&mut out, Refusal::Short, e.to_string(), now);
                 return out;
             }
         };
@@ -386,17 +396,17 @@ impl Pulse {
                 Magic::LvsRunning | Magic::LvsStopped | Magic::StopMe | Magic::Hold | Magic::Held
             )
         }) else {
-            Self::log(
-                &mut out,
-                "Incompatible heartbeat received -- other system not using identical services",
-            );
+            let text =
+                "Incompatible heartbeat received -- other system not using identical services";
+            self.refused(&mut out, Refusal::Incompatible, text.into(), now);
             return out;
         };
         match self.verifier.check(&hb, bytes) {
             Verdict::Accept => {}
             Verdict::Duplicate => return out,
             Verdict::Reject(why) => {
-                self.rejected(&mut out, why, from, now);
+                let text = format!("refused {why} from {from}");
+                self.refused(&mut out, Refusal::Auth(why), text, now);
                 return out;
             }
         }
@@ -488,23 +498,18 @@ impl Pulse {
         self.activate(out, now);
     }
 
-    fn rejected(&mut self, out: &mut Vec<Action>, why: Rejection, from: IpAddr, now: Instant) {
-        let entry = self
-            .rejections
-            .entry(why)
-            .or_insert((now - REJECT_LOG_INTERVAL * 2, 0));
-        if now.saturating_duration_since(entry.0) < REJECT_LOG_INTERVAL {
-            entry.1 += 1;
+    fn refused(&mut self, out: &mut Vec<Action>, kind: Refusal, text: String, now: Instant) {
+        let (last, suppressed) = self.refusals.entry(kind).or_insert((None, 0));
+        if last.is_some_and(|t| now.saturating_duration_since(t) < REJECT_LOG_INTERVAL) {
+            *suppressed += 1;
             return;
         }
-        let suppressed = std::mem::take(&mut entry.1);
-        entry.0 = now;
-        let more = if suppressed > 0 {
-            format!(" ({suppressed} more not logged)")
-        } else {
-            String::new()
+        *last = Some(now);
+        let more = match std::mem::take(suppressed) {
+            0 => String::new(),
+            n => format!(" ({n} more not logged)"),
         };
-        out.push(Action::Log(format!("refused {why} from {from}{more}")));
+        out.push(Action::Log(format!("{text}{more}")));
     }
 
     fn links(&mut self, public_up: bool, private_up: bool, now: Instant) -> Vec<Action> {

@@ -927,3 +927,21 @@ fn a_lvsd_that_cannot_start_is_a_childfail() {
     let a: Vec<Action> = r.run_until(20.0).into_iter().map(|(_, a)| a).collect();
     assert!(!logs(&a).iter().any(|l| l.contains("activating")), "{a:?}");
 }
+
+#[test]
+fn floods_of_bad_datagrams_are_logged_once_per_interval() {
+    let mut r = Run::primary();
+    r.ev(Event::Start);
+    for _ in 0..100 {
+        r.datagram(BACKUP, Channel::Public, vec![1, 2]);
+        r.partner_says(Magic::FosRunning);
+    }
+    r.at(10.5);
+    let a = r.datagram(BACKUP, Channel::Public, vec![1, 2]);
+    assert_eq!(logs(&a), ["bad heartbeat packet (99 more not logged)"]);
+    let a = r.partner_says(Magic::FosRunning);
+    assert_eq!(
+        logs(&a),
+        ["Incompatible heartbeat received -- other system not using identical services (99 more not logged)"]
+    );
+}
