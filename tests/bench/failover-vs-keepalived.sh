@@ -10,7 +10,7 @@
 # Exits 1 unless fast timers give a smaller gap than keepalived at advert_int 0.1 and
 # legacy timers give at most deadtime + 0.5 s.
 #
-# Usage: tests/bench/failover-vs-keepalived.sh
+# Usage: [ROUNDS=N] tests/bench/failover-vs-keepalived.sh   (N runs per scenario, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v keepalived >/dev/null 2>&1 || {
@@ -18,4 +18,4 @@ command -v keepalived >/dev/null 2>&1 || {
     systemctl stop keepalived >/dev/null 2>&1 || true
 }
 cargo build --release -q -p pulse -p lvsd -p nanny --bins
-tests/vm/vm.sh run bash tests/bench/failover-vs-keepalived-vm.sh
+tests/vm/vm.sh run env ROUNDS="${ROUNDS:-3}" bash tests/bench/failover-vs-keepalived-vm.sh

@@ -57,6 +57,12 @@ impl<C: Core, X: Executor<C>> Driver<C, X> {
         self.carry_out(actions)
     }
 
+    /// Feeds events in order; stops at the first that makes the core exit. `Some(code)`
+    /// once the core exits.
+    pub fn dispatch_all(&mut self, events: impl IntoIterator<Item = C::Event>) -> Option<i32> {
+        events.into_iter().find_map(|e| self.dispatch(e))
+    }
+
     /// Carries out actions in order, answers first. `Some(code)` once the core exits.
     pub fn carry_out(&mut self, actions: Vec<C::Action>) -> Option<i32> {
         let mut queue: VecDeque<C::Action> = actions.into();
@@ -123,5 +129,13 @@ mod tests {
         assert_eq!(d.exec.0, ["work", "log", "after"]);
         assert_eq!(d.dispatch("stop"), Some(3));
         assert_eq!(d.exec.0.last().unwrap(), "exit");
+    }
+
+    #[test]
+    fn dispatch_all_stops_at_the_event_that_exits() {
+        let mut d = Driver::new(Toy, Record::default());
+        assert_eq!(d.dispatch_all(["go", "stop", "go"]), Some(3));
+        assert_eq!(d.exec.0, ["work", "log", "after", "exit"]);
+        assert_eq!(d.dispatch_all(["go"]), None);
     }
 }

@@ -232,10 +232,8 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
             }
         }
         queue.push(Event::Tick);
-        for e in queue {
-            if let Some(code) = driver.dispatch(e) {
-                return code;
-            }
+        if let Some(code) = driver.dispatch_all(queue) {
+            return code;
         }
     }
 }

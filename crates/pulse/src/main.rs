@@ -287,10 +287,8 @@ fn serve(
     if watching {
         first.push(driver.exec.relist_links());
     }
-    for e in first {
-        if let Some(code) = driver.dispatch(e) {
-            return code;
-        }
+    if let Some(code) = driver.dispatch_all(first) {
+        return code;
     }
     loop {
         let now = Instant::now();
@@ -320,10 +318,8 @@ fn serve(
             }
         }
         queue.push(Event::Tick);
-        for e in queue {
-            if let Some(code) = driver.dispatch(e) {
-                return code;
-            }
+        if let Some(code) = driver.dispatch_all(queue) {
+            return code;
         }
     }
 }

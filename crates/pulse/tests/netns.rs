@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use hostnet::{ArpFrame, MacAddr, NeighbourAdvert};
 use pulse::wire::Magic;
-use testbed::lan::{Capture, Lan};
-use testbed::{Daemon, TempDir};
+use testbed::lan::{arp_replies, Capture, Lan};
+use testbed::{within, Daemon, TempDir};
 
 const D1: &str = "192.168.77.10";
 const D2: &str = "192.168.77.11";
@@ -49,6 +49,15 @@ virtual web {{
 }
 
 /// One director's pulse: its own directory (pid file, ledger, lvs.cf) and process.
+/// Starts d1 (the primary), then d2, which, started second, activates (docs/legacy.md
+/// "pulse state machine").
+fn start_in_order(lan: &Lan, d1: &mut Director, d2: &mut Director) {
+    d1.start(lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    d2.start(lan, &[]);
+    d2.wait_for("primary inactive: activating lvs", 5);
+}
+
 struct Director {
     // Dropped first: the daemon goes before its directory.
     daemon: Option<Daemon>,
@@ -125,25 +134,6 @@ fn has_vip(lan: &Lan, host: &str) -> bool {
     lan.addresses(host).contains(&format!("{VIP}/24"))
 }
 
-fn arps(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    frames
-        .iter()
-        .filter(|f| ArpFrame::decode(f).is_ok_and(|a| a.opcode == 2))
-        .cloned()
-        .collect()
-}
-
-fn eventually(secs: f64, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
-
 #[test]
 fn the_director_started_second_takes_the_vip_and_announces_it_with_legacy_frames() {
     let lan = Lan::create();
@@ -157,7 +147,7 @@ fn the_director_started_second_takes_the_vip_and_announces_it_with_legacy_frames
     d2.wait_for("STARTING PULSE AS BACKUP", 5);
     d2.wait_for("primary inactive: activating lvs", 5);
     assert!(
-        eventually(2.0, || has_vip(&lan, "d2")),
+        within(2.0, || has_vip(&lan, "d2")),
         "{}",
         lan.addresses("d2")
     );
@@ -180,7 +170,7 @@ fn the_director_started_second_takes_the_vip_and_announces_it_with_legacy_frames
     );
     let frames = capture.finish();
     let expected = ArpFrame::gratuitous(mac(&lan, "d2"), VIP.parse().unwrap()).encode();
-    let seen = arps(&frames);
+    let seen = arp_replies(&frames);
     let ours: Vec<&Vec<u8>> = seen.iter().filter(|f| f[..] == expected[..]).collect();
     assert_eq!(
         ours.len(),
@@ -199,7 +189,7 @@ fn kill_9_of_the_active_pulse_fails_over_and_its_restart_removes_the_leftover_vi
     std::thread::sleep(Duration::from_millis(100));
     d1.start(&lan, &[]);
     d1.wait_for("backup inactive: activating lvs", 5);
-    assert!(eventually(2.0, || has_vip(&lan, "d1")));
+    assert!(within(2.0, || has_vip(&lan, "d1")));
     let ledger = std::fs::read_to_string(d1.dir.join("pulse.addresses")).unwrap();
     assert_eq!(ledger, format!("{VIP}/24 eth0 eth0:1\n"));
     let killed = Instant::now();
@@ -210,7 +200,7 @@ fn kill_9_of_the_active_pulse_fails_over_and_its_restart_removes_the_leftover_vi
         took <= Duration::from_millis(800 + 300),
         "failover took {took:?} with deadtime 0.8"
     );
-    assert!(eventually(2.0, || has_vip(&lan, "d2")));
+    assert!(within(2.0, || has_vip(&lan, "d2")));
     assert!(has_vip(&lan, "d1"), "kill -9 leaves the VIP behind");
     // The restarted pulse removes what the crashed one added, and stands by.
     d1.start(&lan, &[]);
@@ -218,7 +208,7 @@ fn kill_9_of_the_active_pulse_fails_over_and_its_restart_removes_the_leftover_vi
         &format!("removing {VIP}/24 on eth0, left by an earlier pulse"),
         5,
     );
-    assert!(eventually(2.0, || !has_vip(&lan, "d1")));
+    assert!(within(2.0, || !has_vip(&lan, "d1")));
     assert!(!d1.dir.join("pulse.addresses").exists());
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
@@ -270,18 +260,18 @@ fn link_failure_on_the_active_director_hands_over() {
     d2.wait_for("STARTING PULSE AS BACKUP", 5);
     d1.start(&lan, &[]);
     d1.wait_for("backup inactive: activating lvs", 5);
-    assert!(eventually(2.0, || has_vip(&lan, "d1")));
+    assert!(within(2.0, || has_vip(&lan, "d1")));
     lan.cable("d1", false);
     d1.wait_for("Primary NIC: link down", 3);
     d1.wait_for("Local NIC link failure: Pulse disabled", 1);
     d1.wait_for("local link failure: deactivating LVS", 1);
     assert!(
-        eventually(2.0, || !has_vip(&lan, "d1")),
+        within(2.0, || !has_vip(&lan, "d1")),
         "{}",
         lan.addresses("d1")
     );
     d2.wait_for("partner dead: activating lvs", 3);
-    assert!(eventually(2.0, || has_vip(&lan, "d2")));
+    assert!(within(2.0, || has_vip(&lan, "d2")));
     lan.cable("d1", true);
     d1.wait_for("Local NIC link(s) restored: Pulse enabled", 3);
     std::thread::sleep(Duration::from_secs(1));
@@ -293,14 +283,11 @@ fn a_split_brain_heals_to_the_master_which_reannounces() {
     let lan = Lan::create();
     let mut d1 = Director::new("d1", &lvs_cf(""));
     let mut d2 = Director::new("d2", &lvs_cf(""));
-    d1.start(&lan, &[]);
-    d1.wait_for("STARTING PULSE AS MASTER", 5);
-    d2.start(&lan, &[]);
-    d2.wait_for("primary inactive: activating lvs", 5);
+    start_in_order(&lan, &mut d1, &mut d2);
     lan.partition("d2", true);
     d1.wait_for("partner dead: activating lvs", 3);
     assert!(
-        eventually(2.0, || has_vip(&lan, "d1") && has_vip(&lan, "d2")),
+        within(2.0, || has_vip(&lan, "d1") && has_vip(&lan, "d2")),
         "split brain"
     );
     // d2's own burst from its activation is over before the heal.
@@ -315,12 +302,12 @@ fn a_split_brain_heals_to_the_master_which_reannounces() {
         took < Duration::from_millis(1000),
         "healed in {took:?} with keepalive 0.2"
     );
-    assert!(eventually(2.0, || !has_vip(&lan, "d2") && has_vip(&lan, "d1")));
+    assert!(within(2.0, || !has_vip(&lan, "d2") && has_vip(&lan, "d1")));
     std::thread::sleep(Duration::from_millis(1500));
     let frames = capture.finish();
     let d2_frame = ArpFrame::gratuitous(mac(&lan, "d2"), VIP.parse().unwrap()).encode();
     let d1_frame = ArpFrame::gratuitous(mac(&lan, "d1"), VIP.parse().unwrap()).encode();
-    let seen = arps(&frames);
+    let seen = arp_replies(&frames);
     assert!(
         seen.iter().any(|f| f[..] == d1_frame[..]),
         "the master re-announced"
@@ -415,7 +402,7 @@ fn with_a_legacy_backup_our_primary_interoperates_byte_for_byte() {
     let started = Instant::now();
     d1.start(&lan, &[]);
     d1.wait_for("backup inactive: activating lvs", 3);
-    assert!(eventually(2.0, || has_vip(&lan, "d1")));
+    assert!(within(2.0, || has_vip(&lan, "d1")));
     std::thread::sleep(Duration::from_millis(2100));
     let got = legacy.received();
     assert!(
@@ -461,11 +448,11 @@ fn with_a_legacy_primary_our_backup_stands_by_takes_over_and_yields_with_the_ext
         took <= Duration::from_millis(3000 + 500),
         "partner dead within deadtime: {took:?}"
     );
-    assert!(eventually(2.0, || has_vip(&lan, "d2")));
+    assert!(within(2.0, || has_vip(&lan, "d2")));
     let before = legacy.received().len();
     legacy.say(Some(Magic::LvsRunning));
     d2.wait_for("partner active: deactivating LVS", 3);
-    assert!(eventually(2.0, || !has_vip(&lan, "d2")));
+    assert!(within(2.0, || !has_vip(&lan, "d2")));
     // Right after the legacy primary's "running" came our extra "running".
     let got = legacy.received();
     assert!(
@@ -497,10 +484,7 @@ fn authenticated_heartbeats_refuse_unsigned_forged_and_replayed_packets() {
     }
     // Record d2's genuine heartbeats as they leave d2.
     let capture = Capture::start(&lan, "d2");
-    d1.start(&lan, &[]);
-    d1.wait_for("STARTING PULSE AS MASTER", 5);
-    d2.start(&lan, &[]);
-    d2.wait_for("primary inactive: activating lvs", 5);
+    start_in_order(&lan, &mut d1, &mut d2);
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(
         d1.said("refused"),
@@ -559,7 +543,7 @@ fn an_ipv6_vip_is_taken_over_and_announced_with_an_unsolicited_advert() {
     d1.start(&lan, &[]);
     d1.wait_for("partner dead: activating lvs", 5);
     assert!(
-        eventually(2.0, || lan.addresses("d1").contains(&format!("{VIP6}/128"))),
+        within(2.0, || lan.addresses("d1").contains(&format!("{VIP6}/128"))),
         "{}",
         lan.addresses("d1")
     );
@@ -715,7 +699,7 @@ fn a_lvsd_that_cannot_start_leaves_the_node_inactive_and_says_why() {
     d1.wait_for("partner dead: activating lvs", 5);
     d1.wait_for("cannot start lvsd: ", 2);
     assert!(
-        eventually(2.0, || !has_vip(&lan, "d1")),
+        within(2.0, || !has_vip(&lan, "d1")),
         "{}",
         lan.addresses("d1")
     );
@@ -743,33 +727,27 @@ fn as_a_daemon_pulse_detaches_writes_its_pid_file_and_removes_it_at_exit() {
         .unwrap();
     assert!(status.success(), "the parent returns at once");
     let pid_text = || std::fs::read_to_string(&pid_file).unwrap_or_default();
-    assert!(
-        eventually(3.0, || pid_text().ends_with('\n')),
-        "pid written"
-    );
+    assert!(within(3.0, || pid_text().ends_with('\n')), "pid written");
     let pid: i32 = pid_text().trim().parse().unwrap();
     // Active after deadtime: the VIP is up and the stand-in lvsd (from --lvs=) runs.
-    assert!(eventually(3.0, || has_vip(&lan, "d1")));
+    assert!(within(3.0, || has_vip(&lan, "d1")));
     let lvsd = d.dir.join("lvsd").display().to_string();
     let running = || {
         let out = Command::new("pgrep").args(["-f", &lvsd]).output().unwrap();
         out.status.success()
     };
-    assert!(eventually(3.0, running), "lvsd from --lvs= runs");
+    assert!(within(3.0, running), "lvsd from --lvs= runs");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
     assert!(
-        eventually(5.0, || !pid_file.exists()),
+        within(5.0, || !pid_file.exists()),
         "pid file removed at exit"
     );
-    assert!(
-        eventually(2.0, || !has_vip(&lan, "d1")),
-        "VIP removed at exit"
-    );
-    assert!(eventually(2.0, || !running()), "lvsd stopped");
+    assert!(within(2.0, || !has_vip(&lan, "d1")), "VIP removed at exit");
+    assert!(within(2.0, || !running()), "lvsd stopped");
 }
 
 #[test]
@@ -778,13 +756,10 @@ fn preemption_hands_the_role_back_to_the_primary_after_the_delay() {
     let cf = lvs_cf("preempt_delay = 1");
     let mut d1 = Director::new("d1", &cf);
     let mut d2 = Director::new("d2", &cf);
-    d1.start(&lan, &[]);
-    d1.wait_for("STARTING PULSE AS MASTER", 5);
-    d2.start(&lan, &[]);
-    d2.wait_for("primary inactive: activating lvs", 5);
+    start_in_order(&lan, &mut d1, &mut d2);
     d1.wait_for("preempting: the primary takes the active role back", 4);
     d2.wait_for("partner active: deactivating LVS", 3);
-    assert!(eventually(2.0, || has_vip(&lan, "d1") && !has_vip(&lan, "d2")));
+    assert!(within(2.0, || has_vip(&lan, "d1") && !has_vip(&lan, "d2")));
 }
 
 #[test]

@@ -70,50 +70,20 @@ impl Drop for Pair {
     }
 }
 
-fn lvs_cf(timers: &str) -> String {
-    format!(
-        r#"serial_no = 1
-primary = 192.168.77.10
-service = lvs
-backup_active = 1
-backup = 192.168.77.11
-heartbeat = 1
-heartbeat_port = 539
-{timers}
-network = nat
-nat_router = 10.77.1.254 eth1:1
-nat_nmask = 255.255.255.0
-syncdaemon = 1
-syncd_iface = eth1
-syncd_id = 7
-monitor_links = 1
-virtual web {{
-     active = 1
-     address = 192.168.77.100 eth0:1
-     vip_nmask = 255.255.255.0
-     port = 80
-     send = "GET / HTTP/1.0\r\n\r\n"
-     expect = "HTTP/1.0 200"
-     scheduler = rr
-     timeout = 1
-     reentry = 1
-     client_monitor = {nanny}
-     server rs1 {{
-         address = 10.77.1.21
-         active = 1
-     }}
-     server rs2 {{
-         address = 10.77.1.22
-         active = 1
-     }}
-     server rs3 {{
-         address = 10.77.1.23
-         active = 1
-     }}
-}}
-"#,
-        nanny = bin("nanny")
-    )
+/// The pair's lvs.cf (tests/pair/lvs-cf.sh).
+fn lvs_cf(keepalive: &str, deadtime: &str, warm: bool) -> String {
+    let out = Command::new("bash")
+        .arg(repo().join("tests/pair/lvs-cf.sh"))
+        .args([
+            keepalive,
+            deadtime,
+            if warm { "1" } else { "0" },
+            &bin("nanny"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
 }
 
 struct Director {
@@ -195,7 +165,7 @@ fn gaps_ms(v: &serde_json::Value) -> Vec<(f64, u64)> {
 #[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
 fn a_director_pair_serves_through_failover_and_failback() {
     let pair = Pair::up("pq");
-    let cf = lvs_cf("keepalive = 1\ndeadtime = 3");
+    let cf = lvs_cf("1", "3", false);
     // The node started second becomes active: d2 first, then d1.
     let mut d2 = Director::start(&pair, "d2", &cf);
     d2.d().wait_for("STARTING PULSE AS BACKUP", 10);
@@ -281,7 +251,7 @@ fn a_director_pair_serves_through_failover_and_failback() {
 #[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
 fn fast_timers_with_a_warm_standby_fail_over_in_well_under_a_second() {
     let pair = Pair::up("pf");
-    let cf = lvs_cf("keepalive = 0.1\ndeadtime = 0.3\nwarm_standby = 1");
+    let cf = lvs_cf("0.1", "0.3", true);
     // With a 0.3 s deadtime a director alone activates before the other has started:
     // d1 first, then d2, which hears "running" and stands by.
     let d1 = Director::start(&pair, "d1", &cf);

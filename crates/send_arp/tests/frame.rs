@@ -4,17 +4,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use hostnet::{ArpFrame, MacAddr};
-use testbed::lan::{Capture, Lan};
+use testbed::lan::{arp_replies, Capture, Lan};
 
 const VIP: &str = "192.168.77.100";
-
-fn arps(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    frames
-        .iter()
-        .filter(|f| ArpFrame::decode(f).is_ok_and(|a| a.opcode == 2))
-        .cloned()
-        .collect()
-}
 
 #[test]
 fn send_arp_sends_the_legacy_frame_and_keeps_its_usage_text() {
@@ -47,7 +39,7 @@ fn send_arp_sends_the_legacy_frame_and_keeps_its_usage_text() {
     let frames = capture.finish();
     let expected = ArpFrame::gratuitous(mac, VIP.parse().unwrap()).encode();
     assert_eq!(
-        arps(&frames)
+        arp_replies(&frames)
             .iter()
             .filter(|f| f[..] == expected[..])
             .count(),

@@ -204,3 +204,12 @@ impl Capture {
         std::mem::take(&mut *self.frames.lock().unwrap())
     }
 }
+
+/// The ARP replies among captured frames (gratuitous ARPs as legacy `send_arp` sends them).
+pub fn arp_replies(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    frames
+        .iter()
+        .filter(|f| f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[20..22] == [0, 2])
+        .cloned()
+        .collect()
+}

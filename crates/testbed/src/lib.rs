@@ -300,13 +300,35 @@ impl Drop for RealServer {
 }
 
 /// Polls `f` every 100 ms until it is true or `secs` pass; returns whether it became true.
-pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+pub fn eventually(secs: u64, f: impl FnMut() -> bool) -> bool {
+    poll(
+        std::time::Duration::from_secs(secs),
+        std::time::Duration::from_millis(100),
+        f,
+    )
+}
+
+/// Polls `f` every 20 ms until it is true or `secs` (fractions allowed) pass: for the
+/// sub-second timings of the HA tests.
+pub fn within(secs: f64, f: impl FnMut() -> bool) -> bool {
+    poll(
+        std::time::Duration::from_secs_f64(secs),
+        std::time::Duration::from_millis(20),
+        f,
+    )
+}
+
+fn poll(
+    limit: std::time::Duration,
+    every: std::time::Duration,
+    mut f: impl FnMut() -> bool,
+) -> bool {
+    let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         if f() {
             return true;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(every);
     }
     f()
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Prints the lvs.cf of the director pair of topology.sh: VIP 192.168.77.100 (eth0:1), NAT
+# router 10.77.1.254 (eth1:1), the three real servers with an HTTP check every second,
+# the IPVS sync daemon on eth1.
+#
+#   tests/pair/lvs-cf.sh KEEPALIVE DEADTIME WARM_STANDBY NANNY
+set -euo pipefail
+cat <<CF
+serial_no = 1
+primary = 192.168.77.10
+service = lvs
+backup_active = 1
+backup = 192.168.77.11
+heartbeat = 1
+heartbeat_port = 539
+keepalive = $1
+deadtime = $2
+warm_standby = $3
+network = nat
+nat_router = 10.77.1.254 eth1:1
+nat_nmask = 255.255.255.0
+syncdaemon = 1
+syncd_iface = eth1
+syncd_id = 7
+monitor_links = 1
+virtual web {
+     active = 1
+     address = 192.168.77.100 eth0:1
+     vip_nmask = 255.255.255.0
+     port = 80
+     send = "GET / HTTP/1.0\r\n\r\n"
+     expect = "HTTP/1.0 200"
+     scheduler = rr
+     timeout = 1
+     reentry = 1
+     client_monitor = $4
+CF
+for n in 1 2 3; do
+    printf '     server rs%d {\n         address = 10.77.1.2%d\n         active = 1\n     }\n' $n $n
+done
+echo "}"
