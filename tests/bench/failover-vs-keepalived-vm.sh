@@ -2,8 +2,8 @@
 # The VM side of tests/bench/failover-vs-keepalived.sh (see there).
 set -euo pipefail
 R=$PWD/target/release
-# Under target/ (the VM's /tmp is a tmpfs of its own): the logs stay for a look after.
-W=$PWD/target/fbench
+# /run: a tmpfs of the VM's own.
+W=/run/fbench
 ROUNDS=${ROUNDS:-3}
 P=fb
 TOPO="bash tests/pair/topology.sh"

@@ -11,6 +11,8 @@ global_defs {
     router_id $1
 }
 vrrp_instance VI {
+    # VRRPv3: VRRPv2 rounds a sub-second advert_int up to 1 s.
+    version 3
     state BACKUP
     nopreempt
     interface eth0

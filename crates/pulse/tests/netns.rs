@@ -572,11 +572,7 @@ fn ipv6_heartbeat_addresses_work() {
         .replace(&format!("backup = {D2}"), "backup = 2001:db8:77::11");
     let mut d1 = Director::new("d1", &cf);
     let mut d2 = Director::new("d2", &cf);
-    d1.start(&lan, &[]);
-    d1.wait_for("STARTING PULSE AS MASTER", 5);
-    d2.start(&lan, &[]);
-    d2.wait_for("STARTING PULSE AS BACKUP", 5);
-    d2.wait_for("primary inactive: activating lvs", 5);
+    start_in_order(&lan, &mut d1, &mut d2);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         d1.said("activating"),
