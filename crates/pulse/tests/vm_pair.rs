@@ -152,7 +152,12 @@ fn finish(c: std::process::Child) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// The client's outages; it must have recovered from each.
 fn gaps_ms(v: &serde_json::Value) -> Vec<(f64, u64)> {
+    assert_eq!(
+        v["recovered"], true,
+        "the client still failed at the end: {v}"
+    );
     v["gaps"]
         .as_array()
         .unwrap()
