@@ -249,23 +249,26 @@ impl Pulse {
         }
     }
 
-    /// Activation (docs/legacy.md "pulse activation"). lvsd is started last: legacy
-    /// brought the addresses up in the background, so the order was never observable,
-    /// and a lvsd that cannot be started is then answered (deactivation) after the
-    /// addresses it removes were added.
+    /// Activation (docs/legacy.md "pulse activation"). The addresses and the first
+    /// announcement come before the sync daemon and lvsd: legacy brought the addresses
+    /// up in the background, so its order was never observable, and traffic moves the
+    /// moment they are announced. A lvsd that cannot be started is then answered
+    /// (deactivation) after the addresses it removes were added.
     fn activate(&mut self, out: &mut Vec<Action>, now: Instant) {
         let test = self.s.switches.test_start;
         if !test && self.s.active_cmd.is_some() {
             out.push(Action::RunActiveCmd);
-        }
-        if self.s.sync_daemon.is_some() {
-            out.push(Action::SyncDaemon(SyncState::Master));
         }
         self.active = true;
         self.preempt_at = None;
         if !test {
             out.push(Action::AddAddresses);
             self.announce_burst(out, now);
+        }
+        if self.s.sync_daemon.is_some() {
+            out.push(Action::SyncDaemon(SyncState::Master));
+        }
+        if !test {
             self.start_lvsd(out);
         }
     }

@@ -157,9 +157,9 @@ fn effects(actions: &[Action]) -> Vec<Action> {
 fn activation() -> Vec<Action> {
     vec![
         Action::RunActiveCmd,
-        Action::SyncDaemon(SyncState::Master),
         Action::AddAddresses,
         Action::Announce,
+        Action::SyncDaemon(SyncState::Master),
         Action::StartLvsd,
     ]
 }
@@ -668,9 +668,9 @@ fn warm_standby_keeps_lvsd_running_while_inactive() {
         effects(&a),
         [
             Action::RunActiveCmd,
-            Action::SyncDaemon(SyncState::Master),
             Action::AddAddresses,
-            Action::Announce
+            Action::Announce,
+            Action::SyncDaemon(SyncState::Master)
         ]
     );
     let a = r.partner_says(Magic::LvsRunning);
