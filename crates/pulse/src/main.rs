@@ -35,7 +35,7 @@ enum Id {
     PidFile,
 }
 
-/// The legacy popt table (docs/legacy.md, "pulse") plus `--check-config` and `--json`.
+/// The legacy popt table (docs/legacy.md, "pulse") plus `--check-config`, `--json` and `--pidfile`.
 const OPTIONS: &[OptSpec<Id>] = &[
     OptSpec::value(Id::Config, Some('c'), &["configfile"]),
     OptSpec::flag(Id::NoDaemon, Some('n'), &["nodaemon"]),
