@@ -238,15 +238,23 @@ impl Pulse {
     fn stop_lvsd(&mut self, out: &mut Vec<Action>, now: Instant) {
         self.restart_lvsd = false;
         if let Lvsd::Running(pid) = self.lvsd {
-            out.push(Action::SignalLvsd {
-                pid,
-                signal: LvsdSignal::Term,
-            });
-            self.lvsd = Lvsd::Stopping {
-                pid,
-                kill_at: now + LVSD_STOP_LIMIT,
-            };
+            self.signal_stopping(out, pid, LvsdSignal::Term, now);
         }
+    }
+
+    /// Signals lvsd and gives it [`LVSD_STOP_LIMIT`] to go.
+    fn signal_stopping(
+        &mut self,
+        out: &mut Vec<Action>,
+        pid: u32,
+        signal: LvsdSignal,
+        now: Instant,
+    ) {
+        out.push(Action::SignalLvsd { pid, signal });
+        self.lvsd = Lvsd::Stopping {
+            pid,
+            kill_at: now + LVSD_STOP_LIMIT,
+        };
     }
 
     /// Activation (docs/legacy.md "pulse activation"). The addresses and the first
@@ -318,14 +326,7 @@ impl Pulse {
                     "lvsd (pid {pid}) did not stop within {} s; killing it",
                     LVSD_STOP_LIMIT.as_secs()
                 )));
-                out.push(Action::SignalLvsd {
-                    pid,
-                    signal: LvsdSignal::Kill,
-                });
-                self.lvsd = Lvsd::Stopping {
-                    pid,
-                    kill_at: now + LVSD_STOP_LIMIT,
-                };
+                self.signal_stopping(&mut out, pid, LvsdSignal::Kill, now);
             }
         }
         if self.preempt_at.is_some_and(|t| now >= t) {
