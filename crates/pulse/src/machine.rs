@@ -539,6 +539,10 @@ impl Pulse {
         } else if !failed && self.linkfail {
             Self::log(&mut out, "Local NIC link(s) restored: Pulse enabled");
             self.linkfail = false;
+            // Nothing could be heard while the link was down: the partner gets a whole
+            // deadtime to be heard before this node may declare it dead (legacy's
+            // running timer could fire right after the restore and start a split brain).
+            self.need_at = now + self.s.deadtime;
         }
         out
     }

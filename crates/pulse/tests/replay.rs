@@ -945,3 +945,25 @@ fn floods_of_bad_datagrams_are_logged_once_per_interval() {
         ["Incompatible heartbeat received -- other system not using identical services (99 more not logged)"]
     );
 }
+
+#[test]
+fn a_restored_link_gives_the_partner_a_whole_deadtime_before_it_is_declared_dead() {
+    let mut r = Run::primary();
+    r.ev(Event::Start);
+    r.at(0.5);
+    r.ev(Event::Links {
+        public_up: false,
+        private_up: true,
+    });
+    // The dead timer keeps running during the failure (due at 3.0, 6.0, ...).
+    r.run_until(5.9);
+    r.at(5.95);
+    r.ev(Event::Links {
+        public_up: true,
+        private_up: true,
+    });
+    let a: Vec<Action> = r.run_until(8.9).into_iter().map(|(_, a)| a).collect();
+    assert!(!logs(&a).iter().any(|l| l.contains("activating")), "{a:?}");
+    let a: Vec<Action> = r.run_until(9.0).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(logs(&a), ["partner dead: activating lvs"]);
+}
