@@ -6,6 +6,9 @@
 #   tests/pair/topology.sh down PREFIX   remove it, and every process in it
 #   tests/pair/topology.sh cable PREFIX HOST up|down
 #                                        plug a host's cables in or out (carrier follows)
+#   tests/pair/topology.sh rs PREFIX N   add real server N (4-9) to a running topology
+#   tests/pair/topology.sh web PREFIX N start|stop
+#                                        start or stop real server N's HTTP server
 #
 # PREFIXsw  the switch: bridges br0 (public, 192.168.77.0/24) and br1 (the real servers'
 #           LAN, 10.77.1.0/24)
@@ -35,7 +38,7 @@ up() {
         ip -n "${P}sw" link add $br type bridge
         ip -n "${P}sw" link set $br up
     done
-    for h in d1 d2 cl rs1 rs2 rs3; do
+    for h in d1 d2 cl; do
         ip netns add "$P$h"
         ip -n "$P$h" link set lo up
     done
@@ -47,25 +50,34 @@ up() {
     for d in d1 d2; do
         ip netns exec "$P$d" sysctl -qw net.ipv4.ip_forward=1
     done
-    for n in 1 2 3; do
-        link rs$n eth0 br1 10.77.1.2$n/24
-        ip -n "${P}rs$n" route add default via 10.77.1.254 dev eth0
-        local www=/run/pair-$P-www$n
-        mkdir -p "$www"
-        echo "rs$n" >"$www/index.html"
-        ip netns exec "${P}rs$n" setsid python3 -m http.server 80 --bind 10.77.1.2$n \
-            --directory "$www" >/dev/null 2>&1 </dev/null &
-    done
-    for n in 1 2 3; do
-        for _ in $(seq 1 100); do
-            ip netns exec "${P}rs$n" ss -Hltn | grep -q "10.77.1.2$n:80" && break
-            sleep 0.1
-        done
+    for n in 1 2 3; do real_server $n; done
+}
+
+real_server() { # N: its namespace, cable and web server
+    [ -e "/run/netns/${P}rs$1" ] || { ip netns add "${P}rs$1"; ip -n "${P}rs$1" link set lo up; }
+    link rs$1 eth0 br1 10.77.1.2$1/24
+    ip -n "${P}rs$1" route add default via 10.77.1.254 dev eth0
+    web "$1" start
+}
+
+web() { # N start|stop
+    local www=/run/pair-$P-www$1
+    if [ "$2" = stop ]; then
+        pkill -f -- "--directory $www\$" || true
+        return
+    fi
+    mkdir -p "$www"
+    echo "rs$1" >"$www/index.html"
+    ip netns exec "${P}rs$1" setsid python3 -m http.server 80 --bind 10.77.1.2$1 \
+        --directory $www >/dev/null 2>&1 </dev/null &
+    for _ in $(seq 1 100); do
+        ip netns exec "${P}rs$1" ss -Hltn | grep -q "10.77.1.2$1:80" && return
+        sleep 0.1
     done
 }
 
 down() {
-    for h in d1 d2 cl rs1 rs2 rs3 sw; do
+    for h in d1 d2 cl rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs8 rs9 sw; do
         pids=$(ip netns pids "$P$h" 2>/dev/null || true)
         [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
         ip netns del "$P$h" 2>/dev/null || true
@@ -83,5 +95,7 @@ case $cmd in
     up) up ;;
     down) down ;;
     cable) cable "$3" "$4" ;;
-    *) echo "usage: $0 up|down|cable PREFIX [HOST up|down]" >&2; exit 1 ;;
+    rs) real_server "$3" ;;
+    web) web "$3" "$4" ;;
+    *) echo "usage: $0 up|down|cable|rs|web PREFIX [ARGS]" >&2; exit 1 ;;
 esac
