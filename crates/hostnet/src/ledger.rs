@@ -73,20 +73,30 @@ impl Ledger {
         &self.entries
     }
 
-    /// Records an address before it is added (so a crash right after adding still
-    /// finds it).
-    pub fn record(&mut self, e: Entry) -> std::io::Result<()> {
-        if !self.entries.contains(&e) {
-            self.entries.push(e);
+    /// Records addresses before they are added (so a crash right after adding still
+    /// finds them); one write for them all.
+    pub fn record(&mut self, entries: impl IntoIterator<Item = Entry>) -> std::io::Result<()> {
+        let before = self.entries.len();
+        for e in entries {
+            if !self.entries.contains(&e) {
+                self.entries.push(e);
+            }
+        }
+        if self.entries.len() == before {
+            return Ok(());
         }
         self.store()
     }
 
-    /// Forgets an address (removed, or found to be somebody else's).
-    pub fn forget(&mut self, addr: IpAddr, device: &str) -> std::io::Result<()> {
+    /// Forgets addresses (removed, or never added); one write for them all. An entry is
+    /// matched by address and device.
+    pub fn forget(&mut self, gone: &[Entry]) -> std::io::Result<()> {
         let before = self.entries.len();
-        self.entries
-            .retain(|e| !(e.addr == addr && e.device == device));
+        self.entries.retain(|e| {
+            !gone
+                .iter()
+                .any(|g| g.addr == e.addr && g.device == e.device)
+        });
         if self.entries.len() == before {
             return Ok(());
         }
@@ -140,21 +150,22 @@ mod tests {
         let path = dir.join("pulse.addresses");
         let mut l = Ledger::load(&path);
         assert!(l.entries().is_empty());
-        l.record(entry("192.168.0.100", Some("eth0:1"))).unwrap();
-        l.record(entry("2001:db8::1", None)).unwrap();
-        l.record(entry("192.168.0.100", Some("eth0:1"))).unwrap();
+        l.record([entry("192.168.0.100", Some("eth0:1"))]).unwrap();
+        l.record([
+            entry("2001:db8::1", None),
+            entry("192.168.0.100", Some("eth0:1")),
+        ])
+        .unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "192.168.0.100/24 eth0 eth0:1\n2001:db8::1/24 eth0\n"
         );
         let mut again = Ledger::load(&path);
         assert_eq!(again.entries(), l.entries());
-        again
-            .forget("192.168.0.100".parse().unwrap(), "eth0")
-            .unwrap();
-        again
-            .forget("2001:db8::1".parse().unwrap(), "eth0")
-            .unwrap();
+        // Matched by address and device: the label does not matter.
+        again.forget(&[entry("192.168.0.100", None)]).unwrap();
+        assert_eq!(again.entries().len(), 1);
+        again.forget(&[entry("2001:db8::1", None)]).unwrap();
         assert!(!path.exists());
     }
 

@@ -146,14 +146,13 @@ impl Shell {
 
     /// Removes the addresses an earlier pulse added and did not remove (it crashed).
     pub fn remove_leftovers(&mut self) {
-        let leftovers: Vec<Entry> = self.ledger.entries().to_vec();
-        for e in leftovers {
+        for e in self.ledger.entries() {
             info!(
                 "removing {}/{} on {}, left by an earlier pulse",
                 e.addr, e.prefix, e.device
             );
-            self.remove_entry(&e);
         }
+        self.remove_addresses();
     }
 
     /// The datagrams waiting on one channel, as events.
@@ -331,119 +330,104 @@ impl Shell {
         }
     }
 
-    fn ifindex(&mut self, device: &str) -> Option<Link> {
-        let rtnl = self.rtnl.as_mut()?;
-        match rtnl.link_by_name(device) {
-            Ok(Some(l)) => Some(l),
-            Ok(None) => {
-                info!("interface {device} does not exist");
-                None
-            }
-            Err(e) => {
+    /// The kernel's interfaces, listed once per action rather than once per address:
+    /// activation is on the failover's critical path.
+    fn links(&mut self) -> Vec<Link> {
+        match self.rtnl.as_mut().map(Rtnl::links) {
+            Some(Ok(links)) => links,
+            Some(Err(e)) => {
                 info!("cannot list interfaces: {e}");
-                None
+                Vec::new()
             }
+            None => Vec::new(),
         }
-    }
-
-    fn address_of(&mut self, t: &TakeoverAddress) -> Option<Address> {
-        let link = self.ifindex(t.base_device())?;
-        Some(Address {
-            ifindex: link.index,
-            addr: t.addr,
-            prefix: t.prefix,
-            broadcast: match t.addr {
-                IpAddr::V4(v4) if t.prefix < 31 => Some(Address::legacy_broadcast(v4, t.prefix)),
-                _ => None,
-            },
-            label: t.label().map(str::to_string),
-        })
     }
 
     /// Brings each takeover address up; one already present is left alone (and not
-    /// recorded: it is not ours to remove).
+    /// recorded: it is not ours to remove). The ledger is written once, before the
+    /// addresses are added, so a crash right after adding still finds them.
     fn add_addresses(&mut self) {
-        for t in self.takeover.clone() {
-            let Some(a) = self.address_of(&t) else {
-                continue;
-            };
-            let rtnl = self.rtnl.as_mut().expect("address_of needs rtnetlink");
-            let present = rtnl
-                .addresses()
-                .unwrap_or_default()
-                .iter()
-                .any(|x| x.same_place(&a));
-            if present {
-                continue;
-            }
-            let entry = Entry {
-                addr: t.addr,
-                prefix: t.prefix,
-                device: t.base_device().to_string(),
-                label: t.label().map(str::to_string),
-            };
-            if let Err(e) = self.ledger.record(entry) {
-                info!("cannot record {} in the address ledger: {e}", t.addr);
-            }
+        let links = self.links();
+        let Some(rtnl) = self.rtnl.as_mut() else {
+            return;
+        };
+        let present = rtnl.addresses().unwrap_or_default();
+        let new: Vec<(TakeoverAddress, Address)> = self
+            .takeover
+            .iter()
+            .filter_map(|t| Some((t.clone(), address_of(&links, t)?)))
+            .filter(|(_, a)| !present.iter().any(|x| x.same_place(a)))
+            .collect();
+        if let Err(e) = self.ledger.record(new.iter().map(|(t, _)| entry_of(t))) {
+            info!("cannot record the addresses in the address ledger: {e}");
+        }
+        let mut failed = Vec::new();
+        for (t, a) in &new {
             debug!("DEBUG -- adding {}/{} on {}", t.addr, t.prefix, t.device);
-            if let Err(e) = self.rtnl.as_mut().expect("checked").add(&a) {
+            if let Err(e) = rtnl.add(a) {
                 info!("cannot add {}/{} on {}: {e}", t.addr, t.prefix, t.device);
-                let _ = self.ledger.forget(t.addr, t.base_device());
+                failed.push(entry_of(t));
             }
         }
-    }
-
-    /// Removes the takeover addresses this pulse added.
-    fn remove_addresses(&mut self) {
-        let ours: Vec<Entry> = self.ledger.entries().to_vec();
-        for e in ours {
-            self.remove_entry(&e);
+        if let Err(e) = self.ledger.forget(&failed) {
+            info!("cannot update the address ledger: {e}");
         }
     }
 
-    fn remove_entry(&mut self, e: &Entry) {
+    /// Removes the takeover addresses this pulse added (as its ledger says).
+    fn remove_addresses(&mut self) {
+        let links = self.links();
+        let ours: Vec<Entry> = self.ledger.entries().to_vec();
+        let gone: Vec<Entry> = ours
+            .into_iter()
+            .filter(|e| self.remove_entry(&links, e))
+            .collect();
+        if let Err(err) = self.ledger.forget(&gone) {
+            info!("cannot update the address ledger: {err}");
+        }
+    }
+
+    /// Removes one recorded address; whether it is gone (or its interface is).
+    fn remove_entry(&mut self, links: &[Link], e: &Entry) -> bool {
         let t = TakeoverAddress {
             addr: e.addr,
             prefix: e.prefix,
             device: e.label.clone().unwrap_or_else(|| e.device.clone()),
         };
-        if let Some(a) = self.address_of(&t) {
-            debug!(
-                "DEBUG -- removing {}/{} from {}",
-                e.addr, e.prefix, t.device
-            );
-            match self
-                .rtnl
-                .as_mut()
-                .expect("address_of needs rtnetlink")
-                .remove(&a)
+        let (Some(a), Some(rtnl)) = (address_of(links, &t), self.rtnl.as_mut()) else {
+            return true;
+        };
+        debug!(
+            "DEBUG -- removing {}/{} from {}",
+            e.addr, e.prefix, t.device
+        );
+        match rtnl.remove(&a) {
+            Ok(()) => true,
+            // Already gone.
+            Err(err)
+                if matches!(
+                    err.errno(),
+                    Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ESRCH)
+                ) =>
             {
-                Ok(()) => {}
-                // Already gone.
-                Err(err)
-                    if matches!(
-                        err.errno(),
-                        Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ESRCH)
-                    ) => {}
-                Err(err) => {
-                    info!(
-                        "cannot remove {}/{} from {}: {err}",
-                        e.addr, e.prefix, t.device
-                    );
-                    return;
-                }
+                true
             }
-        }
-        if let Err(err) = self.ledger.forget(e.addr, &e.device) {
-            info!("cannot update the address ledger: {err}");
+            Err(err) => {
+                info!(
+                    "cannot remove {}/{} from {}: {err}",
+                    e.addr, e.prefix, t.device
+                );
+                false
+            }
         }
     }
 
     /// One round of announcements: a gratuitous ARP per IPv4 address, an unsolicited
     /// neighbour advertisement per IPv6 one, out of its interface.
     fn announce(&mut self) {
-        for t in self.takeover.clone() {
-            let Some(link) = self.ifindex(t.base_device()) else {
+        let links = self.links();
+        for t in &self.takeover {
+            let Some(link) = link_named(&links, t.base_device()) else {
                 continue;
             };
             let Some(mac) = link.mac else {
@@ -461,6 +445,38 @@ impl Shell {
                 }
             }
         }
+    }
+}
+
+fn link_named<'a>(links: &'a [Link], name: &str) -> Option<&'a Link> {
+    let link = links.iter().find(|l| l.name == name);
+    if link.is_none() {
+        info!("interface {name} does not exist");
+    }
+    link
+}
+
+/// The address to add for a takeover address, on its interface.
+fn address_of(links: &[Link], t: &TakeoverAddress) -> Option<Address> {
+    Some(Address {
+        ifindex: link_named(links, t.base_device())?.index,
+        addr: t.addr,
+        prefix: t.prefix,
+        broadcast: match t.addr {
+            IpAddr::V4(v4) if t.prefix < 31 => Some(Address::legacy_broadcast(v4, t.prefix)),
+            _ => None,
+        },
+        label: t.label().map(str::to_string),
+    })
+}
+
+/// How the ledger records a takeover address.
+fn entry_of(t: &TakeoverAddress) -> Entry {
+    Entry {
+        addr: t.addr,
+        prefix: t.prefix,
+        device: t.base_device().to_string(),
+        label: t.label().map(str::to_string),
     }
 }
 
