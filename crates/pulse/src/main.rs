@@ -137,8 +137,13 @@ fn load_config(path: &Path) -> lvscf::Config {
         if first.code == lvscf::diag::Code::Read {
             fail(&format!("failed to open {file}"));
         }
-        if first.message.starts_with("no active ") {
-            fail(&format!("{} in {file}", first.message));
+        // Legacy's own refusal for a file without active services (the same check as
+        // lvscf's validation, on the model, not on its message).
+        if let Some(c) = report.config.as_ref() {
+            if c.active_services().next().is_none() {
+                let kind = c.service.keyword();
+                fail(&format!("no active {kind} services defined in {file}"));
+            }
         }
         eprintln!(
             "pulse: error parsing {file} at line {}: {}",
