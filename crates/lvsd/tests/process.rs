@@ -152,11 +152,7 @@ fn a_second_lvsd_with_the_same_pid_file_is_refused_on_the_terminal() {
         first.id().to_string(),
         "the first one's file stays"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(first.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    assert!(testbed::signal(first.id(), libc::SIGTERM));
     assert_eq!(first.wait().unwrap().code(), Some(0));
     assert!(!pid_file.exists(), "removed at exit");
     // Now a new one may start.

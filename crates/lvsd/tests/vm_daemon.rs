@@ -255,8 +255,7 @@ fn daemon_mode_writes_and_removes_the_pid_file() {
         .map(|s| s == format!("{}\n", child.id()))
         .unwrap_or(false)));
     assert!(eventually(10, || ns.ipvsadm().has("TCP 192.0.2.1:80 wlc")));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    testbed::signal(child.id(), libc::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert!(!pid_file.exists());
     assert!(ns.ipvsadm().services().is_empty());
@@ -289,8 +288,8 @@ fn a_killed_nanny_is_restarted_and_a_hopeless_one_abandoned() {
     assert!(!ns.ipvsadm().has(&masq("192.0.2.9:80", "10.1.0.2:80")));
     let dest = masq("192.0.2.1:80", "10.1.0.2:80");
     assert!(eventually(10, || ns.ipvsadm().has(&dest)));
-    // SAFETY: killing lvsd's nanny, as a crash would.
-    unsafe { libc::kill(first as i32, libc::SIGKILL) };
+    // Killing lvsd's nanny, as a crash would.
+    testbed::signal(first, libc::SIGKILL);
     l.wait_for("nanny for child web/a died (signal 9)", 10);
     l.wait_for("restarting nanny for web/a in 1 s", 5);
     let second = l.nanny_pid_other_than("web/a", first);

@@ -53,8 +53,7 @@ fn dest_line(ns: &TestNs) -> Option<String> {
 }
 
 fn terminate(mut n: Child) -> Option<i32> {
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(n.id() as i32, libc::SIGTERM) };
+    testbed::signal(n.id(), libc::SIGTERM);
     n.wait().unwrap().code()
 }
 

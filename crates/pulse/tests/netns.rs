@@ -724,7 +724,7 @@ fn as_a_daemon_pulse_detaches_writes_its_pid_file_and_removes_it_at_exit() {
     assert!(status.success(), "the parent returns at once");
     let pid_text = || std::fs::read_to_string(&pid_file).unwrap_or_default();
     assert!(within(3.0, || pid_text().ends_with('\n')), "pid written");
-    let pid: i32 = pid_text().trim().parse().unwrap();
+    let pid: u32 = pid_text().trim().parse().unwrap();
     // Active after deadtime: the VIP is up and the stand-in lvsd (from --lvs=) runs.
     assert!(within(3.0, || has_vip(&lan, "d1")));
     let lvsd = d.dir.join("lvsd").display().to_string();
@@ -733,11 +733,7 @@ fn as_a_daemon_pulse_detaches_writes_its_pid_file_and_removes_it_at_exit() {
         out.status.success()
     };
     assert!(within(3.0, running), "lvsd from --lvs= runs");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    assert!(testbed::signal(pid, libc::SIGTERM));
     assert!(
         within(5.0, || !pid_file.exists()),
         "pid file removed at exit"

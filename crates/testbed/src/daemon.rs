@@ -82,9 +82,7 @@ impl Daemon {
     }
 
     pub fn signal(&self, sig: i32) {
-        if let Ok(sig) = nix::sys::signal::Signal::try_from(sig) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig);
-        }
+        signal(self.child.id(), sig);
     }
 
     /// Waits for the exit; the exit code (None if killed by a signal).
@@ -143,4 +141,11 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// Sends a signal to a process of the test's (no `unsafe`); whether it was delivered.
+pub fn signal(pid: u32, sig: i32) -> bool {
+    nix::sys::signal::Signal::try_from(sig)
+        .and_then(|sig| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig))
+        .is_ok()
 }

@@ -10,7 +10,7 @@
 pub mod daemon;
 pub mod lan;
 
-pub use daemon::{Daemon, TempDir};
+pub use daemon::{signal, Daemon, TempDir};
 
 use std::collections::BTreeSet;
 use std::process::Command;
