@@ -52,6 +52,16 @@ fn dest_line(ns: &TestNs) -> Option<String> {
     ns.ipvsadm().lines.into_iter().find(|l| l.starts_with(DEST))
 }
 
+/// Waits until the destination has this weight; fails with the table otherwise.
+fn await_weight(ns: &TestNs, secs: u64, weight: u32) {
+    let want = format!("{DEST} Masq {weight}");
+    assert!(
+        eventually(secs, || dest_line(ns).as_deref() == Some(want.as_str())),
+        "weight {weight} not reached in {secs} s: {:?}",
+        ns.ipvsadm()
+    );
+}
+
 fn terminate(mut n: Child) -> Option<i32> {
     testbed::signal(n.id(), libc::SIGTERM);
     n.wait().unwrap().code()
@@ -64,12 +74,7 @@ fn added_removed_readded_and_cleaned_up() {
     let mut rs = RealServer::new(&ns, 1);
     rs.start_http(8080);
     let n = nanny(&["-a", "3", "-w", "1"]);
-    assert!(
-        eventually(10, || dest_line(&ns).as_deref()
-            == Some(&format!("{DEST} Masq 1"))),
-        "{:?}",
-        ns.ipvsadm()
-    );
+    await_weight(&ns, 10, 1);
     rs.stop_all();
     assert!(
         eventually(5, || dest_line(&ns).is_none()),
@@ -102,18 +107,8 @@ fn weights_ramp_up_to_the_configured_weight() {
     // reentry 19 / interval 1: the first probe admits at 4 >> 5 -> 1 and doubles to 2 in
     // the same round; every 20 probes it doubles again.
     let n = nanny(&["-a", "19", "-w", "4"]);
-    assert!(
-        eventually(10, || dest_line(&ns).as_deref()
-            == Some(&format!("{DEST} Masq 2"))),
-        "{:?}",
-        ns.ipvsadm()
-    );
-    assert!(
-        eventually(30, || dest_line(&ns).as_deref()
-            == Some(&format!("{DEST} Masq 4"))),
-        "{:?}",
-        ns.ipvsadm()
-    );
+    await_weight(&ns, 10, 2);
+    await_weight(&ns, 30, 4);
     assert_eq!(terminate(n), Some(0));
 }
 
@@ -124,18 +119,11 @@ fn quiesce_keeps_the_entry_at_weight_zero() {
     let mut rs = RealServer::new(&ns, 1);
     rs.start_http(8080);
     let n = nanny(&["-a", "2", "-w", "1", "-q"]);
-    assert!(eventually(10, || dest_line(&ns).as_deref()
-        == Some(&format!("{DEST} Masq 1"))));
+    await_weight(&ns, 10, 1);
     rs.stop_all();
-    assert!(
-        eventually(5, || dest_line(&ns).as_deref()
-            == Some(&format!("{DEST} Masq 0"))),
-        "{:?}",
-        ns.ipvsadm()
-    );
+    await_weight(&ns, 5, 0);
     rs.start_http(8080);
-    assert!(eventually(10, || dest_line(&ns).as_deref()
-        == Some(&format!("{DEST} Masq 1"))));
+    await_weight(&ns, 10, 1);
     assert_eq!(terminate(n), Some(0));
 }
 
@@ -158,12 +146,7 @@ fn an_existing_destination_is_adopted() {
     let mut rs = RealServer::new(&ns, 1);
     rs.start_http(8080);
     let mut n = nanny(&["-a", "2", "-w", "1"]);
-    assert!(
-        eventually(10, || dest_line(&ns).as_deref()
-            == Some(&format!("{DEST} Masq 1"))),
-        "{:?}",
-        ns.ipvsadm()
-    );
+    await_weight(&ns, 10, 1);
     assert!(n.try_wait().unwrap().is_none(), "nanny keeps running");
     assert_eq!(terminate(n), Some(0));
 }
@@ -178,12 +161,7 @@ fn a_destination_deleted_behind_its_back_is_restored() {
     let n = nanny(&["-a", "19", "-w", "64"]);
     assert!(eventually(10, || dest_line(&ns).is_some()));
     ns.exec(&["ipvsadm", "-d", "-t", "192.0.2.1:80", "-r", "10.1.0.2:8080"]);
-    assert!(
-        eventually(30, || dest_line(&ns).as_deref()
-            == Some(&format!("{DEST} Masq 8"))),
-        "{:?}",
-        ns.ipvsadm()
-    );
+    await_weight(&ns, 30, 8);
     assert_eq!(terminate(n), Some(0));
 }
 
