@@ -7,10 +7,11 @@
 //! The frame goes out over AF_PACKET instead of the obsolete SOCK_PACKET; its 60 bytes
 //! are the same.
 
-use std::net::{Ipv4Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr};
 
 use hostnet::packet_socket::PacketSender;
 use hostnet::{ArpFrame, MacAddr};
+use lvscf::value::{system_resolver, Resolution, RESOLVE_BUDGET};
 
 const USAGE: &str = "send_arp: sends out custom ARP packet. Yuri Volobuev '97\n\
 \tusage: send_arp [-i dev] src_ip_addr src_hw_addr targ_ip_addr tar_hw_addr\n";
@@ -25,21 +26,16 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-/// `inet_addr`, else a host name (legacy: `gethostbyname`).
-fn host(text: &str) -> Ipv4Addr {
-    if let Some(a) = lvscf::value::inet_aton(text) {
-        return a;
+/// `inet_addr`, else an IPv4 host name (legacy: `gethostbyname`), resolved with lvscf's
+/// resolution, which gives up after its time budget.
+fn host(names: &Resolution, text: &str) -> Ipv4Addr {
+    match names.host(text) {
+        Ok(IpAddr::V4(a)) => a,
+        _ => {
+            eprintln!("send_arp: unknown host {text}");
+            std::process::exit(1);
+        }
     }
-    let found = (text, 0).to_socket_addrs().ok().and_then(|mut it| {
-        it.find_map(|sa| match sa.ip() {
-            std::net::IpAddr::V4(v4) => Some(v4),
-            _ => None,
-        })
-    });
-    found.unwrap_or_else(|| {
-        eprintln!("send_arp: unknown host {text}");
-        std::process::exit(1);
-    })
 }
 
 fn mac(text: &str) -> MacAddr {
@@ -53,9 +49,10 @@ fn main() {
         rest if rest.len() == 4 => ("eth0", rest),
         _ => usage(),
     };
-    let src_ip = host(&rest[0]);
+    let names = Resolution::new(system_resolver, RESOLVE_BUDGET);
+    let src_ip = host(&names, &rest[0]);
     let src_mac = mac(&rest[1]);
-    let _ignored_target_ip = host(&rest[2]);
+    let _ignored_target_ip = host(&names, &rest[2]);
     let dst_mac = mac(&rest[3]);
     let frame = ArpFrame {
         eth_dst: dst_mac,

@@ -55,3 +55,21 @@ fn send_arp_sends_the_legacy_frame_and_keeps_its_usage_text() {
         "send_arp: sends out custom ARP packet. Yuri Volobuev '97\n\tusage: send_arp [-i dev] src_ip_addr src_hw_addr targ_ip_addr tar_hw_addr\n"
     );
 }
+
+#[test]
+fn an_unknown_host_is_the_legacy_error_and_a_bounded_wait() {
+    let started = std::time::Instant::now();
+    for host in ["no-such-host.invalid", "2001:db8::1"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_send_arp"))
+            .args([host, "001122334455", "10.0.0.255", "ffffffffffff"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("send_arp: unknown host {host}\n")
+        );
+    }
+    // The resolver gets lvscf's budget (5 s), whatever the network does.
+    assert!(started.elapsed() < Duration::from_secs(12));
+}
