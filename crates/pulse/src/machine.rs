@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
 
+/// The IPVS connection sync daemon's role follows the director's: the `ipvs` crate's type.
+pub use ipvs::SyncState;
+
 use crate::auth::{Rejection, Signer, Verdict, Verifier};
 use crate::settings::{Role, Settings};
 use crate::wire::{Heartbeat, Magic};
@@ -63,13 +66,6 @@ pub enum Event {
     },
     Hangup,
     Terminate(i32),
-}
-
-/// The IPVS connection sync daemon's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncState {
-    Master,
-    Backup,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

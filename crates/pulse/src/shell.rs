@@ -227,10 +227,8 @@ impl Shell {
         let addrs = rtnl.addresses().unwrap_or_default();
         let holder = |ip: IpAddr| addrs.iter().find(|a| a.addr == ip).map(|a| a.ifindex);
         self.watched = (holder(s.own_public), s.own_private.and_then(holder));
-        if let Ok(links) = rtnl.links() {
-            for l in links {
-                self.link_up.insert(l.index, l.is_up());
-            }
+        for l in self.links() {
+            self.link_up.insert(l.index, l.is_up());
         }
     }
 
@@ -248,11 +246,7 @@ impl Shell {
 
     /// After lost link events: every link afresh.
     pub fn relist_links(&mut self) -> Event {
-        let links = self
-            .rtnl
-            .as_mut()
-            .and_then(|r| r.links().ok())
-            .unwrap_or_default();
+        let links = self.links();
         self.link_event(links)
     }
 
@@ -311,18 +305,14 @@ impl Shell {
         let Some((iface, id)) = self.sync_daemon.clone() else {
             return;
         };
-        let state = match state {
-            SyncState::Master => ipvs::SyncState::Master,
-            SyncState::Backup => ipvs::SyncState::Backup,
-        };
         let mut ipvs = match ipvs::Ipvs::open() {
             Ok(i) => i,
             Err(e) => return info!("cannot reach IPVS for the sync daemon: {e}"),
         };
         // As legacy: stop both, start the one wanted (stopping one not running fails
         // harmlessly).
-        let _ = ipvs.stop_sync_daemon(ipvs::SyncState::Backup);
-        let _ = ipvs.stop_sync_daemon(ipvs::SyncState::Master);
+        let _ = ipvs.stop_sync_daemon(SyncState::Backup);
+        let _ = ipvs.stop_sync_daemon(SyncState::Master);
         debug!("DEBUG -- Executing 'ipvsadm --start-daemon {state:?} --mcast-interface {iface} --syncid {id}'");
         if let Err(e) = ipvs.start_sync_daemon(&ipvs::SyncDaemon::new(state, &iface, u32::from(id)))
         {
