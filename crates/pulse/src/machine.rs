@@ -449,7 +449,8 @@ impl Pulse {
         }
         match self.s.role {
             Role::Backup => {
-                // One more "running" first, so the master re-ARPs (legacy BZ140414).
+                // One more "running" first, so the master re-announces (docs/legacy.md "pulse
+                // state machine": the extra heartbeat after a split brain).
                 let bytes = self.heartbeat();
                 out.push(Action::Send(bytes));
                 Self::log(out, "partner active: deactivating LVS");

@@ -130,20 +130,16 @@ fn load_config(path: &Path) -> lvscf::Config {
         &lvscf::ParseOptions::default(),
         lvscf::validate::Consumer::Pulse,
     );
-    let file = path.display();
+    let file = path.display().to_string();
     let errors: Vec<&lvscf::Diagnostic> =
         report.diagnostics.iter().filter(|d| d.is_error()).collect();
     if let Some(first) = errors.first() {
         if first.code == lvscf::diag::Code::Read {
             fail(&format!("failed to open {file}"));
         }
-        // Legacy's own refusal for a file without active services (the same check as
-        // lvscf's validation, on the model, not on its message).
-        if let Some(c) = report.config.as_ref() {
-            if c.active_services().next().is_none() {
-                let kind = c.service.keyword();
-                fail(&format!("no active {kind} services defined in {file}"));
-            }
+        // Legacy's own refusal for a file without active services comes first.
+        if let Some(Err(e)) = report.config.as_ref().map(pulse::settings::check_services) {
+            fail(&e.legacy_text(&file));
         }
         eprintln!(
             "pulse: error parsing {file} at line {}: {}",
@@ -178,16 +174,8 @@ fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Option
     }
     let mut settings = match Settings::new(c, &local_addresses(), switches) {
         Ok(s) => s,
-        Err(StartupError::NoActiveServices) => {
-            fail(&format!("no active lvs services defined in {file}"))
-        }
-        Err(StartupError::NoPrimary) => fail(&format!(
-            "error parsing {file} at line 0: primary is not set"
-        )),
-        Err(StartupError::NoBackupAddress) => {
-            fail("this host does not hold primary, and no backup is set")
-        }
         Err(StartupError::BackupInactive) => return None,
+        Err(e) => fail(&e.legacy_text(file)),
     };
     if settings.auth != lvscf::HeartbeatAuth::Off {
         let path = c.heartbeat_key.as_deref().unwrap_or_default();
@@ -223,7 +211,7 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
     let Some(settings) = settings_or_exit(&c, &file, switches) else {
         let _pid_file = become_daemon(switches, pid_path);
         info!("STARTING PULSE AS BACKUP");
-        info!("We are backup node and backup is marked inactive -- exiting pulse");
+        info!("{}", StartupError::BackupInactive.legacy_text(&file));
         return 255;
     };
     let channels = shell::bind_channels(&settings).unwrap_or_else(|e| {

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use lvscf::{Config, HeartbeatAuth, Network};
+use lvscf::{Config, HeartbeatAuth, Network, ServiceType};
 
 use crate::auth::Key;
 
@@ -94,19 +94,47 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartupError {
     NoPrimary,
-    NoActiveServices,
+    /// No active block of the type `service` selects.
+    NoActiveServices(ServiceType),
     /// `backup_active = 0` on the backup: legacy logs this and exits.
     BackupInactive,
     NoBackupAddress,
+}
+
+impl StartupError {
+    /// What pulse says (docs/legacy.md "Pulse start-up"; on the terminal after `pulse: `,
+    /// except the backup's, which is logged once running).
+    pub fn legacy_text(&self, file: &str) -> String {
+        match self {
+            StartupError::NoPrimary => {
+                format!("error parsing {file} at line 0: primary is not set")
+            }
+            StartupError::NoActiveServices(kind) => {
+                format!("no active {} services defined in {file}", kind.keyword())
+            }
+            StartupError::BackupInactive => {
+                "We are backup node and backup is marked inactive -- exiting pulse".into()
+            }
+            StartupError::NoBackupAddress => {
+                "this host does not hold primary, and no backup is set".into()
+            }
+        }
+    }
+}
+
+/// Legacy pulse refuses a file without an active service of the selected type.
+pub fn check_services(c: &Config) -> Result<(), StartupError> {
+    match c.active_services().next() {
+        Some(_) => Ok(()),
+        None => Err(StartupError::NoActiveServices(c.service)),
+    }
 }
 
 impl Settings {
     /// Role detection (legacy: master iff a local interface holds `primary`) and the rest.
     pub fn new(c: &Config, local: &[IpAddr], switches: Switches) -> Result<Settings, StartupError> {
         let primary = c.primary.as_ref().ok_or(StartupError::NoPrimary)?.addr;
-        if c.active_services().next().is_none() {
-            return Err(StartupError::NoActiveServices);
-        }
+        check_services(c)?;
         let role = if local.contains(&primary) {
             Role::Primary
         } else {
@@ -311,7 +339,7 @@ virtual off {
         let no_services = "primary = 192.168.0.10\nbackup = 192.168.0.11\nbackup_active = 1\n";
         assert_eq!(
             Settings::new(&config(no_services), &[], Switches::default()).unwrap_err(),
-            StartupError::NoActiveServices
+            StartupError::NoActiveServices(lvscf::ServiceType::Lvs)
         );
         let inactive = FILE.replace("backup_active = 1", "backup_active = 0");
         assert_eq!(
