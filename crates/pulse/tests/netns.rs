@@ -4,6 +4,8 @@
 //! speaking exactly the legacy bytes and timing, frames captured on the observer.
 //! lvsd is a stand-in too (a sleeping process): these tests are about pulse.
 
+mod common;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -83,22 +85,9 @@ impl Director {
     }
 
     fn start(&mut self, lan: &Lan, extra_args: &[&str]) {
-        let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns",
-            "exec",
-            &lan.ns(self.host),
-            env!("CARGO_BIN_EXE_pulse"),
-            "-n",
-            "-v",
-        ])
-        .arg(format!("-c{}", self.dir.join("lvs.cf").display()))
-        .arg(format!(
-            "--pidfile={}",
-            self.dir.join("pulse.pid").display()
-        ))
-        .arg(format!("--lvsd={}", self.dir.join("lvsd").display()))
-        .args(extra_args);
+        let lvsd = self.dir.join("lvsd").display().to_string();
+        let mut cmd = common::pulse_in(&lan.ns(self.host), self.dir.path(), &lvsd);
+        cmd.arg("-v").args(extra_args);
         self.daemon = Some(Daemon::spawn(&mut cmd));
     }
 

@@ -2,7 +2,8 @@
 //! of CI has no bonding module). Legacy pulse skipped bonds; ours watches the bond as the
 //! interface holding the heartbeat address: down when the bond has no carrier.
 
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
 use testbed::lan::Lan;
@@ -45,19 +46,8 @@ fn a_bond_losing_its_last_slave_is_a_link_failure() {
               vip_nmask = 255.255.255.0\n port = 80\n server a {\n address = 192.168.77.60\n active = 1\n }\n}\n";
     std::fs::write(dir.join("lvs.cf"), cf).unwrap();
     dir.script("lvsd", "#!/bin/sh\nexec sleep 1000\n");
-    let d = Daemon::spawn(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lan.ns("d1"),
-                env!("CARGO_BIN_EXE_pulse"),
-                "-n",
-            ])
-            .arg(format!("-c{}", dir.join("lvs.cf").display()))
-            .arg(format!("--pidfile={}", dir.join("pulse.pid").display()))
-            .arg(format!("--lvsd={}", dir.join("lvsd").display())),
-    );
+    let lvsd = dir.join("lvsd").display().to_string();
+    let d = Daemon::spawn(&mut common::pulse_in(&lan.ns("d1"), dir.path(), &lvsd));
     d.wait_for("partner dead: activating lvs", 10);
     std::thread::sleep(Duration::from_millis(300));
     assert!(lan

@@ -3,6 +3,8 @@
 //! a client requesting through the VIP every 10 ms across a failover (the active director
 //! drops off the link) and a failback (the then active pulse is stopped).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -98,17 +100,7 @@ impl Director {
     fn start(pair: &Pair, host: &'static str, cf: &str) -> Director {
         let dir = TempDir::new(&format!("pair-{host}"));
         std::fs::write(dir.join("lvs.cf"), cf).unwrap();
-        let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns",
-            "exec",
-            &format!("{}{host}", pair.0),
-            env!("CARGO_BIN_EXE_pulse"),
-            "-n",
-        ])
-        .arg(format!("-c{}", dir.join("lvs.cf").display()))
-        .arg(format!("--pidfile={}", dir.join("pulse.pid").display()))
-        .arg(format!("--lvsd={}", bin("lvsd")));
+        let mut cmd = common::pulse_in(&format!("{}{host}", pair.0), dir.path(), &bin("lvsd"));
         Director {
             daemon: Some(Daemon::spawn(&mut cmd)),
             prefix: pair.0,

@@ -1,0 +1,15 @@
+//! What the pulse test files share.
+
+use std::path::Path;
+use std::process::Command;
+
+/// `ip netns exec NS pulse -n -cDIR/lvs.cf --pidfile=DIR/pulse.pid --lvsd=LVSD`: our
+/// pulse in the foreground in a namespace, every file it reads or writes in `dir`.
+pub fn pulse_in(ns: &str, dir: &Path, lvsd: &str) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_pulse"), "-n"])
+        .arg(format!("-c{}", dir.join("lvs.cf").display()))
+        .arg(format!("--pidfile={}", dir.join("pulse.pid").display()))
+        .arg(format!("--lvsd={lvsd}"));
+    cmd
+}
