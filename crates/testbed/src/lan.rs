@@ -15,14 +15,11 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 const D1: &str = "192.168.77.10";
 const D2: &str = "192.168.77.11";
 
+/// `ip ARGS`; panics with its output if it fails.
 pub fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut full = vec!["ip"];
+    full.extend_from_slice(args);
+    crate::sh(&full)
 }
 
 /// A bridge ("switch") with three hosts: d1, d2 (the directors) and obs (the observer),
@@ -130,10 +127,9 @@ impl Lan {
         host: &str,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> JoinHandle<T> {
-        let path = format!("/run/netns/{}", self.ns(host));
+        let ns = self.ns(host);
         std::thread::spawn(move || {
-            let file = std::fs::File::open(&path).expect("open the namespace");
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            crate::enter_netns(&ns);
             f()
         })
     }

@@ -37,9 +37,7 @@ impl TestNs {
         );
         let name: String = name.chars().take(40).collect();
         sh(&["ip", "netns", "add", &name]);
-        let f = std::fs::File::open(format!("/run/netns/{name}")).expect("open netns");
-        // Affects only this thread.
-        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        enter_netns(&name);
         let ns = TestNs { name };
         ns.exec(&["ip", "link", "set", "lo", "up"]);
         ns
@@ -64,6 +62,12 @@ impl Drop for TestNs {
             .args(["netns", "del", &self.name])
             .status();
     }
+}
+
+/// Moves the calling thread (only it) into the named network namespace.
+pub(crate) fn enter_netns(name: &str) {
+    let f = std::fs::File::open(format!("/run/netns/{name}")).expect("open netns");
+    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
 }
 
 pub fn sh(args: &[&str]) -> String {
