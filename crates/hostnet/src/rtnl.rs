@@ -274,28 +274,31 @@ impl Rtnl {
     }
 
     pub fn links(&mut self) -> netlink::Result<Vec<Link>> {
-        let replies = self.conn.query(&DumpLinks, "list interfaces")?;
-        replies
-            .iter()
-            .filter(|r| is_link_message(r.kind))
-            .map(|r| {
-                Link::decode(&r.payload).map_err(|e| netlink::Error::decode("list interfaces", e))
-            })
-            .collect()
-    }
-
-    pub fn link_by_name(&mut self, name: &str) -> netlink::Result<Option<Link>> {
-        Ok(self.links()?.into_iter().find(|l| l.name == name))
+        self.dump(&DumpLinks, RTM_NEWLINK, Link::decode, "list interfaces")
     }
 
     pub fn addresses(&mut self) -> netlink::Result<Vec<Address>> {
-        let replies = self.conn.query(&AddressRequest::Dump, "list addresses")?;
+        self.dump(
+            &AddressRequest::Dump,
+            RTM_NEWADDR,
+            Address::decode,
+            "list addresses",
+        )
+    }
+
+    /// A dump's messages of one type, decoded.
+    fn dump<R: Request, T>(
+        &mut self,
+        request: &R,
+        kind: u16,
+        decode: fn(&[u8]) -> Result<T, wire::DecodeError>,
+        context: &str,
+    ) -> netlink::Result<Vec<T>> {
+        let replies = self.conn.query(request, context)?;
         replies
             .iter()
-            .filter(|r| r.kind == RTM_NEWADDR)
-            .map(|r| {
-                Address::decode(&r.payload).map_err(|e| netlink::Error::decode("list addresses", e))
-            })
+            .filter(|r| r.kind == kind)
+            .map(|r| decode(&r.payload).map_err(|e| netlink::Error::decode(context, e)))
             .collect()
     }
 
