@@ -257,6 +257,10 @@ pub struct VirtualServer {
     pub load_monitor: Option<String>,
     pub quiesce_server: bool,
     pub sorry_server: Option<SorryServer>,
+    /// Extension: this virtual service's forwarding method, overriding the global
+    /// `network` (one director serving NAT and direct-routing services); see
+    /// [`Config::network_of`].
+    pub network: Option<Network>,
     pub client_monitor: String,
     pub start_cmd: Option<QuotedString>,
     pub stop_cmd: Option<QuotedString>,
@@ -291,6 +295,7 @@ impl VirtualServer {
             load_monitor: None,
             quiesce_server: false,
             sorry_server: None,
+            network: None,
             client_monitor: DEFAULT_CLIENT_MONITOR.to_string(),
             start_cmd: None,
             stop_cmd: None,
@@ -465,6 +470,24 @@ impl Config {
             ServiceType::Lvs => Box::new(self.active_virtuals()),
             ServiceType::Fos => Box::new(self.active_failovers()),
         }
+    }
+
+    /// The forwarding method of a virtual service's real servers: its own `network`
+    /// (extension) or the global one.
+    pub fn network_of(&self, vs: &VirtualServer) -> Network {
+        vs.network.unwrap_or(self.network)
+    }
+
+    /// Whether the directors need the `nat_router` address: legacy says whenever the
+    /// global `network` is `nat`; once a virtual service names its own method, whenever
+    /// an active one forwards by NAT.
+    pub fn uses_nat(&self) -> bool {
+        if self.virtuals.iter().all(|v| v.network.is_none()) {
+            return self.network == Network::Nat;
+        }
+        self.virtuals
+            .iter()
+            .any(|v| v.active && self.network_of(v) == Network::Nat)
     }
 
     /// Whether heartbeats go to a backup: `backup_active` with a defined backup (legacy

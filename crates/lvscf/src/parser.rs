@@ -884,16 +884,7 @@ impl<'a> Parser<'a> {
                     self.config.deadtime = d;
                 }
             }
-            "network" => {
-                self.config.network = Self::keyword_choice(
-                    &tok,
-                    &[
-                        ("nat", Network::Nat),
-                        ("direct", Network::Direct),
-                        ("tunnel", Network::Tunnel),
-                    ],
-                )?
-            }
+            "network" => self.config.network = Self::network(&tok)?,
             "nat_router" => self.config.nat_router = Some(self.address_device(stmt)?),
             "nat_nmask" => self.config.nat_nmask = Self::netmask(&tok)?,
             "rsh_command" => self.config.rsh_command = tok.text.to_string(),
@@ -961,6 +952,18 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// `network = nat | direct | tunnel`, globally or (extension) in a virtual block.
+    fn network(tok: &Token) -> Result<Network, (Code, u32, String)> {
+        Self::keyword_choice(
+            tok,
+            &[
+                ("nat", Network::Nat),
+                ("direct", Network::Direct),
+                ("tunnel", Network::Tunnel),
+            ],
+        )
+    }
+
     fn quoted(tok: &Token) -> QuotedString {
         QuotedString {
             text: tok.text.to_string(),
@@ -970,7 +973,12 @@ impl<'a> Parser<'a> {
 
     fn virtual_statement(&mut self, stmt: &Stmt, end: u32) -> Outcome {
         let key = stmt.key();
-        let Some(key) = VIRTUAL_KEYWORDS.iter().find(|k| **k == key).copied() else {
+        let Some(key) = VIRTUAL_KEYWORDS
+            .iter()
+            .chain(EXTENSION_VIRTUAL_KEYWORDS)
+            .find(|k| **k == key)
+            .copied()
+        else {
             let failover = self.block.as_ref().is_some_and(|b| b.failover);
             return Err(unknown_keyword(
                 stmt,
@@ -1030,6 +1038,7 @@ impl<'a> Parser<'a> {
                 _ => vs.stop_cmd = Some(q),
             },
             VValue::Sorry(s) => vs.sorry_server = Some(s),
+            VValue::Network(n) => vs.network = Some(n),
             VValue::Master(h) => vs.master = Some(h),
             VValue::Ignored => {}
         }
@@ -1141,6 +1150,7 @@ impl<'a> Parser<'a> {
                 VValue::Quoted(Self::quoted(tok))
             }
             "master" => VValue::Master(self.host(tok)?),
+            "network" => VValue::Network(Self::network(tok)?),
             _ => unreachable!("every VIRTUAL_KEYWORDS entry is handled"),
         })
     }
@@ -1248,6 +1258,7 @@ enum VValue {
     Quoted(QuotedString),
     Sorry(SorryServer),
     Master(Host),
+    Network(Network),
     Ignored,
 }
 
@@ -1323,6 +1334,10 @@ pub const VIRTUAL_KEYWORDS: &[&str] = &[
     "master",
     "dirs",
 ];
+
+/// `virtual` keywords of piranha-rs that legacy piranha does not know (lvs.cf(5)
+/// "EXTENSIONS"): `network` overrides the global forwarding method for one service.
+pub const EXTENSION_VIRTUAL_KEYWORDS: &[&str] = &["network"];
 
 /// Every `server` keyword (docs/legacy.md, "lvs.cf").
 pub const SERVER_KEYWORDS: &[&str] = &["address", "active", "port", "weight"];

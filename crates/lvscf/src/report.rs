@@ -195,6 +195,9 @@ pub fn summary(c: &Config) -> String {
         }
         if c.service == ServiceType::Lvs {
             let _ = write!(line, ", {}", vs.scheduler);
+            if let Some(n) = vs.network {
+                let _ = write!(line, ", network {}", n.keyword());
+            }
             if vs.persistent > 0 {
                 let _ = write!(line, ", persistent {} s", vs.persistent);
                 if let Some(m) = vs.pmask {

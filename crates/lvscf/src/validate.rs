@@ -185,7 +185,7 @@ impl Validator<'_> {
                 "use the legacy default 539 on both directors",
             );
         }
-        if c.network == Network::Nat && c.nat_router.is_none() && c.effective_backup_active() {
+        if c.uses_nat() && c.nat_router.is_none() && c.effective_backup_active() {
             self.warning(
                 0,
                 "network = nat with a backup director but no nat_router".into(),
@@ -422,7 +422,7 @@ impl Validator<'_> {
                 );
             }
             if let Some(vip) = vip {
-                if vip.is_ipv4() != host.addr.is_ipv4() && c.network != Network::Tunnel {
+                if vip.is_ipv4() != host.addr.is_ipv4() && c.network_of(vs) != Network::Tunnel {
                     self.error(
                         rs.line,
                         format!(
@@ -442,7 +442,7 @@ impl Validator<'_> {
             }
         }
         if let (Some(sorry), Some(vip)) = (&vs.sorry_server, vip) {
-            if sorry.addr.is_ipv4() != vip.is_ipv4() && c.network != Network::Tunnel {
+            if sorry.addr.is_ipv4() != vip.is_ipv4() && c.network_of(vs) != Network::Tunnel {
                 self.error(
                     vs.line,
                     format!(

@@ -137,6 +137,7 @@ impl Writer {
         self.kv("reentry", v.reentry);
         self.changed("quiesce_server", bool01(v.quiesce_server), "0");
         // Keys the GUI never wrote.
+        self.opt("network", v.network.map(|n| n.keyword().to_string()));
         self.changed(
             "client_monitor",
             string(&v.client_monitor),

@@ -82,6 +82,46 @@ fn more_kernel_schedulers_and_sctp() {
 }
 
 #[test]
+fn a_virtual_service_names_its_own_forwarding_method() {
+    let text = "network = nat\nnat_router = 10.0.1.254 eth1\n\
+                virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n\
+                server a {\n address = 10.0.1.21\n active = 1\n }\n}\n\
+                virtual dr {\n active = 1\n address = 192.0.2.101 eth0:2\n network = direct\n\
+                server a {\n address = 192.0.2.21\n active = 1\n }\n}\n";
+    let c = ok(text);
+    assert_eq!(
+        c.virtuals[0].network, None,
+        "legacy blocks keep the global method"
+    );
+    assert_eq!(c.network_of(&c.virtuals[0]), Network::Nat);
+    assert_eq!(c.virtuals[1].network, Some(Network::Direct));
+    assert_eq!(c.network_of(&c.virtuals[1]), Network::Direct);
+    assert!(c.uses_nat(), "one NAT service needs the NAT router");
+    // Written back only where it is set.
+    let written = write_config(&c);
+    assert_eq!(written.matches("network = ").count(), 2, "{written}");
+    assert!(written.contains("     network = direct\n"), "{written}");
+    assert!(ok(&written).same_settings(&c));
+    // Every service by direct routing: no NAT router, though the global says nat.
+    let all_dr = text.replace(
+        "server a {\n address = 10.0.1.21",
+        "network = direct\nserver a {\n address = 10.0.1.21",
+    );
+    assert_eq!(ok(&all_dr).virtuals[0].network, Some(Network::Direct));
+    assert!(!ok(&all_dr).uses_nat());
+    // The legacy rule without overrides: global nat needs it.
+    assert!(ok("network = nat\n").uses_nat());
+    assert!(!ok("network = direct\n").uses_nat());
+    let f = parse_str(
+        "virtual v {\n network = bridged\n}\n",
+        "f",
+        &ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(f.to_string().contains("f:2"), "{f}");
+}
+
+#[test]
 fn pulse_extension_keywords_parse_and_default_to_legacy() {
     let legacy = ok("primary = 10.0.0.1\n");
     assert_eq!(legacy.heartbeat_auth, HeartbeatAuth::Off);

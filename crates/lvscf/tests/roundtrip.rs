@@ -231,6 +231,11 @@ fn virtual_server() -> impl Strategy<Value = VirtualServer> {
         proptest::option::of(host()),
         proptest::option::of(proptest::collection::vec("[a-z/]{1,8}", 0..3)),
         proptest::collection::vec(real_server(), 0..4),
+        proptest::option::of(proptest::sample::select(vec![
+            Network::Nat,
+            Network::Direct,
+            Network::Tunnel,
+        ])),
     );
     (a, b, c).prop_map(|(a, b, c)| VirtualServer {
         name: a.0,
@@ -253,6 +258,7 @@ fn virtual_server() -> impl Strategy<Value = VirtualServer> {
         load_monitor: b.6,
         quiesce_server: b.7,
         sorry_server: b.8.map(|(addr, port)| SorryServer { addr, port }),
+        network: c.5,
         client_monitor: b.9,
         start_cmd: c.0,
         stop_cmd: c.1,

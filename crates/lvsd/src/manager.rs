@@ -197,7 +197,7 @@ pub fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> 
     Some(Destination::new(
         s.addr,
         s.port.unwrap_or(vs.port),
-        c.network.forward_method(),
+        c.network_of(vs).forward_method(),
         1,
     ))
 }
@@ -460,18 +460,17 @@ impl Manager {
     /// Every real server whose service exists, with the destination its nanny would add
     /// after a good first probe (its nanny adopts it, see nanny's `Monitor::adopt`).
     fn sweep_items(&self, only: Option<&BTreeSet<NannyKey>>) -> Vec<SweepItem> {
-        let forward = self.config.network.forward_method();
         real_servers(&self.config)
             .filter(|(key, _, _)| !self.failed.contains(&key.service))
             .filter(|(key, _, _)| only.map_or(true, |o| o.contains(key)))
-            .filter_map(|(key, _, rs)| {
+            .filter_map(|(key, vs, rs)| {
                 Some(SweepItem {
                     key,
                     argv: self.nannies.get(&key)?.argv.clone(),
                     dest: Destination::new(
                         key.server,
                         key.port,
-                        forward,
+                        self.config.network_of(vs).forward_method(),
                         nanny::monitor::initial_weight(rs.weight),
                     ),
                 })

@@ -81,7 +81,7 @@ pub fn nanny_argv(
         "-V".into(),
         vip,
         "-M".into(),
-        c.network.nanny_letter().to_string(),
+        c.network_of(vs).nanny_letter().to_string(),
     ]);
     if let Some(lm) = &vs.load_monitor {
         // `uptime` goes through rsh_command; anything else is passed verbatim.
@@ -228,5 +228,20 @@ mod tests {
         assert!(argv.contains(&"--regex".to_string()));
         assert!(argv.windows(2).any(|w| w == ["-M", "i"]));
         assert!(!argv.contains(&"-U".to_string()), "no load_monitor: no -U");
+    }
+
+    #[test]
+    fn a_virtual_service_with_its_own_network_gets_its_own_method() {
+        let c = lvscf::parse_str(
+            "network = nat\nvirtual v {\n active = 1\n address = 10.0.0.1 eth0:1\n network = direct\n \
+             server s {\n address = 10.0.0.21\n active = 1\n }\n}\n",
+            "f",
+            &lvscf::ParseOptions::default(),
+        )
+        .unwrap()
+        .config;
+        let v = &c.virtuals[0];
+        let argv = nanny_argv(&c, v, &v.servers[0], LvsdFlags::default());
+        assert!(argv.windows(2).any(|w| w == ["-M", "g"]), "{argv:?}");
     }
 }

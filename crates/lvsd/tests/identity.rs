@@ -88,7 +88,7 @@ fn check_agreement(text: &str) {
             assert_eq!(target.service, key, "{argv:?}");
             assert_eq!(
                 target.dest(rs.weight).forward,
-                c.network.forward_method(),
+                c.network_of(vs).forward_method(),
                 "{argv:?}"
             );
             match Check::from_options(&o).0 {

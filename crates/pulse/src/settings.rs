@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use lvscf::{Config, HeartbeatAuth, Network, ServiceType};
+use lvscf::{Config, HeartbeatAuth, ServiceType};
 
 use crate::auth::Key;
 
@@ -199,10 +199,10 @@ pub fn split_command(cmd: &str) -> Vec<String> {
         .collect()
 }
 
-/// The NAT router (with `network = nat`) then each distinct active VIP, in file order.
+/// The NAT router (when a service forwards by NAT, [`Config::uses_nat`]) then each distinct active VIP, in file order.
 fn takeover_addresses(c: &Config) -> Vec<TakeoverAddress> {
     let mut out: Vec<TakeoverAddress> = Vec::new();
-    if c.network == Network::Nat {
+    if c.uses_nat() {
         if let Some(r) = &c.nat_router {
             out.push(TakeoverAddress {
                 addr: r.addr(),
@@ -332,6 +332,23 @@ virtual off {
             ["/usr/local/sbin/became-active", "--now"]
         );
         assert_eq!(s.sync_daemon, Some(("eth1".to_string(), 7)));
+    }
+
+    #[test]
+    fn the_nat_router_follows_the_services_that_forward_by_nat() {
+        let nat_router = |text: &str| {
+            Settings::new(&config(text), &[], Switches::default())
+                .unwrap()
+                .takeover
+                .iter()
+                .any(|t| t.addr.to_string() == "10.0.0.254")
+        };
+        assert!(nat_router(FILE), "legacy: global network = nat");
+        let block = "{\n  active = 1\n  address";
+        let dr = "{\n  active = 1\n  network = direct\n  address";
+        assert!(nat_router(&FILE.replacen(block, dr, 2)), "dns still forwards by NAT");
+        let all_dr = FILE.replace(block, dr);
+        assert!(!nat_router(&all_dr), "no NAT service, no NAT router");
     }
 
     #[test]
