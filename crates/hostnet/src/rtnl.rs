@@ -25,6 +25,13 @@ const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_LABEL: u16 = 3;
 const IFA_BROADCAST: u16 = 4;
+const IFA_CACHEINFO: u16 = 6;
+/// `ifa_cacheinfo` of an IPv6 address pulse adds: preferred lifetime 0 (deprecated), valid
+/// forever. A deprecated address receives and answers neighbour solicitations but is never
+/// picked as a source address, as an IPv4 secondary is not: the director's own
+/// connections (health checks to direct-routing real servers, which hold the VIP on their
+/// loopback and could not answer a VIP) keep its own address.
+const VIP6_CACHEINFO: [u32; 4] = [0, u32::MAX, 0, 0];
 /// No duplicate address detection: a taken-over IPv6 VIP must answer at once.
 const IFA_F_NODAD: u8 = 0x02;
 const RT_SCOPE_UNIVERSE: u8 = 0;
@@ -174,6 +181,13 @@ impl Request for AddressRequest {
             }
             if let Some(l) = &a.label {
                 m.string(IFA_LABEL, l);
+            }
+            if a.addr.is_ipv6() && matches!(self, AddressRequest::Add(_)) {
+                let info: Vec<u8> = VIP6_CACHEINFO
+                    .iter()
+                    .flat_map(|v| v.to_ne_bytes())
+                    .collect();
+                m.attr(IFA_CACHEINFO, &info);
             }
         }
         m.finish();
@@ -366,6 +380,16 @@ mod tests {
         assert_eq!(msg.payload[0], libc::AF_INET6 as u8);
         assert_eq!(msg.payload[2], IFA_F_NODAD);
         assert_eq!(Address::decode(msg.payload).unwrap(), a);
+        // Deprecated from the start: preferred lifetime 0, valid forever.
+        let info: Vec<u8> = [0u32, u32::MAX, 0, 0]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let attr = wire::attrs(&msg.payload[8..])
+            .map(Result::unwrap)
+            .find(|a| a.kind == IFA_CACHEINFO)
+            .map(|a| a.payload.to_vec());
+        assert_eq!(attr, Some(info));
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub const ANNOUNCEMENTS: u32 = 5;
 pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long lvsd gets to stop after SIGTERM before SIGKILL (legacy waited forever).
 pub const LVSD_STOP_LIMIT: Duration = Duration::from_secs(10);
+/// The least time a restored link gives the partner to be heard (docs/differences.md,
+/// pulse 18): a second of ARP retransmission and a margin.
+pub const LINK_RESTORE_GRACE: Duration = Duration::from_secs(2);
+
 /// At most one log line per kind of refused heartbeat in this long.
 pub const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -538,8 +542,12 @@ impl Pulse {
             self.linkfail = false;
             // Nothing could be heard while the link was down: the partner gets a whole
             // deadtime to be heard before this node may declare it dead (legacy's
-            // running timer could fire right after the restore and start a split brain).
-            self.need_at = now + self.s.deadtime;
+            // running timer could fire right after the restore and start a split brain),
+            // and at least LINK_RESTORE_GRACE: its first heartbeats wait for neighbour
+            // resolution, retried once a second. A heartbeat now makes the partner
+            // resolve this node at once (it learns the address from our ARP request).
+            self.need_at = now + self.s.deadtime.max(LINK_RESTORE_GRACE);
+            self.send(&mut out);
         }
         out
     }

@@ -346,7 +346,10 @@ virtual off {
         assert!(nat_router(FILE), "legacy: global network = nat");
         let block = "{\n  active = 1\n  address";
         let dr = "{\n  active = 1\n  network = direct\n  address";
-        assert!(nat_router(&FILE.replacen(block, dr, 2)), "dns still forwards by NAT");
+        assert!(
+            nat_router(&FILE.replacen(block, dr, 2)),
+            "dns still forwards by NAT"
+        );
         let all_dr = FILE.replace(block, dr);
         assert!(!nat_router(&all_dr), "no NAT service, no NAT router");
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
 use pulse::auth::{Key, Signer};
-use pulse::machine::{Action, Channel, Event, LvsdSignal, Pulse, SyncState};
+use pulse::machine::{Action, Channel, Event, LvsdSignal, Pulse, SyncState, LINK_RESTORE_GRACE};
 use pulse::settings::{Settings, Switches};
 use pulse::wire::Magic;
 
@@ -944,6 +944,34 @@ fn floods_of_bad_datagrams_are_logged_once_per_interval() {
         logs(&a),
         ["Incompatible heartbeat received -- other system not using identical services (99 more not logged)"]
     );
+}
+
+#[test]
+fn a_restored_link_heartbeats_at_once_and_waits_at_least_the_grace_for_a_fast_partner() {
+    // Deadtime 0.3 s: the partner's first heartbeats after the outage can wait a second
+    // for neighbour resolution, so the grace (2 s) applies, not the deadtime.
+    let mut r = Run::new("keepalive = 0.1\ndeadtime = 0.3", true, Switches::default());
+    r.ev(Event::Start);
+    r.at(0.2);
+    r.ev(Event::Links {
+        public_up: false,
+        private_up: true,
+    });
+    r.run_until(5.0);
+    r.at(5.0);
+    let a = r.ev(Event::Links {
+        public_up: true,
+        private_up: true,
+    });
+    assert!(
+        a.iter().any(|a| matches!(a, Action::Send(_))),
+        "a heartbeat at the restore: {a:?}"
+    );
+    let a: Vec<Action> = r.run_until(6.95).into_iter().map(|(_, a)| a).collect();
+    assert!(!logs(&a).iter().any(|l| l.contains("activating")), "{a:?}");
+    let a: Vec<Action> = r.run_until(7.05).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(logs(&a), ["partner dead: activating lvs"]);
+    assert_eq!(LINK_RESTORE_GRACE, Duration::from_secs(2));
 }
 
 #[test]
