@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Prints the lvs.cf of the director pair of topology.sh: VIP 192.168.77.100 (eth0:1), NAT
 # router 10.77.1.254 (eth1:1), the three real servers with an HTTP check every second,
-# the IPVS sync daemon on eth1.
+# the IPVS sync daemon on eth1; with DR, also the direct-routing service `web-dr` on
+# 192.168.77.101 (eth0:2) with the same real servers' public addresses.
 #
-#   tests/pair/lvs-cf.sh KEEPALIVE DEADTIME WARM_STANDBY NANNY
+#   tests/pair/lvs-cf.sh KEEPALIVE DEADTIME WARM_STANDBY NANNY [DR]
 set -euo pipefail
 cat <<CF
 serial_no = 1
@@ -28,8 +29,8 @@ virtual web {
      address = 192.168.77.100 eth0:1
      vip_nmask = 255.255.255.0
      port = 80
-     send = "GET / HTTP/1.0\r\n\r\n"
-     expect = "HTTP/1.0 200"
+     send = "GET /health HTTP/1.0\r\n\r\n"
+     expect = "HTTP/1.1 200"
      scheduler = rr
      timeout = 1
      reentry = 1
@@ -37,5 +38,24 @@ virtual web {
 CF
 for n in 1 2 3; do
     printf '     server rs%d {\n         address = 10.77.1.2%d\n         active = 1\n     }\n' $n $n
+done
+echo "}"
+[ "${5:-}" = DR ] || exit 0
+cat <<CF
+virtual web-dr {
+     active = 1
+     address = 192.168.77.101 eth0:2
+     vip_nmask = 255.255.255.0
+     network = direct
+     port = 80
+     send = "GET /health HTTP/1.0\r\n\r\n"
+     expect = "HTTP/1.1 200"
+     scheduler = rr
+     timeout = 1
+     reentry = 1
+     client_monitor = $4
+CF
+for n in 1 2 3; do
+    printf '     server rs%d-dr {\n         address = 192.168.77.2%d\n         active = 1\n     }\n' $n $n
 done
 echo "}"

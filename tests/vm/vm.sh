@@ -32,7 +32,7 @@ BOOT_MODULES="virtio_pci 9pnet_virtio 9p overlay"
 log() { echo "vm: $*" >&2; }
 
 prepare() {
-    "$HERE/../../scripts/apt-install" qemu-system-x86 busybox-static cpio kmod ipvsadm iproute2 python3 curl
+    "$HERE/../../scripts/apt-install" qemu-system-x86 busybox-static cpio kmod ipvsadm iproute2 python3 curl nftables
     mkdir -p "$CACHE"
     # The kernel package linux-image-amd64 points at, unpacked (not installed: the host
     # keeps its own kernel and boot loader untouched).
