@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The VM side of scripts/demo: a highly available LVS cluster. Two directors running our
-# pulse, lvsd and nannies from one lvs.cf (NAT), three real servers, a client, each in its
+# pulse, lvsd and nannies from one lvs.cf (a NAT and a direct-routing virtual service), three
+# real servers, a client, each in its
 # own network namespace (tests/pair/topology.sh). Narrates each step with what it
 # measured and ends with a summary; exits 0 only when everything behaved. Runs as root
 # inside the IPVS test VM (tests/vm/vm.sh).
@@ -37,8 +38,13 @@ active() { # which director holds the VIP
 }
 is_active() { [ "$(active)" = "$1" ]; }
 table() { inns "$1" ipvsadm -Ln | sed 's/^/    /'; }
-in_table() { inns "$1" ipvsadm -Ln | grep -q -- "-> 10.77.1.2$2:80"; }
-not_in_table() { ! in_table "$@"; }
+in_table() { # director N: real server N in the NAT and the DR service
+    inns "$1" ipvsadm -Ln | grep -q -- "-> 10.77.1.2$2:80" &&
+        inns "$1" ipvsadm -Ln | grep -q -- "-> 192.168.77.2$2:80"
+}
+not_in_table_any() { # neither service has real server N
+    ! inns "$1" ipvsadm -Ln | grep -q -e "-> 10.77.1.2$2:80" -e "-> 192.168.77.2$2:80"
+}
 says() { # director: its new log lines since the last call
     local f=$W/$1.log n
     n=$(wc -l <"$f")
@@ -47,10 +53,13 @@ says() { # director: its new log lines since the last call
         awk '{ n = $1; sub(/^ *[0-9]+ /, ""); print "    | " $0 (n > 1 ? "   (x" n ")" : "") }'
     printf -v "$seen_var" '%s' "$n"
 }
-hits() { # 30 requests through the VIP; the answers name the real server
-    for _ in $(seq 1 30); do
-        inns cl curl -s -m 1 http://192.168.77.100/ || echo 'request failed'
-    done | sort | uniq -c | sed 's/^/    /'
+hits() { # 30 requests through each VIP; the answers name the real server
+    for vip in 192.168.77.100 192.168.77.101; do
+        [ $vip = 192.168.77.100 ] && echo "    NAT service http://$vip/:" || echo "    DR service http://$vip/:"
+        for _ in $(seq 1 30); do
+            inns cl curl -s -m 1 http://$vip/ || echo 'request failed'
+        done | sort | uniq -c | sed 's/^/      /'
+    done
 }
 outage() { # client.py's JSON: the longest outage in ms
     python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(v["worst_ms"] if v["recovered"] else 99999)' "$1"
@@ -63,11 +72,12 @@ pulse_start() { # director; `ip netns exec` execs pulse, so $! is pulse's pid
 cleanup() { $TOPO down $P >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-step "network: directors d1 (192.168.77.10) and d2 (.11), client cl (.50), real servers rs1-rs3 (10.77.1.21-23) behind NAT"
+step "network: directors d1 (192.168.77.10) and d2 (.11), client cl (.50), real servers rs1-rs3: 10.77.1.21-23 behind NAT, 192.168.77.21-23 for direct routing"
 $TOPO down $P; $TOPO up $P
-echo "    VIP 192.168.77.100 and the real servers' gateway 10.77.1.254 belong to the active director"
+echo "    the VIPs 192.168.77.100 (NAT) and .101 (direct routing), and the real servers' NAT"
+echo "    gateway 10.77.1.254, belong to the active director; the real servers hold .101 on lo"
 
-bash tests/pair/lvs-cf.sh 1 3 0 $BIN/nanny >$W/lvs.cf
+bash tests/pair/lvs-cf.sh 1 3 0 $BIN/nanny DR >$W/lvs.cf
 step "lvs.cf, the same on both directors (heartbeat every 1 s, partner dead after 3 s)"
 sed 's/^/    /' $W/lvs.cf
 
@@ -83,12 +93,12 @@ says d1; says d2
 echo "    active director: $(active)"
 step "d1's IPVS table (ipvsadm -Ln); d2 has none (cold standby)"
 table d1
-step "30 requests from the client to http://192.168.77.100/"
+step "30 requests from the client through each VIP (rr: each real server in turn)"
 hits
 
 step "real server rs2 fails (its web server stops)"
 $TOPO web $P 2 stop
-check "the nanny takes rs2 out of the table" wait_for 10 not_in_table d1 2
+check "the nannies take rs2 out of both services" wait_for 10 not_in_table_any d1 2
 says d1
 table d1
 hits
@@ -130,15 +140,17 @@ check "d2 left nothing behind (no VIP, no IPVS service)" bash -c "! ip -n ${P}d2
 wait_for 20 in_table d1 3 || true
 table d1
 
-step "reload on the active director: lvs.cf gains rs4; kill -HUP pulse (passed on to lvsd)"
+step "reload on the active director: the NAT service gains rs4; kill -HUP pulse (passed on to lvsd)"
 $TOPO rs $P 4
-{ sed '$d' $W/lvs.cf; printf '     server rs4 {\n         address = 10.77.1.24\n         active = 1\n     }\n}\n'; } >$W/lvs.cf.new
+awk '/^virtual web \{/ { web = 1 }
+     web && /^}/ { print "     server rs4 {\n         address = 10.77.1.24\n         active = 1\n     }"; web = 0 }
+     { print }' $W/lvs.cf >$W/lvs.cf.new
 mv $W/lvs.cf.new $W/lvs.cf
 inns cl python3 tests/pair/client.py http://192.168.77.100/ 6 >$W/reload.json &
 CLIENT=$!
 sleep 1
 kill -HUP "$(cat $W/d1.pid)"
-check "rs4 enters d1's table" wait_for 20 in_table d1 4
+check "rs4 enters d1's NAT service" wait_for 20 bash -c "ip netns exec ${P}d1 ipvsadm -Ln | grep -q -- '-> 10.77.1.24:80'"
 wait $CLIENT
 RELOAD=$(python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(v["failed"])' $W/reload.json)
 says d1

@@ -28,6 +28,11 @@ pub const ANNOUNCEMENTS: u32 = 5;
 pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long lvsd gets to stop after SIGTERM before SIGKILL (legacy waited forever).
 pub const LVSD_STOP_LIMIT: Duration = Duration::from_secs(10);
+/// How long an activation with a sync daemon and a cold lvsd waits for lvsd's services
+/// before it takes the addresses anyway, and how often it looks.
+pub const SERVICES_WAIT_LIMIT: Duration = Duration::from_secs(2);
+pub const SERVICES_POLL: Duration = Duration::from_millis(20);
+
 /// The least time a restored link gives the partner to be heard (docs/differences.md,
 /// pulse 18): a second of ARP retransmission and a margin.
 pub const LINK_RESTORE_GRACE: Duration = Duration::from_secs(2);
@@ -68,6 +73,10 @@ pub enum Event {
         pid: u32,
         status: ExitStatus,
     },
+    /// The answer to [`Action::CheckServices`]: every configured service is in IPVS.
+    Services {
+        ready: bool,
+    },
     Hangup,
     Terminate(i32),
 }
@@ -91,6 +100,8 @@ pub enum Action {
     RemoveAddresses,
     /// One round of gratuitous ARPs / unsolicited NAs for every takeover address.
     Announce,
+    /// Are lvsd's services in IPVS? The shell answers with [`Event::Services`].
+    CheckServices,
     Exit(i32),
 }
 
@@ -107,6 +118,14 @@ enum Lvsd {
     Starting,
     Running(u32),
     Stopping { pid: u32, kill_at: Instant },
+}
+
+/// An activation with connection sync holding its addresses back until lvsd's services
+/// exist ([`SERVICES_WAIT_LIMIT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Holding {
+    next_check: Instant,
+    give_up: Instant,
 }
 
 /// The announcement schedule of an active node.
@@ -129,6 +148,7 @@ pub struct Pulse {
     send_at: Instant,
     need_at: Instant,
     announcing: Option<Announcing>,
+    holding: Option<Holding>,
     /// Preemption: when the primary may take the active role back.
     preempt_at: Option<Instant>,
     /// The last heartbeat handled, to handle its copy from the other channel once.
@@ -169,6 +189,7 @@ impl Pulse {
             lvsd: Lvsd::Stopped,
             restart_lvsd: false,
             announcing: None,
+            holding: None,
             preempt_at: None,
             last_handled: None,
             signer,
@@ -262,6 +283,11 @@ impl Pulse {
     /// up in the background, so its order was never observable, and traffic moves the
     /// moment they are announced. A lvsd that cannot be started is then answered
     /// (deactivation) after the addresses it removes were added.
+    ///
+    /// With a sync daemon and no lvsd running (cold standby) the addresses wait for
+    /// lvsd's services: the kernel hooks IPVS into the packet path only once a service
+    /// exists, so until then the synchronised connections are unused and the local
+    /// stack resets every established connection that sends a packet.
     fn activate(&mut self, out: &mut Vec<Action>, now: Instant) {
         let test = self.s.switches.test_start;
         if !test && self.s.active_cmd.is_some() {
@@ -269,15 +295,43 @@ impl Pulse {
         }
         self.active = true;
         self.preempt_at = None;
-        if !test {
-            out.push(Action::AddAddresses);
-            self.announce_burst(out, now);
+        let cold = !matches!(self.lvsd, Lvsd::Running(_));
+        if !test && self.s.sync_daemon.is_some() && cold && !self.s.services.is_empty() {
+            self.holding = Some(Holding {
+                next_check: now + SERVICES_POLL,
+                give_up: now + SERVICES_WAIT_LIMIT,
+            });
+        } else if !test {
+            self.take_addresses(out, now);
         }
         if self.s.sync_daemon.is_some() {
             out.push(Action::SyncDaemon(SyncState::Master));
         }
         if !test {
             self.start_lvsd(out);
+        }
+    }
+
+    fn take_addresses(&mut self, out: &mut Vec<Action>, now: Instant) {
+        self.holding = None;
+        out.push(Action::AddAddresses);
+        self.announce_burst(out, now);
+    }
+
+    /// An activation holding its addresses: look again, or give up waiting.
+    fn tick_holding(&mut self, out: &mut Vec<Action>, now: Instant) {
+        let Some(h) = self.holding.as_mut() else {
+            return;
+        };
+        if now >= h.give_up {
+            Self::log(
+                out,
+                "lvsd's services are not in IPVS yet: taking the addresses without them",
+            );
+            self.take_addresses(out, now);
+        } else if now >= h.next_check {
+            h.next_check = now + SERVICES_POLL;
+            out.push(Action::CheckServices);
         }
     }
 
@@ -299,6 +353,7 @@ impl Pulse {
             out.push(Action::SyncDaemon(SyncState::Backup));
         }
         self.announcing = None;
+        self.holding = None;
         let was_active = std::mem::replace(&mut self.active, false);
         if test || !was_active {
             return;
@@ -320,6 +375,7 @@ impl Pulse {
             self.need_at = now + self.s.deadtime;
         }
         self.tick_announcements(&mut out, now);
+        self.tick_holding(&mut out, now);
         if let Lvsd::Stopping { pid, kill_at } = self.lvsd {
             if now >= kill_at {
                 out.push(Action::Log(format!(
@@ -653,6 +709,13 @@ impl Core for Pulse {
                 out
             }
             Event::ChildExited { pid, status } => self.child_exited(pid, status, now),
+            Event::Services { ready } => {
+                let mut out = Vec::new();
+                if ready && self.active && self.holding.is_some() {
+                    self.take_addresses(&mut out, now);
+                }
+                out
+            }
             Event::Hangup => self.hangup(),
             Event::Terminate(sig) => self.terminate(sig, now),
         }
@@ -668,6 +731,9 @@ impl Core for Pulse {
         }
         if let Some(p) = self.preempt_at {
             d = d.min(p);
+        }
+        if let Some(h) = self.holding {
+            d = d.min(h.next_check).min(h.give_up);
         }
         Some(d)
     }

@@ -82,6 +82,9 @@ pub struct Settings {
     pub inactive_cmd: Option<Vec<String>>,
     /// `syncd_iface` and `syncd_id & 0xff` with `syncdaemon = 1`.
     pub sync_daemon: Option<(String, u8)>,
+    /// The IPVS services lvsd creates (the active virtual services), which an
+    /// activation with a sync daemon waits for before it takes the addresses.
+    pub services: Vec<ipvs::ServiceKey>,
     pub switches: Switches,
     pub warm_standby: bool,
     pub preempt_delay: Option<Duration>,
@@ -175,6 +178,10 @@ impl Settings {
             sync_daemon: c
                 .syncdaemon
                 .then(|| (c.syncd_iface.clone(), (c.syncd_id & 0xff) as u8)),
+            services: c
+                .active_virtuals()
+                .filter_map(|v| v.service_key())
+                .collect(),
             switches,
             warm_standby: c.warm_standby,
             preempt_delay: c.preempt_delay,

@@ -101,6 +101,7 @@ pub struct Shell {
     active_cmd: Option<Vec<String>>,
     inactive_cmd: Option<Vec<String>>,
     sync_daemon: Option<(String, u8)>,
+    services: Vec<ipvs::ServiceKey>,
     lvsd: LvsdCommand,
     rtnl: Option<Rtnl>,
     packets: Option<PacketSender>,
@@ -130,6 +131,7 @@ impl Shell {
             active_cmd: s.active_cmd.clone(),
             inactive_cmd: s.inactive_cmd.clone(),
             sync_daemon: s.sync_daemon.clone(),
+            services: s.services.clone(),
             lvsd,
             rtnl,
             packets,
@@ -320,6 +322,20 @@ impl Shell {
         }
     }
 
+    /// Whether every service lvs.cf names is in IPVS (lvsd has created them).
+    fn services_ready(&mut self) -> bool {
+        let present = match ipvs::Ipvs::open().and_then(|mut i| i.services()) {
+            Ok(list) => list,
+            Err(e) => {
+                info!("cannot list IPVS services: {e}");
+                return false;
+            }
+        };
+        self.services
+            .iter()
+            .all(|k| present.iter().any(|s| s.service.key == *k))
+    }
+
     /// The kernel's interfaces, listed once per action rather than once per address:
     /// activation is on the failover's critical path.
     fn links(&mut self) -> Vec<Link> {
@@ -491,6 +507,11 @@ impl Executor<Pulse> for Shell {
             Action::AddAddresses => self.add_addresses(),
             Action::RemoveAddresses => self.remove_addresses(),
             Action::Announce => self.announce(),
+            Action::CheckServices => {
+                return Step::Answer(Event::Services {
+                    ready: self.services_ready(),
+                })
+            }
             Action::Exit(code) => return Step::Exit(code),
         }
         Step::Done

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
 use pulse::auth::{Key, Signer};
-use pulse::machine::{Action, Channel, Event, LvsdSignal, Pulse, SyncState, LINK_RESTORE_GRACE};
+use pulse::machine::{
+    Action, Channel, Event, LvsdSignal, Pulse, SyncState, LINK_RESTORE_GRACE, SERVICES_WAIT_LIMIT,
+};
 use pulse::settings::{Settings, Switches};
 use pulse::wire::Magic;
 
@@ -120,13 +122,20 @@ impl Run {
         })
     }
 
+    /// lvsd started (pid 4242) and its services in IPVS: a holding activation takes its
+    /// addresses.
+    fn lvsd_up(&mut self) -> Vec<Action> {
+        self.ev(Event::LvsdStarted { pid: 4242 });
+        self.ev(Event::Services { ready: true })
+    }
+
     /// Activates through "partner dead" and reports lvsd as started with this pid.
     fn make_active(&mut self) {
         self.ev(Event::Start);
         let acts = self.run_until(3.0);
         assert!(logs(&acts.into_iter().map(|(_, a)| a).collect::<Vec<_>>())
             .contains(&"partner dead: activating lvs".to_string()));
-        self.ev(Event::LvsdStarted { pid: 4242 });
+        self.lvsd_up();
         assert!(self.pulse.is_active());
     }
 }
@@ -154,11 +163,11 @@ fn effects(actions: &[Action]) -> Vec<Action> {
         .collect()
 }
 
+/// A cold activation with the sync daemon of [`file`]: the addresses wait for lvsd's
+/// services ([`Run::lvsd_up`] reports them).
 fn activation() -> Vec<Action> {
     vec![
         Action::RunActiveCmd,
-        Action::AddAddresses,
-        Action::Announce,
         Action::SyncDaemon(SyncState::Master),
         Action::StartLvsd,
     ]
@@ -468,7 +477,7 @@ fn announcements_are_five_a_second_apart_and_stop_the_moment_the_node_yields() {
     r.ev(Event::Start);
     r.at(0.5);
     r.partner_says(Magic::LvsStopped); // activates: first announcement now
-    r.ev(Event::LvsdStarted { pid: 4242 });
+    r.lvsd_up();
     let a = r.run_until(10.0);
     let rounds: Vec<f64> = a
         .iter()
@@ -647,7 +656,7 @@ fn arp_refresh_keeps_announcing_while_active() {
     let mut r = Run::new("arp_refresh = 10", true, Switches::default());
     r.ev(Event::Start);
     r.partner_says(Magic::LvsStopped);
-    r.ev(Event::LvsdStarted { pid: 4242 });
+    r.lvsd_up();
     let a = r.run_until(35.0);
     let rounds: Vec<f64> = a
         .iter()
@@ -662,7 +671,7 @@ fn warm_standby_keeps_lvsd_running_while_inactive() {
     let mut r = Run::new("warm_standby = 1", false, Switches::default());
     let a = r.ev(Event::Start);
     assert!(a.contains(&Action::StartLvsd));
-    r.ev(Event::LvsdStarted { pid: 4242 });
+    r.lvsd_up();
     let a = r.partner_says(Magic::LvsStopped);
     assert_eq!(
         effects(&a),
@@ -786,6 +795,11 @@ impl Pair {
                     let more = self.nodes[from].ev(Event::LvsdStarted {
                         pid: 100 + from as u32,
                     });
+                    self.deliver(from, more, at);
+                }
+                // The simulated lvsd creates its services at once.
+                Action::CheckServices => {
+                    let more = self.nodes[from].ev(Event::Services { ready: true });
                     self.deliver(from, more, at);
                 }
                 Action::SignalLvsd {
@@ -944,6 +958,66 @@ fn floods_of_bad_datagrams_are_logged_once_per_interval() {
         logs(&a),
         ["Incompatible heartbeat received -- other system not using identical services (99 more not logged)"]
     );
+}
+
+#[test]
+fn with_connection_sync_a_cold_activation_takes_the_addresses_once_lvsds_services_exist() {
+    let mut r = Run::primary();
+    r.ev(Event::Start);
+    let a = r.partner_says(Magic::LvsStopped);
+    assert_eq!(effects(&a), activation(), "no address before the services");
+    r.ev(Event::LvsdStarted { pid: 4242 });
+    // The machine looks every SERVICES_POLL; not there yet: it keeps holding.
+    let a: Vec<Action> = r.run_until(0.05).into_iter().map(|(_, a)| a).collect();
+    assert!(a.contains(&Action::CheckServices), "{a:?}");
+    assert!(effects(&r.ev(Event::Services { ready: false })).is_empty());
+    assert!(!a.contains(&Action::AddAddresses));
+    // There: the addresses and the first announcement at once.
+    let a = r.ev(Event::Services { ready: true });
+    assert_eq!(effects(&a), [Action::AddAddresses, Action::Announce]);
+    let a: Vec<Action> = r.run_until(0.5).into_iter().map(|(_, a)| a).collect();
+    assert!(
+        !a.contains(&Action::CheckServices),
+        "no more looking: {a:?}"
+    );
+}
+
+#[test]
+fn with_connection_sync_the_addresses_come_after_the_wait_limit_without_services() {
+    let mut r = Run::primary();
+    r.ev(Event::Start);
+    r.partner_says(Magic::LvsStopped);
+    r.ev(Event::LvsdStarted { pid: 4242 });
+    let limit = SERVICES_WAIT_LIMIT.as_secs_f64();
+    let a: Vec<Action> = r
+        .run_until(limit - 0.01)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    assert!(!a.contains(&Action::AddAddresses));
+    let a: Vec<Action> = r
+        .run_until(limit + 0.01)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    assert!(a.contains(&Action::AddAddresses), "{a:?}");
+    assert_eq!(
+        logs(&a),
+        ["lvsd's services are not in IPVS yet: taking the addresses without them"]
+    );
+}
+
+#[test]
+fn a_warm_standby_or_no_sync_daemon_takes_the_addresses_at_once() {
+    let mut warm = Run::new("warm_standby = 1", true, Switches::default());
+    warm.ev(Event::Start);
+    warm.lvsd_up();
+    let a = warm.partner_says(Magic::LvsStopped);
+    assert!(effects(&a).contains(&Action::AddAddresses), "{a:?}");
+    let mut no_sync = Run::new("syncdaemon = 0", true, Switches::default());
+    no_sync.ev(Event::Start);
+    let a = no_sync.partner_says(Magic::LvsStopped);
+    assert!(effects(&a).contains(&Action::AddAddresses), "{a:?}");
 }
 
 #[test]
