@@ -32,7 +32,8 @@ wait_for() { # seconds command...
 }
 active() { # which director holds the VIP
     for d in d1 d2; do
-        inns $d ip -4 addr show dev eth0 | grep -q 192.168.77.100 && { echo $d; return; }
+        # Not `ip | grep -q`: grep's early exit fails the pipe under pipefail.
+        [[ $(inns $d ip -4 -o addr show dev eth0) == *" 192.168.77.100/"* ]] && { echo $d; return; }
     done
     echo none
 }
