@@ -248,6 +248,20 @@ class InClient:
         self.p.wait()
 
 
+def answers(statements, while_held=lambda: None):
+    """Runs each statement in one client, counting what they answered; while_held() runs
+    before the client (and every connection it holds) goes."""
+    c = InClient()
+    try:
+        got = {}
+        for stmt in statements:
+            r = c(stmt)
+            got[r] = got.get(r, 0) + 1
+        return got, while_held()
+    finally:
+        c.close()
+
+
 # The client namespace's side of InClient: runs each line, prints its result (or the
 # exception) on one line.
 CHILD = r"""
@@ -362,15 +376,8 @@ def wlc_balances_active_connections():
     as 1:1:2)."""
     start_active(lvs_cf(web(scheduler="wlc", servers=nat_servers((32, 32, 64)))))
     full(D1, f"TCP {VIP}:80")
-    c = InClient()
-    try:
-        got = {}
-        for i in range(12):
-            body = c(f"hold({i}, {VIP!r})")
-            got[body] = got.get(body, 0) + 1
-        active = {k: v[2] for k, v in D1.dests(f"TCP {VIP}:80").items()}
-    finally:
-        c.close()
+    got, active = answers([f"hold({i}, {VIP!r})" for i in range(12)],
+                          while_held=lambda: {k: v[2] for k, v in D1.dests(f"TCP {VIP}:80").items()})
     expect(split_within(got, {"rs1": 3, "rs2": 3, "rs3": 6}, 1), f"held connections {got}")
     return f"12 held connections: {got}; IPVS ActiveConn {active}"
 
@@ -572,14 +579,7 @@ def udp_service():
     start_active(lvs_cf(virtual("dns", f"{VIP} eth0:1", nat_servers(), port=53,
                                 check='send = "ping"\n expect = "rs"', extra="protocol = udp")))
     full(D1, f"UDP {VIP}:53")
-    c = InClient()
-    try:
-        got = {}
-        for _ in range(30):
-            r = c(f"udp({VIP!r}, 53)")
-            got[r] = got.get(r, 0) + 1
-    finally:
-        c.close()
+    got, _ = answers([f"udp({VIP!r}, 53)"] * 30)
     expect(split_within(got, {"rs1": 10, "rs2": 10, "rs3": 10}, 1), f"answers {got}")
     return f"30 datagrams from new ports: {got}"
 
@@ -590,14 +590,7 @@ def sctp_service():
     start_active(lvs_cf(virtual("assoc", f"{VIP} eth0:1", nat_servers(), port=9, check="",
                                 extra="protocol = sctp")))
     full(D1, f"SCTP {VIP}:9")
-    c = InClient()
-    try:
-        got = {}
-        for _ in range(9):
-            r = c(f"sctp({VIP!r}, 9)")
-            got[r] = got.get(r, 0) + 1
-    finally:
-        c.close()
+    got, _ = answers([f"sctp({VIP!r}, 9)"] * 9)
     expect(split_within(got, {"rs1": 3, "rs2": 3, "rs3": 3}, 1), f"answers {got}")
     return f"9 associations: {got}"
 

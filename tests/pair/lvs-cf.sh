@@ -24,38 +24,30 @@ syncdaemon = 1
 syncd_iface = eth1
 syncd_id = 7
 monitor_links = 1
-virtual web {
+CF
+
+virtual() { # NAME ADDRESS DEVICE SUFFIX NETWORK_LINE SERVER_NET: a service of rs1-rs3
+    cat <<CF
+virtual $1 {
      active = 1
-     address = 192.168.77.100 eth0:1
+     address = $2 $3
      vip_nmask = 255.255.255.0
-     port = 80
+$5     port = 80
      send = "GET /health HTTP/1.0\r\n\r\n"
      expect = "HTTP/1.1 200"
      scheduler = rr
      timeout = 1
      reentry = 1
-     client_monitor = $4
+     client_monitor = $NANNY
 CF
-for n in 1 2 3; do
-    printf '     server rs%d {\n         address = 10.77.1.2%d\n         active = 1\n     }\n' $n $n
-done
-echo "}"
+    for n in 1 2 3; do
+        printf '     server rs%d%s {\n         address = %s%d\n         active = 1\n     }\n' $n "$4" "$6" $n
+    done
+    echo "}"
+}
+
+NANNY=$4
+virtual web 192.168.77.100 eth0:1 "" "" 10.77.1.2
 [ "${5:-}" = DR ] || exit 0
-cat <<CF
-virtual web-dr {
-     active = 1
-     address = 192.168.77.101 eth0:2
-     vip_nmask = 255.255.255.0
-     network = direct
-     port = 80
-     send = "GET /health HTTP/1.0\r\n\r\n"
-     expect = "HTTP/1.1 200"
-     scheduler = rr
-     timeout = 1
-     reentry = 1
-     client_monitor = $4
-CF
-for n in 1 2 3; do
-    printf '     server rs%d-dr {\n         address = 192.168.77.2%d\n         active = 1\n     }\n' $n $n
-done
-echo "}"
+virtual web-dr 192.168.77.101 eth0:2 -dr "     network = direct
+" 192.168.77.2

@@ -209,19 +209,22 @@ mod tests {
         assert_eq!(argv, expected);
     }
 
+    /// The nanny command line of the first server of the first virtual of `text`.
+    fn first_argv(text: &str) -> Vec<String> {
+        let c = lvscf::parse_str(text, "f", &lvscf::ParseOptions::default())
+            .unwrap()
+            .config;
+        let v = &c.virtuals[0];
+        nanny_argv(&c, v, &v.servers[0], LvsdFlags::default())
+    }
+
     #[test]
     fn single_quotes_stay_and_regex_and_methods() {
-        let c = lvscf::parse_str(
+        let argv = first_argv(
             "network = tunnel\nvirtual v {\n active = 1\n address = 10.0.0.1 eth0:1\n send = 'a b'\n \
              expect = \"^OK\"\n use_regex = 1\n client_monitor = /opt/nanny\n server s {\n address = 10.0.1.1\n \
              active = 1\n }\n}\n",
-            "f",
-            &lvscf::ParseOptions::default(),
-        )
-        .unwrap()
-        .config;
-        let v = &c.virtuals[0];
-        let argv = nanny_argv(&c, v, &v.servers[0], LvsdFlags::default());
+        );
         assert_eq!(argv[0], "/opt/nanny");
         assert!(argv.windows(2).any(|w| w == ["-s", "'a b'"]), "{argv:?}");
         assert!(argv.windows(2).any(|w| w == ["-x", "^OK"]));
@@ -232,16 +235,10 @@ mod tests {
 
     #[test]
     fn a_virtual_service_with_its_own_network_gets_its_own_method() {
-        let c = lvscf::parse_str(
+        let argv = first_argv(
             "network = nat\nvirtual v {\n active = 1\n address = 10.0.0.1 eth0:1\n network = direct\n \
              server s {\n address = 10.0.0.21\n active = 1\n }\n}\n",
-            "f",
-            &lvscf::ParseOptions::default(),
-        )
-        .unwrap()
-        .config;
-        let v = &c.virtuals[0];
-        let argv = nanny_argv(&c, v, &v.servers[0], LvsdFlags::default());
+        );
         assert!(argv.windows(2).any(|w| w == ["-M", "g"]), "{argv:?}");
     }
 }
