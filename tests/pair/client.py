@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A client through the VIP: starts one HTTP request every 10 ms for SECS seconds, each
-on a thread of its own with a time limit of TIMEOUT seconds (default 1), so that a
-request stuck on the failed director does not hold up the next ones. Prints one JSON
+on a thread of its own with a time limit of TIMEOUT seconds (default 0.9), so that a
+request stuck on the failed director does not hold up the next ones. The limit is below
+TCP's first SYN retransmission (1 s): a request whose SYN was lost in the outage must fail
+rather than succeed on the retransmission and count as answered from its start, inside
+the outage. Prints one JSON
 line: requests answered and failed, answers per real server, and every outage: a run of
 failed requests, as [seconds from the start to the last answered request before it,
 ms from that request's start to the start of the first answered one after it].
@@ -17,7 +20,7 @@ import time
 import urllib.request
 
 url, secs = sys.argv[1], float(sys.argv[2])
-timeout = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
+timeout = float(sys.argv[3]) if len(sys.argv) > 3 else 0.9
 results = []  # (start, body or None)
 lock = threading.Lock()
 
