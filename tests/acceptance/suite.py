@@ -12,13 +12,10 @@ NAMEs pick scenarios by substring; ACCEPTANCE_REPEAT=N runs them N times. PIRANH
 (default target/debug). The ipvsadm and ip tools are only witnesses and clean-up here:
 every change the scenarios check is made by our daemons.
 """
-import http.client
 import json
 import os
 import re
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
