@@ -19,7 +19,8 @@ use signal_hook_mio::v1_0::Signals;
 pub enum Ready {
     /// A signal (one per delivery round, in the order asked for at [`EventLoop::new`]).
     Signal(i32),
-    /// The descriptor registered with this token is readable (or closed).
+    /// The descriptor registered with this token is readable (or closed), or writable
+    /// when asked for ([`EventLoop::watch_writable`]).
     Source(usize),
     /// The deadline passed.
     Deadline,
@@ -65,6 +66,31 @@ impl EventLoop {
         self.poll
             .registry()
             .register(&mut SourceFd(&raw), Token(token), Interest::READABLE)
+    }
+
+    /// Changes what `fd` (registered with `token`) is watched for: readable always, and
+    /// writable while `writable` (a client with output pending).
+    pub fn watch_writable(
+        &self,
+        fd: &impl AsRawFd,
+        token: usize,
+        writable: bool,
+    ) -> io::Result<()> {
+        let raw: RawFd = fd.as_raw_fd();
+        let interest = if writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        self.poll
+            .registry()
+            .reregister(&mut SourceFd(&raw), Token(token), interest)
+    }
+
+    /// Stops watching `fd` (before it is closed).
+    pub fn deregister(&self, fd: &impl AsRawFd) -> io::Result<()> {
+        let raw: RawFd = fd.as_raw_fd();
+        self.poll.registry().deregister(&mut SourceFd(&raw))
     }
 
     /// Waits until something is ready or `deadline` passes (forever with `None`).

@@ -4,6 +4,7 @@
 //! * [`log`]: the legacy log sinks behind the `log` facade;
 //! * [`pidfile`]: pid files, locked (one instance per pid file);
 //! * [`files`]: files a root daemon writes, created safely and replaced atomically;
+//! * [`control`]: the operator's control socket (JSON lines, bounded, root only);
 //! * [`event_loop`]: one wait for descriptors, signals and the next deadline (mio);
 //! * [`driver`]: the driver of the sans-IO cores (`handle(event, now)`, `next_deadline`);
 //! * [`process`]: children: spawn with the legacy argv, reap, run with a timeout,
@@ -12,6 +13,7 @@
 //! * [`detach`]: the legacy daemon modes.
 
 pub mod cli;
+pub mod control;
 pub mod driver;
 pub mod event_loop;
 pub mod files;
