@@ -6,6 +6,7 @@
 //!   command lines; [`reload`]: which nannies a reload starts, stops and keeps (the
 //!   restart policy is `daemon::process::Backoff`);
 //! * [`config_file`]: reading lvs.cf; [`owned`]: the services lvsd created, across restarts;
+//! * [`status`]: what `lvsctl status` shows (the control socket, docs/control.md);
 //! * the IO shell (IPVS, processes, signals, the availability pipe) is `main.rs`, on
 //!   `daemon`'s event loop and driver.
 
@@ -16,3 +17,4 @@ pub mod nanny_argv;
 pub mod owned;
 pub mod reload;
 pub mod shell;
+pub mod status;

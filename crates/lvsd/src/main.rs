@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use daemon::cli::{self, OptSpec};
+use daemon::control::ControlServer;
 use daemon::driver::Driver;
 use daemon::event_loop::{EventLoop, Ready};
 use daemon::log::{LegacyLog, Sinks};
@@ -63,9 +64,11 @@ const USAGE: &str = "Usage: lvsd [OPTION...]
 const DEFAULT_PIDFILE: &str = "/var/run/lvs.pid";
 /// The longest wait between two looks at the world (legacy: `alarm(5)`).
 const MAX_WAIT: Duration = Duration::from_secs(5);
-/// The event loop's tokens: the nannies' availability channel, a finished reread.
+/// The event loop's tokens: the nannies' availability channel, a finished reread, the
+/// control socket (and its clients after it).
 const AVAILABILITY: usize = 0;
 const RELOADED: usize = 1;
+const CONTROL: usize = 10;
 
 fn main() {
     // Legacy lvsd prints its messages as `lvs: ...`.
@@ -164,6 +167,8 @@ struct Setup {
     events: EventLoop,
     shell: Shell,
     reloader: Reloader,
+    control: Option<ControlServer>,
+    config_path: PathBuf,
 }
 
 impl Setup {
@@ -184,10 +189,18 @@ impl Setup {
         events
             .register(reloader.wake_fd(), RELOADED)
             .map_err(|e| format!("cannot watch the rereading: {e}"))?;
+        // The operator's socket beside the pid file; lvsd runs without it rather than not
+        // at all (docs/control.md).
+        let socket = pid_path.with_extension("sock");
+        let control = ControlServer::bind(&socket, CONTROL, &events)
+            .map_err(|e| info!("no control socket {}: {e}", socket.display()))
+            .ok();
         Ok(Setup {
             events,
             shell,
             reloader,
+            control,
+            config_path: config_path.to_path_buf(),
         })
     }
 }
@@ -198,6 +211,8 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
         mut events,
         shell,
         mut reloader,
+        mut control,
+        config_path,
     } = setup;
     let (manager, first) = Manager::start(config, flags, test_start, Instant::now());
     let mut driver = Driver::new(manager, shell);
@@ -209,6 +224,10 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
         let deadline = driver
             .next_deadline()
             .map_or(now + MAX_WAIT, |d| d.min(now + MAX_WAIT));
+        let deadline = control
+            .as_ref()
+            .and_then(ControlServer::next_deadline)
+            .map_or(deadline, |d| d.min(deadline));
         let ready = events.wait(Some(deadline)).unwrap_or_default();
         // Reports first: a nanny that reported and then died did both in that order.
         let mut queue = driver.exec.read_availability();
@@ -227,14 +246,51 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
                     queue.extend(reloader.finished().into_iter().filter_map(reread))
                 }
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
+                Ready::Source(t) if control.as_ref().is_some_and(|c| c.owns(t)) => {
+                    if let Some(c) = control.as_mut() {
+                        answer(c, t, &events, &mut driver, &config_path);
+                    }
+                }
                 // SIGCHLD: reaped above. SIGUSR1/2 killed legacy lvsd; ignored here.
                 _ => {}
             }
+        }
+        if let Some(c) = control.as_mut() {
+            c.expire(&events, Instant::now());
         }
         queue.push(Event::Tick);
         if let Some(code) = driver.dispatch_all(queue) {
             return code;
         }
+    }
+}
+
+/// Answers the control requests that arrived on `token` (docs/control.md).
+fn answer(
+    control: &mut ControlServer,
+    token: usize,
+    events: &EventLoop,
+    driver: &mut Driver<Manager, Shell>,
+    config_path: &Path,
+) {
+    for req in control.ready(token, events, Instant::now()) {
+        let response = match req.command.as_str() {
+            "status" => {
+                let mut services = driver.core.status();
+                driver.exec.kernel_status(&mut services);
+                let status = lvsd::status::Status {
+                    daemon: "lvsd",
+                    pid: std::process::id(),
+                    config: config_path.display().to_string(),
+                    services,
+                };
+                let mut v = serde_json::to_value(status).unwrap_or_default();
+                v["ok"] = true.into();
+                v
+            }
+            other => daemon::control::error(format!("unknown command {other:?}")),
+        };
+        control.reply(req.client, &response, events, Instant::now());
     }
 }
 

@@ -19,6 +19,7 @@ use lvscf::{Config, VirtualServer};
 use crate::desired::{desired, timeouts};
 use crate::nanny_argv::LvsdFlags;
 use crate::reload::{nannies, real_servers, NannyKey};
+use crate::status;
 use daemon::process::{Backoff, Decision, ExitStatus};
 
 /// How long a stopped nanny gets to remove its server before it is killed.
@@ -298,6 +299,65 @@ impl Manager {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Each active virtual service as `lvsctl status` shows it, without the kernel's
+    /// figures ([`crate::status::with_kernel`] adds them).
+    pub fn status(&self) -> Vec<status::Service> {
+        self.config
+            .active_virtuals()
+            .map(|vs| {
+                let key = vs.service_key();
+                status::Service {
+                    name: vs.name.clone(),
+                    service: vs.identity().to_string(),
+                    key,
+                    scheduler: vs.scheduler.clone(),
+                    persistent: vs.persistent,
+                    forwarding: self.config.network_of(vs).keyword(),
+                    failed: key.is_some_and(|k| self.failed.contains(&k)),
+                    sorry_server: sorry_destination(&self.config, vs).map(|d| status::Sorry {
+                        address: std::net::SocketAddr::new(d.addr, d.port).to_string(),
+                        active: key
+                            .and_then(|k| self.sorry.get(&k))
+                            .is_some_and(|s| s.active),
+                    }),
+                    real_servers: self.real_server_status(vs),
+                    stats: None,
+                }
+            })
+            .collect()
+    }
+
+    fn real_server_status(&self, vs: &VirtualServer) -> Vec<status::RealServer> {
+        real_servers(&self.config)
+            .filter(|(_, v, _)| std::ptr::eq(*v, vs))
+            .map(|(key, _, rs)| {
+                let nanny = self.nannies.get(&key);
+                let (monitor, monitor_pid) = match nanny.map(|n| &n.state) {
+                    Some(NannyState::Running(pid)) => ("running", Some(*pid)),
+                    Some(NannyState::Starting) => ("starting", None),
+                    Some(NannyState::Pending { .. }) => ("restarting", None),
+                    Some(NannyState::GaveUp) => ("gave up", None),
+                    Some(NannyState::NotStarted) | None => ("not started", None),
+                };
+                let addr = std::net::SocketAddr::new(key.server, key.port);
+                status::RealServer {
+                    name: rs.name.clone(),
+                    address: addr.to_string(),
+                    addr,
+                    configured_weight: rs.weight,
+                    health: match nanny.and_then(|n| n.active) {
+                        Some(true) => "up",
+                        Some(false) => "down",
+                        None => "unknown",
+                    },
+                    monitor,
+                    monitor_pid,
+                    kernel: None,
+                }
+            })
+            .collect()
     }
 
     /// The pids of the running nannies.

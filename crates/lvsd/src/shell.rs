@@ -42,6 +42,13 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// Adds the kernel's figures to a status (nothing with `--test-start`).
+    pub fn kernel_status(&mut self, services: &mut [crate::status::Service]) {
+        if let Some(r) = self.reconciler.as_mut() {
+            crate::status::with_kernel(services, r.ipvs());
+        }
+    }
+
     pub fn new(reconciler: Option<Reconciler>, state_path: PathBuf) -> std::io::Result<Shell> {
         // The read end stays here, the write end is passed to each nanny. Non-blocking:
         // a nanny never stalls on a full pipe.

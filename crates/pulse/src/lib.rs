@@ -7,9 +7,11 @@
 //! * [`machine`]: the state machine, sans-IO ([`machine::Pulse`] is a `daemon` core).
 //! * [`shell`]: its IO: heartbeat sockets, addresses, announcements, lvsd, commands,
 //!   the IPVS sync daemon.
+//! * [`status`]: what `lvsctl status` shows (the control socket, docs/control.md).
 
 pub mod auth;
 pub mod machine;
 pub mod settings;
 pub mod shell;
+pub mod status;
 pub mod wire;

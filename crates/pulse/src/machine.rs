@@ -206,6 +206,56 @@ impl Pulse {
         &self.s
     }
 
+    /// What `lvsctl status` shows of this director (docs/control.md).
+    pub fn status(&self, now: Instant) -> crate::status::Status {
+        let state = if self.exiting {
+            "stopping"
+        } else if self.linkfail {
+            "link failure"
+        } else if self.childfail {
+            "lvsd failure"
+        } else if self.active {
+            "active"
+        } else {
+            "standby"
+        };
+        let heard = self
+            .last_handled
+            .map(|(_, magic, at)| (magic, now.saturating_duration_since(at)));
+        let held = self.active && self.holding.is_none() && !self.s.switches.test_start;
+        crate::status::Status {
+            daemon: "pulse",
+            pid: std::process::id(),
+            role: match self.s.role {
+                crate::settings::Role::Primary => "primary",
+                crate::settings::Role::Backup => "backup",
+            },
+            state,
+            partner: crate::status::Partner {
+                address: self.s.partner_public.map(|a| a.to_string()),
+                alive: heard.is_some_and(|(_, ago)| ago < self.s.deadtime),
+                last_said: heard.map(|(magic, _)| magic.name()),
+                last_heard_ms_ago: heard.map(|(_, ago)| ago.as_millis() as u64),
+            },
+            addresses: if held {
+                self.s
+                    .takeover
+                    .iter()
+                    .map(|t| format!("{}/{} {}", t.addr, t.prefix, t.device))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            lvsd_pid: match self.lvsd {
+                Lvsd::Running(pid) | Lvsd::Stopping { pid, .. } => Some(pid),
+                Lvsd::Stopped | Lvsd::Starting => None,
+            },
+            keepalive_ms: self.s.keepalive.as_millis() as u64,
+            deadtime_ms: self.s.deadtime.as_millis() as u64,
+            heartbeat_auth: self.s.auth.to_string(),
+        }
+    }
+
     fn log(out: &mut Vec<Action>, text: &str) {
         out.push(Action::Log(text.to_string()));
     }

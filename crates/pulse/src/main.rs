@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use daemon::cli::{self, OptSpec};
+use daemon::control::ControlServer;
 use daemon::driver::Driver;
 use daemon::event_loop::{EventLoop, Ready};
 use daemon::log::{LegacyLog, Sinks};
@@ -72,6 +73,8 @@ const DEFAULT_PIDFILE: &str = "/var/run/pulse.pid";
 const DEFAULT_LVSD: &str = "/usr/sbin/lvsd";
 /// The event loop's tokens: heartbeat channels 0 and 1, link events.
 const LINKS: usize = 2;
+/// The control socket, and its clients after it.
+const CONTROL: usize = 10;
 /// The longest wait between two looks at the world.
 const MAX_WAIT: Duration = Duration::from_secs(5);
 
@@ -262,6 +265,12 @@ fn serve(
             return 1;
         }
     }
+    // The operator's socket beside the pid file (docs/control.md); pulse runs without
+    // it rather than not at all.
+    let socket = pid_path.with_extension("sock");
+    let mut control = ControlServer::bind(&socket, CONTROL, &events)
+        .map_err(|e| info!("no control socket {}: {e}", socket.display()))
+        .ok();
     let mut monitor = None;
     if settings.monitor_links {
         shell.watch_links(&settings);
@@ -288,6 +297,7 @@ fn serve(
         let deadline = [
             driver.next_deadline(),
             driver.exec.next_deadline(),
+            control.as_ref().and_then(ControlServer::next_deadline),
             Some(now + MAX_WAIT),
         ]
         .into_iter()
@@ -303,6 +313,11 @@ fn serve(
                         queue.push(shell::read_links(m, &mut driver.exec));
                     }
                 }
+                Ready::Source(t) if control.as_ref().is_some_and(|c| c.owns(t)) => {
+                    if let Some(c) = control.as_mut() {
+                        answer(c, t, &events, &driver.core);
+                    }
+                }
                 Ready::Source(i) => queue.extend(driver.exec.receive(i)),
                 Ready::Signal(SIGHUP) => queue.push(Event::Hangup),
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
@@ -310,9 +325,27 @@ fn serve(
                 _ => {}
             }
         }
+        if let Some(c) = control.as_mut() {
+            c.expire(&events, Instant::now());
+        }
         queue.push(Event::Tick);
         if let Some(code) = driver.dispatch_all(queue) {
             return code;
         }
+    }
+}
+
+/// Answers the control requests that arrived on `token` (docs/control.md).
+fn answer(control: &mut ControlServer, token: usize, events: &EventLoop, pulse: &Pulse) {
+    for req in control.ready(token, events, Instant::now()) {
+        let response = match req.command.as_str() {
+            "status" => {
+                let mut v = serde_json::to_value(pulse.status(Instant::now())).unwrap_or_default();
+                v["ok"] = true.into();
+                v
+            }
+            other => daemon::control::error(format!("unknown command {other:?}")),
+        };
+        control.reply(req.client, &response, events, Instant::now());
     }
 }

@@ -44,6 +44,17 @@ impl Magic {
         Magic::Held,
     ];
 
+    /// How status reports show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Magic::LvsRunning | Magic::FosRunning => "running",
+            Magic::LvsStopped | Magic::FosStopped => "stopped",
+            Magic::StopMe => "stop me",
+            Magic::Hold => "hold",
+            Magic::Held => "held",
+        }
+    }
+
     pub fn word(self) -> u32 {
         match self {
             Magic::LvsRunning => 0xBDAD_DBDA,

@@ -760,3 +760,69 @@ fn fos_mode_is_refused_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// pulse's answer to `status` on its control socket (beside its pid file).
+fn status(d: &Director) -> serde_json::Value {
+    let v = daemon::control::ask(
+        &d.dir.join("pulse.sock"),
+        &serde_json::json!({"command": "status"}),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    v
+}
+
+#[test]
+fn the_control_socket_reports_role_state_partner_and_addresses() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf(""));
+    let mut d2 = Director::new("d2", &lvs_cf(""));
+    start_in_order(&lan, &mut d1, &mut d2);
+    assert!(within(2.0, || has_vip(&lan, "d2")));
+    std::thread::sleep(Duration::from_millis(500));
+    let (s1, s2) = (status(&d1), status(&d2));
+    assert_eq!(
+        (s1["role"].as_str(), s1["state"].as_str()),
+        (Some("primary"), Some("standby")),
+        "{s1}"
+    );
+    assert_eq!(
+        (s2["role"].as_str(), s2["state"].as_str()),
+        (Some("backup"), Some("active")),
+        "{s2}"
+    );
+    assert_eq!(
+        s2["addresses"],
+        serde_json::json!([format!("{VIP}/24 eth0:1")])
+    );
+    assert_eq!(s1["addresses"], serde_json::json!([]));
+    // Each hears the other every keepalive (0.2 s): alive, and what it said.
+    assert_eq!(s1["partner"]["address"], D2);
+    assert_eq!(s1["partner"]["alive"], true);
+    assert_eq!(s1["partner"]["last_said"], "running");
+    assert_eq!(s2["partner"]["last_said"], "stopped");
+    assert!(
+        s1["partner"]["last_heard_ms_ago"].as_u64().unwrap() < 800,
+        "{s1}"
+    );
+    assert_eq!(s2["lvsd_pid"].as_u64().is_some(), true, "{s2}");
+    assert_eq!(
+        (s1["keepalive_ms"].as_u64(), s1["deadtime_ms"].as_u64()),
+        (Some(200), Some(800))
+    );
+    // d2 killed: d1 takes over, and its status says the partner went silent.
+    d2.kill9();
+    assert!(within(3.0, || has_vip(&lan, "d1")));
+    let s1 = status(&d1);
+    assert_eq!(s1["state"], "active", "{s1}");
+    assert_eq!(s1["partner"]["alive"], false, "{s1}");
+    // Unknown commands are answered as such.
+    let v = daemon::control::ask(
+        &d1.dir.join("pulse.sock"),
+        &serde_json::json!({"command": "drain"}),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(v["error"], "unknown command \"drain\"");
+}

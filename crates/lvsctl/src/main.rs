@@ -1,0 +1,129 @@
+//! `lvsctl`: the operator's view of a director, over the daemons' control sockets
+//! (docs/control.md).
+//!
+//!   lvsctl status [--json] [--watch[=SECONDS]] [--pulse-socket=PATH] [--lvsd-socket=PATH]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lvsctl::render::{render, Answer};
+use serde_json::{json, Value};
+
+const USAGE: &str = "Usage: lvsctl status [OPTIONS]
+
+Shows this director's role and its partner (from pulse) and each virtual service with its
+real servers, their health, weights, connections and rates (from lvsd and IPVS).
+
+  --json               one JSON object: {\"pulse\": ..., \"lvsd\": ...} (docs/control.md)
+  --watch[=SECONDS]    refresh in place every SECONDS (default 2) until interrupted
+  --pulse-socket=PATH  pulse's control socket (default /var/run/pulse.sock)
+  --lvsd-socket=PATH   lvsd's control socket (default /var/run/lvs.sock)
+  --version, --help
+";
+
+/// How long a daemon gets to answer.
+const ANSWER_LIMIT: Duration = Duration::from_secs(5);
+
+struct Options {
+    json: bool,
+    watch: Option<Duration>,
+    pulse: PathBuf,
+    lvsd: PathBuf,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        json: false,
+        watch: None,
+        pulse: PathBuf::from("/var/run/pulse.sock"),
+        lvsd: PathBuf::from("/var/run/lvs.sock"),
+    };
+    let mut command = None;
+    for a in args {
+        match a.as_str() {
+            "--json" => o.json = true,
+            "--watch" => o.watch = Some(Duration::from_secs(2)),
+            _ if a.starts_with("--watch=") => {
+                let secs: f64 = a["--watch=".len()..]
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s >= 0.1 && *s <= 3600.0)
+                    .ok_or_else(|| format!("bad --watch interval: {a} (0.1 to 3600 seconds)"))?;
+                o.watch = Some(Duration::from_secs_f64(secs));
+            }
+            _ if a.starts_with("--pulse-socket=") => o.pulse = a["--pulse-socket=".len()..].into(),
+            _ if a.starts_with("--lvsd-socket=") => o.lvsd = a["--lvsd-socket=".len()..].into(),
+            "status" if command.is_none() => command = Some("status"),
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    match command {
+        Some(_) => Ok(o),
+        None => Err("no command given".into()),
+    }
+}
+
+fn ask(path: &Path, what: &str) -> Answer {
+    match daemon::control::ask(path, &json!({"command": what}), ANSWER_LIMIT) {
+        Ok(v) if v["ok"] == true => Ok(v),
+        Ok(v) => Err(format!(
+            "{}: {}",
+            path.display(),
+            v["error"].as_str().unwrap_or("refused")
+        )),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn once(o: &Options) -> (String, bool) {
+    let pulse = ask(&o.pulse, "status");
+    let lvsd = ask(&o.lvsd, "status");
+    let anyone = pulse.is_ok() || lvsd.is_ok();
+    let text = if o.json {
+        let part = |a: &Answer| match a {
+            Ok(v) => (v.clone(), Value::Null),
+            Err(e) => (Value::Null, Value::String(e.clone())),
+        };
+        let ((p, pe), (l, le)) = (part(&pulse), part(&lvsd));
+        format!(
+            "{}\n",
+            json!({"pulse": p, "pulse_error": pe, "lvsd": l, "lvsd_error": le})
+        )
+    } else {
+        render(&pulse, &lvsd)
+    };
+    (text, anyone)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return;
+    }
+    if args.iter().any(|a| a == "--version") {
+        println!("lvsctl {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let o = match parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("lvsctl: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let Some(every) = o.watch else {
+        let (text, anyone) = once(&o);
+        print!("{text}");
+        // 1: neither daemon answered (nothing runs here, or no permission).
+        std::process::exit(if anyone { 0 } else { 1 });
+    };
+    loop {
+        let (text, _) = once(&o);
+        // Home and clear: the screen is redrawn in place.
+        print!("\x1b[H\x1b[2J{text}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        std::thread::sleep(every);
+    }
+}

@@ -1,0 +1,119 @@
+//! `lvsctl status` against a running lvsd (`--test-start`: no IPVS needed, no nanny):
+//! the control socket beside the pid file, the one-screen text, `--json`, and a missing
+//! pulse named as such.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testbed::{Daemon, TempDir};
+
+const CF: &str =
+    "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n\
+                  scheduler = rr\n sorry_server = 10.0.0.99\n\
+                  server a {\n address = 10.0.0.1\n active = 1\n weight = 3\n }\n\
+                  server b {\n address = 10.0.0.2\n active = 1\n }\n}\n";
+
+fn lvsctl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsctl"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// lvsd's binary, built beside this one.
+fn lvsd_bin() -> std::path::PathBuf {
+    let me = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lvsctl"));
+    me.with_file_name("lvsd")
+}
+
+#[test]
+fn status_shows_lvsd_services_and_says_pulse_is_missing() {
+    let lvsd = lvsd_bin();
+    if !lvsd.exists() {
+        panic!(
+            "build lvsd first (cargo build --workspace --bins): {}",
+            lvsd.display()
+        );
+    }
+    let d = TempDir::new("lvsctl");
+    std::fs::write(d.join("lvs.cf"), CF).unwrap();
+    let mut l = Daemon::spawn(
+        Command::new(&lvsd)
+            .args(["-n", "--test-start", "-c"])
+            .arg(d.join("lvs.cf"))
+            .arg("--pidfile")
+            .arg(d.join("lvs.pid")),
+    );
+    l.wait_for("starting virtual service", 5);
+    let sock = d.join("lvs.sock");
+    let start = Instant::now();
+    while !sock.exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lvsd_arg = format!("--lvsd-socket={}", sock.display());
+    let pulse_arg = format!("--pulse-socket={}", d.join("pulse.sock").display());
+    let (code, text, _) = lvsctl(&["status", &lvsd_arg, &pulse_arg]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.starts_with("director   pulse is not answering: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("pulse.sock: No such file or directory"),
+        "{text}"
+    );
+    assert!(text.contains("web  TCP 192.0.2.1:80  rr  nat"), "{text}");
+    // --test-start: no nanny, nothing in the kernel.
+    let a = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("a "))
+        .unwrap();
+    let cols: Vec<&str> = a.split_whitespace().collect();
+    assert_eq!(&cols[..2], ["a", "10.0.0.1:80"], "{a}");
+    assert_eq!(
+        &cols[2..7],
+        ["unknown", "not", "started", "out", "3"],
+        "{a}"
+    );
+    assert!(text.contains("sorry        10.0.0.99:80"), "{text}");
+
+    let (code, json, _) = lvsctl(&["status", "--json", &lvsd_arg, &pulse_arg]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(v["pulse"].is_null());
+    assert!(v["pulse_error"].as_str().unwrap().contains("pulse.sock"));
+    let s = &v["lvsd"]["services"][0];
+    assert_eq!(s["name"], "web");
+    assert_eq!(s["real_servers"][0]["configured_weight"], 3);
+    assert_eq!(s["real_servers"][1]["address"], "10.0.0.2:80");
+    assert_eq!(v["lvsd"]["pid"], l.child.id());
+
+    // lvsd gone: the socket goes with it, and lvsctl says nothing answers (exit 1).
+    l.signal(libc::SIGTERM);
+    assert_eq!(l.wait(), Some(0));
+    assert!(!sock.exists(), "the socket is removed at exit");
+    let (code, text, _) = lvsctl(&["status", &lvsd_arg, &pulse_arg]);
+    assert_eq!(code, 1);
+    assert!(text.contains("lvsd is not answering"), "{text}");
+}
+
+#[test]
+fn bad_command_lines_are_refused_with_the_usage() {
+    let (code, _, err) = lvsctl(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("lvsctl: unknown argument: frobnicate\nUsage: lvsctl status"),
+        "{err}"
+    );
+    let (code, _, err) = lvsctl(&["status", "--watch=0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad --watch interval"), "{err}");
+    let (code, out, _) = lvsctl(&["--version"]);
+    assert_eq!((code, out.trim()), (0, "lvsctl 0.1.0"));
+}
