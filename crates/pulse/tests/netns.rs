@@ -806,7 +806,7 @@ fn the_control_socket_reports_role_state_partner_and_addresses() {
         s1["partner"]["last_heard_ms_ago"].as_u64().unwrap() < 800,
         "{s1}"
     );
-    assert_eq!(s2["lvsd_pid"].as_u64().is_some(), true, "{s2}");
+    assert!(s2["lvsd_pid"].as_u64().is_some(), "{s2}");
     assert_eq!(
         (s1["keepalive_ms"].as_u64(), s1["deadtime_ms"].as_u64()),
         (Some(200), Some(800))
