@@ -2,6 +2,7 @@
 //! (docs/control.md).
 //!
 //!   lvsctl status [--json] [--watch[=SECONDS]] [--pulse-socket=PATH] [--lvsd-socket=PATH]
+//!   lvsctl drain|enable VIRTUAL SERVER [--lvsd-socket=PATH]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,9 +11,14 @@ use lvsctl::render::{render, Answer};
 use serde_json::{json, Value};
 
 const USAGE: &str = "Usage: lvsctl status [OPTIONS]
+       lvsctl drain VIRTUAL SERVER [--lvsd-socket=PATH]
+       lvsctl enable VIRTUAL SERVER [--lvsd-socket=PATH]
 
-Shows this director's role and its partner (from pulse) and each virtual service with its
-real servers, their health, weights, connections and rates (from lvsd and IPVS).
+status shows this director's role and its partner (from pulse) and each virtual service
+with its real servers, their health, weights, connections and rates (from lvsd and IPVS).
+drain sets real server SERVER of virtual service VIRTUAL (their lvs.cf names) to weight 0:
+established connections finish, new ones go elsewhere; it stays drained across nanny
+restarts, reloads and lvsd restarts until enable gives it its configured weight back.
 
   --json               one JSON object: {\"pulse\": ..., \"lvsd\": ...} (docs/control.md)
   --watch[=SECONDS]    refresh in place every SECONDS (default 2) until interrupted
@@ -25,20 +31,30 @@ real servers, their health, weights, connections and rates (from lvsd and IPVS).
 const ANSWER_LIMIT: Duration = Duration::from_secs(5);
 
 struct Options {
+    /// `status`, or `drain`/`enable` with the virtual service and real server names.
+    command: Command,
     json: bool,
     watch: Option<Duration>,
     pulse: PathBuf,
     lvsd: PathBuf,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+enum Command {
+    Status,
+    Drain { drain: bool, vs: String, rs: String },
+}
+
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
+        command: Command::Status,
         json: false,
         watch: None,
         pulse: PathBuf::from("/var/run/pulse.sock"),
         lvsd: PathBuf::from("/var/run/lvs.sock"),
     };
-    let mut command = None;
+    let mut command: Option<&str> = None;
+    let mut names = Vec::new();
     for a in args {
         match a.as_str() {
             "--json" => o.json = true,
@@ -53,14 +69,24 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             _ if a.starts_with("--pulse-socket=") => o.pulse = a["--pulse-socket=".len()..].into(),
             _ if a.starts_with("--lvsd-socket=") => o.lvsd = a["--lvsd-socket=".len()..].into(),
-            "status" if command.is_none() => command = Some("status"),
+            "status" | "drain" | "enable" if command.is_none() => command = Some(a),
+            _ if matches!(command, Some("drain" | "enable")) && !a.starts_with('-') => {
+                names.push(a.clone())
+            }
             other => return Err(format!("unknown argument: {other}")),
         }
     }
-    match command {
-        Some(_) => Ok(o),
-        None => Err("no command given".into()),
-    }
+    o.command = match (command, names.as_slice()) {
+        (Some("status"), _) => Command::Status,
+        (Some(c), [vs, rs]) => Command::Drain {
+            drain: c == "drain",
+            vs: vs.clone(),
+            rs: rs.clone(),
+        },
+        (Some(c), _) => return Err(format!("{c} takes a virtual service and a real server")),
+        (None, _) => return Err("no command given".into()),
+    };
+    Ok(o)
 }
 
 fn ask(path: &Path, what: &str) -> Answer {
@@ -112,6 +138,22 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Command::Drain { drain, vs, rs } = &o.command {
+        let request = json!({"command": if *drain { "drain" } else { "enable" },
+                             "virtual": vs, "server": rs});
+        match daemon::control::ask(&o.lvsd, &request, ANSWER_LIMIT) {
+            Ok(v) if v["ok"] == true => println!("{}", v["message"].as_str().unwrap_or("done")),
+            Ok(v) => {
+                eprintln!("lvsctl: {}", v["error"].as_str().unwrap_or("refused"));
+                std::process::exit(1);
+            }
+            Err(e) => {
+                eprintln!("lvsctl: lvsd is not answering: {}: {e}", o.lvsd.display());
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let Some(every) = o.watch else {
         let (text, anyone) = once(&o);
         print!("{text}");

@@ -132,12 +132,17 @@ fn services(o: &mut String, l: &Value) {
 }
 
 fn real_server(o: &mut String, rs: &Value) {
+    let drained = if rs["drained"] == true {
+        "  DRAINED"
+    } else {
+        ""
+    };
     let k = &rs["kernel"];
     let dash = || "-".to_string();
     let num = |v: &Value| v.as_u64().map_or_else(dash, |n| n.to_string());
     let _ = writeln!(
         o,
-        "  {:<12} {:<24} {:<8} {:<11} {:>6} {:>6} {:>7} {:>7} {:>9} {:>6} {:>10} {:>10}",
+        "  {:<12} {:<24} {:<8} {:<11} {:>6} {:>6} {:>7} {:>7} {:>9} {:>6} {:>10} {:>10}{drained}",
         text(rs, "name"),
         text(rs, "address"),
         text(rs, "health"),
@@ -184,6 +189,7 @@ mod tests {
                             "stats": {"connections": 120, "connections_per_second": 2,
                                       "bytes_in_per_second": 100, "bytes_out_per_second": 900}}},
                 {"name": "b", "address": "10.0.0.22:80", "configured_weight": 1, "health": "down",
+                 "drained": true,
                  "monitor": "restarting", "monitor_pid": null, "kernel": null}]}]})
     }
 
@@ -228,6 +234,8 @@ mod tests {
             .unwrap();
         let cols: Vec<&str> = b.split_whitespace().collect();
         assert_eq!(&cols[2..6], ["down", "restarting", "out", "1"], "{b}");
+        assert!(b.ends_with("  DRAINED"), "{b}");
+        assert!(!a.contains("DRAINED"), "{a}");
         assert!(
             s.contains("sorry        10.0.0.99:80             standing by"),
             "{s}"

@@ -29,7 +29,13 @@ fn lvsctl(args: &[&str]) -> (i32, String, String) {
 /// lvsd's binary, built beside this one.
 fn lvsd_bin() -> std::path::PathBuf {
     let me = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lvsctl"));
-    me.with_file_name("lvsd")
+    let lvsd = me.with_file_name("lvsd");
+    assert!(
+        lvsd.exists(),
+        "build lvsd first (cargo build --workspace --bins): {}",
+        lvsd.display()
+    );
+    lvsd
 }
 
 #[test]
@@ -43,19 +49,8 @@ fn status_shows_lvsd_services_and_says_pulse_is_missing() {
     }
     let d = TempDir::new("lvsctl");
     std::fs::write(d.join("lvs.cf"), CF).unwrap();
-    let mut l = Daemon::spawn(
-        Command::new(&lvsd)
-            .args(["-n", "--test-start", "-c"])
-            .arg(d.join("lvs.cf"))
-            .arg("--pidfile")
-            .arg(d.join("lvs.pid")),
-    );
-    l.wait_for("starting virtual service", 5);
+    let mut l = start_lvsd(&d);
     let sock = d.join("lvs.sock");
-    let start = Instant::now();
-    while !sock.exists() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let lvsd_arg = format!("--lvsd-socket={}", sock.display());
     let pulse_arg = format!("--pulse-socket={}", d.join("pulse.sock").display());
     let (code, text, _) = lvsctl(&["status", &lvsd_arg, &pulse_arg]);
@@ -116,4 +111,88 @@ fn bad_command_lines_are_refused_with_the_usage() {
     assert!(err.contains("bad --watch interval"), "{err}");
     let (code, out, _) = lvsctl(&["--version"]);
     assert_eq!((code, out.trim()), (0, "lvsctl 0.1.0"));
+}
+
+/// lvsd `--test-start` on `dir`'s lvs.cf, its control socket up.
+fn start_lvsd(d: &TempDir) -> Daemon {
+    let l = Daemon::spawn(
+        Command::new(lvsd_bin())
+            .args(["-n", "--test-start", "-c"])
+            .arg(d.join("lvs.cf"))
+            .arg("--pidfile")
+            .arg(d.join("lvs.pid")),
+    );
+    l.wait_for("starting virtual service", 5);
+    let start = Instant::now();
+    while !d.join("lvs.sock").exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    l
+}
+
+fn drained(d: &TempDir) -> Vec<bool> {
+    let arg = format!("--lvsd-socket={}", d.join("lvs.sock").display());
+    let (_, json, _) = lvsctl(&["status", "--json", &arg, "--pulse-socket=/nonexistent"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    v["lvsd"]["services"][0]["real_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["drained"] == true)
+        .collect()
+}
+
+#[test]
+fn drain_and_enable_by_name_persist_across_an_lvsd_restart() {
+    let d = TempDir::new("lvsctl-drain");
+    std::fs::write(d.join("lvs.cf"), CF).unwrap();
+    let mut l = start_lvsd(&d);
+    let arg = format!("--lvsd-socket={}", d.join("lvs.sock").display());
+    assert_eq!(
+        lvsctl(&["drain", "web", "b", &arg]),
+        (0, "web/b drained\n".into(), String::new())
+    );
+    assert_eq!(drained(&d), [false, true]);
+    assert_eq!(
+        std::fs::read_to_string(d.join("lvs.drained")).unwrap(),
+        "-t 192.0.2.1:80 -r 10.0.0.2:80\n"
+    );
+    l.wait_for("web/b drained by the operator (weight 0 until enabled)", 5);
+    let (_, text, _) = lvsctl(&["status", &arg, "--pulse-socket=/nonexistent"]);
+    let b = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("b "))
+        .unwrap();
+    assert!(b.ends_with("DRAINED"), "{text}");
+    // Unknown names: a clear error, exit 1.
+    assert_eq!(
+        lvsctl(&["drain", "web", "zz", &arg]),
+        (
+            1,
+            String::new(),
+            "lvsctl: no active real server \"zz\" in web\n".into()
+        )
+    );
+    assert_eq!(
+        lvsctl(&["enable", "nope", "a", &arg]),
+        (
+            1,
+            String::new(),
+            "lvsctl: no active virtual service \"nope\"\n".into()
+        )
+    );
+    // lvsd restarted: still drained, until enabled.
+    l.signal(libc::SIGTERM);
+    assert_eq!(l.wait(), Some(0));
+    let _l = start_lvsd(&d);
+    assert_eq!(drained(&d), [false, true]);
+    assert_eq!(lvsctl(&["enable", "web", "b", &arg]).1, "web/b enabled\n");
+    assert_eq!(drained(&d), [false, false]);
+    assert!(!d.join("lvs.drained").exists(), "nothing drained: no file");
+    let (code, _, err) = lvsctl(&["drain", "web"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("lvsctl: drain takes a virtual service and a real server"),
+        "{err}"
+    );
 }

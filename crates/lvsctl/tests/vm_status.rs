@@ -31,61 +31,92 @@ fn witness(ns: &TestNs) -> Vec<(String, Vec<u64>)> {
         .collect()
 }
 
-#[test]
-#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
-fn status_figures_are_the_kernels() {
-    let ns = TestNs::enter("lvsctl-status");
-    let mut servers = vec![RealServer::new(&ns, 1), RealServer::new(&ns, 2)];
-    for s in &mut servers {
-        s.start_http(80);
-    }
-    ns.exec(&["ip", "addr", "add", "192.0.2.1/32", "dev", "lo"]);
-    let client = Client::new(&ns);
-    let dir = TempDir::new("lvsctl-vm");
-    let cf = format!(
-        "serial_no = 1\nservice = lvs\nnetwork = nat\nvirtual web {{\n  active = 1\n  \
+/// Two real servers (a 10.1.0.2, b 10.2.0.2) behind lvsd's `web` (rr, VIP 192.0.2.1 on
+/// lo), a client, and lvsd with both in the table.
+struct Bed {
+    ns: TestNs,
+    _servers: Vec<RealServer>,
+    client: Client,
+    dir: TempDir,
+    _lvsd: Daemon,
+}
+
+impl Bed {
+    fn new(label: &str) -> Bed {
+        let ns = TestNs::enter(label);
+        let mut servers = vec![RealServer::new(&ns, 1), RealServer::new(&ns, 2)];
+        for s in &mut servers {
+            s.start_http(80);
+        }
+        ns.exec(&["ip", "addr", "add", "192.0.2.1/32", "dev", "lo"]);
+        let client = Client::new(&ns);
+        let dir = TempDir::new(label);
+        let cf = format!(
+            "serial_no = 1\nservice = lvs\nnetwork = nat\nvirtual web {{\n  active = 1\n  \
          address = 192.0.2.1 eth0:1\n  port = 80\n  scheduler = rr\n  timeout = 1\n  \
          reentry = 1\n  send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n  expect = \"HTTP/1.0 200\"\n  \
          client_monitor = {}\n{}{}}}\n",
-        sibling("nanny").display(),
-        server("a", "10.1.0.2", 1),
-        server("b", "10.2.0.2", 1)
-    );
-    std::fs::write(dir.join("lvs.cf"), cf).unwrap();
-    let _lvsd = Daemon::spawn(
-        Command::new(sibling("lvsd"))
-            .args(["-n", "-c"])
-            .arg(dir.join("lvs.cf"))
-            .arg("--pidfile")
-            .arg(dir.join("lvs.pid")),
-    );
-    assert!(
-        eventually(15, || witness(&ns).len() == 2),
-        "{:?}",
-        witness(&ns)
-    );
+            sibling("nanny").display(),
+            server("a", "10.1.0.2", 1),
+            server("b", "10.2.0.2", 1)
+        );
+        std::fs::write(dir.join("lvs.cf"), cf).unwrap();
+        let lvsd = Daemon::spawn(
+            Command::new(sibling("lvsd"))
+                .args(["-n", "-c"])
+                .arg(dir.join("lvs.cf"))
+                .arg("--pidfile")
+                .arg(dir.join("lvs.pid")),
+        );
+        assert!(
+            eventually(15, || witness(&ns).len() == 2),
+            "{:?}",
+            witness(&ns)
+        );
+        Bed {
+            ns,
+            _servers: servers,
+            client,
+            dir,
+            _lvsd: lvsd,
+        }
+    }
+
+    fn lvsctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_lvsctl"))
+            .args(args)
+            .arg(format!(
+                "--lvsd-socket={}",
+                self.dir.join("lvs.sock").display()
+            ))
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn status_figures_are_the_kernels() {
+    let bed = Bed::new("lvsctl-status");
+    let (ns, client) = (&bed.ns, &bed.client);
     for _ in 0..20 {
         assert!(client.get("http://192.0.2.1/").is_some());
     }
     let status = || -> Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_lvsctl"))
-            .args(["status", "--json"])
-            .arg(format!("--lvsd-socket={}", dir.join("lvs.sock").display()))
-            .arg(format!(
-                "--pulse-socket={}",
-                dir.join("none.sock").display()
-            ))
-            .output()
-            .unwrap();
+        let out = bed.lvsctl(&["status", "--json", "--pulse-socket=/nonexistent"]);
         serde_json::from_slice(&out.stdout).unwrap()
     };
     // The kernel folds its per-CPU counters into the totals every 2 s (its estimator):
     // wait until all 20 connections are counted, then compare.
     let counted = |v: &Value| v["lvsd"]["services"][0]["stats"]["connections"].as_u64();
-    assert!(eventually(10, || counted(&status()) == Some(20)), "{}", status());
+    assert!(
+        eventually(10, || counted(&status()) == Some(20)),
+        "{}",
+        status()
+    );
     let v = status();
     let service = &v["lvsd"]["services"][0];
-    let seen = witness(&ns);
+    let seen = witness(ns);
     let mut total = 0;
     for rs in service["real_servers"].as_array().unwrap() {
         let addr = rs["address"].as_str().unwrap();
@@ -110,15 +141,7 @@ fn status_figures_are_the_kernels() {
         "{service}"
     );
     // The one-screen text shows the same connection counts.
-    let out = Command::new(env!("CARGO_BIN_EXE_lvsctl"))
-        .arg("status")
-        .arg(format!("--lvsd-socket={}", dir.join("lvs.sock").display()))
-        .arg(format!(
-            "--pulse-socket={}",
-            dir.join("none.sock").display()
-        ))
-        .output()
-        .unwrap();
+    let out = bed.lvsctl(&["status", "--pulse-socket=/nonexistent"]);
     let text = String::from_utf8_lossy(&out.stdout);
     for (name, addr) in [("a", "10.1.0.2:80"), ("b", "10.2.0.2:80")] {
         let line = text
@@ -133,4 +156,120 @@ fn status_figures_are_the_kernels() {
             "{text}"
         );
     }
+}
+
+/// In the client's namespace: connects to the VIP at once, sends its request only when a
+/// line arrives on stdin, then prints the answer's body (the real server's address).
+const HELD: &str = "import socket,sys\ns=socket.create_connection(('192.0.2.1',80),timeout=20)\n\
+print('connected',flush=True)\nsys.stdin.readline()\ns.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n\
+data=b''\nwhile True:\n    b=s.recv(4096)\n    if not b: break\n    data+=b\n\
+print(data.split(b'\\r\\n\\r\\n',1)[1].decode(),flush=True)\n";
+
+/// `ipvsadm -Ln` destinations as (address, weight, active, inactive).
+fn table(ns: &TestNs) -> Vec<(String, u32, u32, u32)> {
+    ns.exec(&["ipvsadm", "-Ln"])
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-> "))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                f[0].to_string(),
+                f[2].parse().ok()?,
+                f[3].parse().ok()?,
+                f[4].parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn a_drained_server_finishes_its_connection_gets_no_new_ones_and_comes_back() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let bed = Bed::new("lvsctl-drain");
+    let mut held = Command::new("ip")
+        .args(["netns", "exec", &bed.client.ns, "python3", "-c", HELD])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(held.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "connected");
+    // The server holding the connection (rr: either) is the one drained.
+    let mut holder = String::new();
+    assert!(eventually(5, || {
+        holder = table(&bed.ns)
+            .into_iter()
+            .find(|d| d.2 == 1)
+            .map(|d| d.0)
+            .unwrap_or_default();
+        !holder.is_empty()
+    }));
+    let (name, other) = if holder == "10.1.0.2:80" {
+        ("a", "10.2.0.2")
+    } else {
+        ("b", "10.1.0.2")
+    };
+    let out = bed.lvsctl(&["drain", "web", name]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("web/{name} drained\n")
+    );
+    // Weight 0 at once (its nanny restarted, the entry kept), the connection still there.
+    assert!(
+        eventually(10, || table(&bed.ns)
+            .iter()
+            .any(|d| d.0 == holder && d.1 == 0 && d.2 == 1)),
+        "{:?}",
+        table(&bed.ns)
+    );
+    // New connections all go to the other server...
+    for _ in 0..10 {
+        let body = bed.client.get("http://192.0.2.1/").expect("answered");
+        assert_eq!(
+            body.trim(),
+            other,
+            "a new connection reached the drained server"
+        );
+    }
+    // ...and the held one finishes on the drained server.
+    held.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let body = lines.next().unwrap().unwrap();
+    assert_eq!(body.trim(), holder.trim_end_matches(":80"));
+    held.wait().unwrap();
+    let status = bed.lvsctl(&["status", "--json", "--pulse-socket=/nonexistent"]);
+    let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let rs = v["lvsd"]["services"][0]["real_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (rs["drained"].as_bool(), rs["kernel"]["weight"].as_u64()),
+        (Some(true), Some(0))
+    );
+    // Enabled: weight 1 again, and it serves.
+    let out = bed.lvsctl(&["enable", "web", name]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("web/{name} enabled\n")
+    );
+    assert!(
+        eventually(10, || table(&bed.ns)
+            .iter()
+            .any(|d| d.0 == holder && d.1 == 1)),
+        "{:?}",
+        table(&bed.ns)
+    );
+    let bodies: Vec<String> = (0..4)
+        .filter_map(|_| bed.client.get("http://192.0.2.1/"))
+        .map(|b| b.trim().to_string())
+        .collect();
+    assert!(
+        bodies.iter().any(|b| *b == holder.trim_end_matches(":80")),
+        "{bodies:?}"
+    );
 }

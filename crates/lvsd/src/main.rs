@@ -169,6 +169,8 @@ struct Setup {
     reloader: Reloader,
     control: Option<ControlServer>,
     config_path: PathBuf,
+    /// The real servers drained by the operator, across restarts (`lvs.drained`).
+    drained_path: PathBuf,
 }
 
 impl Setup {
@@ -201,6 +203,7 @@ impl Setup {
             reloader,
             control,
             config_path: config_path.to_path_buf(),
+            drained_path: pid_path.with_extension("drained"),
         })
     }
 }
@@ -213,8 +216,11 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
         mut reloader,
         mut control,
         config_path,
+        drained_path,
     } = setup;
-    let (manager, first) = Manager::start(config, flags, test_start, Instant::now());
+    let drained = lvsd::drained::load(&drained_path);
+    let (manager, first) =
+        Manager::start_drained(config, flags, test_start, drained, Instant::now());
     let mut driver = Driver::new(manager, shell);
     if let Some(code) = driver.carry_out(first) {
         return code;
@@ -248,7 +254,9 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
                 Ready::Source(t) if control.as_ref().is_some_and(|c| c.owns(t)) => {
                     if let Some(c) = control.as_mut() {
-                        answer(c, t, &events, &mut driver, &config_path);
+                        if let Some(code) = answer(c, t, &events, &mut driver, &config_path) {
+                            return code;
+                        }
                     }
                 }
                 // SIGCHLD: reaped above. SIGUSR1/2 killed legacy lvsd; ignored here.
@@ -265,14 +273,16 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
     }
 }
 
-/// Answers the control requests that arrived on `token` (docs/control.md).
+/// Answers the control requests that arrived on `token` (docs/control.md). `Some(code)`
+/// if what a request led to ended lvsd.
 fn answer(
     control: &mut ControlServer,
     token: usize,
     events: &EventLoop,
     driver: &mut Driver<Manager, Shell>,
     config_path: &Path,
-) {
+) -> Option<i32> {
+    let mut exit = None;
     for req in control.ready(token, events, Instant::now()) {
         let response = match req.command.as_str() {
             "status" => {
@@ -288,9 +298,34 @@ fn answer(
                 v["ok"] = true.into();
                 v
             }
+            command @ ("drain" | "enable") => {
+                let (response, code) = drain(driver, command == "drain", &req.body);
+                exit = exit.or(code);
+                response
+            }
             other => daemon::control::error(format!("unknown command {other:?}")),
         };
         control.reply(req.client, &response, events, Instant::now());
+    }
+    exit
+}
+
+/// `{"command":"drain"|"enable","virtual":NAME,"server":NAME}` (docs/control.md).
+fn drain(
+    driver: &mut Driver<Manager, Shell>,
+    drain: bool,
+    body: &serde_json::Value,
+) -> (serde_json::Value, Option<i32>) {
+    let (Some(vs), Some(rs)) = (body["virtual"].as_str(), body["server"].as_str()) else {
+        let e = "name the \"virtual\" service and the \"server\"";
+        return (daemon::control::error(e), None);
+    };
+    match driver.core.set_drained(vs, rs, drain, Instant::now()) {
+        Ok((message, actions)) => {
+            let code = driver.carry_out(actions);
+            (serde_json::json!({"ok": true, "message": message}), code)
+        }
+        Err(e) => (daemon::control::error(e), None),
     }
 }
 

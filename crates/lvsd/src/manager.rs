@@ -96,6 +96,8 @@ pub enum Action {
     Kill {
         pid: u32,
     },
+    /// Remember the drained real servers across lvsd restarts (`lvs.drained`).
+    StoreDrained(BTreeSet<NannyKey>),
     Exit(i32),
 }
 
@@ -189,6 +191,9 @@ pub struct Manager {
     next_audit: Instant,
     phase: Phase,
     sweep: Sweep,
+    /// Real servers the operator drained (`lvsctl drain`): their nannies run with weight
+    /// 0 until enabled, across nanny restarts, reloads and lvsd restarts.
+    drained: BTreeSet<NannyKey>,
 }
 
 /// The sorry server of a virtual: weight 1, the virtual's forwarding method, the
@@ -252,6 +257,18 @@ impl Manager {
         test_start: bool,
         now: Instant,
     ) -> (Manager, Vec<Action>) {
+        Manager::start_drained(config, flags, test_start, BTreeSet::new(), now)
+    }
+
+    /// Start-up with the real servers drained before (`lvs.drained`); the ones lvs.cf no
+    /// longer names are forgotten.
+    pub fn start_drained(
+        config: Config,
+        flags: LvsdFlags,
+        test_start: bool,
+        drained: BTreeSet<NannyKey>,
+        now: Instant,
+    ) -> (Manager, Vec<Action>) {
         let mut out = Vec::new();
         if let Some(t) = timeouts(&config) {
             out.push(Action::SetTimeouts(t));
@@ -278,8 +295,11 @@ impl Manager {
             } else {
                 Sweep::Due(None)
             },
+            drained: BTreeSet::new(),
         };
-        let all = nannies(&m.config, m.flags);
+        let known: BTreeSet<NannyKey> = real_servers(&m.config).map(|(k, _, _)| k).collect();
+        m.drained = drained.intersection(&known).copied().collect();
+        let all = m.nanny_argvs(&m.config);
         m.add_nannies(now, &all);
         out.push(Action::Reconcile {
             desired: desired(&m.config),
@@ -299,6 +319,79 @@ impl Manager {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Every nanny's command line: a drained server's nanny gets weight 0 (nanny keeps a
+    /// configured 0: the server stays in the table, established connections finish, new
+    /// ones go elsewhere).
+    fn nanny_argvs(&self, c: &Config) -> BTreeMap<NannyKey, Vec<String>> {
+        if self.drained.is_empty() {
+            return nannies(c, self.flags);
+        }
+        let mut c = c.clone();
+        for vs in c.virtuals.iter_mut() {
+            let Some(service) = vs.service_key() else {
+                continue;
+            };
+            for rs in vs.servers.iter_mut() {
+                let Some(server) = rs.address.as_ref().map(|a| a.addr) else {
+                    continue;
+                };
+                let key = NannyKey {
+                    service,
+                    server,
+                    port: rs.port,
+                };
+                if self.drained.contains(&key) {
+                    rs.weight = 0;
+                }
+            }
+        }
+        nannies(&c, self.flags)
+    }
+
+    /// `lvsctl drain` / `enable`: the real server `rs` of the virtual service `vs` (by
+    /// their lvs.cf names) at weight 0 until enabled, or back to its configured weight
+    /// (by slow start). Its nanny is restarted with the new weight and adopts the entry,
+    /// so the server never leaves the table. Returns what to tell the operator.
+    pub fn set_drained(
+        &mut self,
+        vs: &str,
+        rs: &str,
+        drain: bool,
+        now: Instant,
+    ) -> Result<(String, Vec<Action>), String> {
+        let Some(v) = self.config.active_virtuals().find(|v| v.name == vs) else {
+            return Err(format!("no active virtual service {vs:?}"));
+        };
+        let Some((key, _, _)) =
+            real_servers(&self.config).find(|(_, v2, r)| std::ptr::eq(*v2, v) && r.name == rs)
+        else {
+            return Err(format!("no active real server {rs:?} in {vs}"));
+        };
+        let changed = if drain {
+            self.drained.insert(key)
+        } else {
+            self.drained.remove(&key)
+        };
+        let what = if drain { "drained" } else { "enabled" };
+        if !changed {
+            return Ok((format!("{vs}/{rs} is already {what}"), Vec::new()));
+        }
+        let mut out = vec![
+            Action::Log(format!(
+                "{vs}/{rs} {what} by the operator{}",
+                if drain {
+                    " (weight 0 until enabled)"
+                } else {
+                    ""
+                }
+            )),
+            Action::StoreDrained(self.drained.clone()),
+        ];
+        let config = self.config.clone();
+        self.reload(config, now, &mut out);
+        Ok((format!("{vs}/{rs} {what}"), out))
     }
 
     /// Each active virtual service as `lvsctl status` shows it, without the kernel's
@@ -347,6 +440,7 @@ impl Manager {
                     address: addr.to_string(),
                     addr,
                     configured_weight: rs.weight,
+                    drained: self.drained.contains(&key),
                     health: match nanny.and_then(|n| n.active) {
                         Some(true) => "up",
                         Some(false) => "down",
@@ -531,7 +625,11 @@ impl Manager {
                         key.server,
                         key.port,
                         self.config.network_of(vs).forward_method(),
-                        nanny::monitor::initial_weight(rs.weight),
+                        if self.drained.contains(&key) {
+                            0
+                        } else {
+                            nanny::monitor::initial_weight(rs.weight)
+                        },
                     ),
                 })
             })
@@ -667,9 +765,14 @@ impl Manager {
         BTreeMap<NannyKey, u32>,
         Vec<Action>,
     ) {
+        let known: BTreeSet<NannyKey> = real_servers(new).map(|(k, _, _)| k).collect();
+        if !self.drained.is_subset(&known) {
+            self.drained.retain(|k| known.contains(k));
+            out.push(Action::StoreDrained(self.drained.clone()));
+        }
         let plan = crate::reload::diff(
             self.nannies.iter().map(|(k, n)| (k, &n.argv)),
-            nannies(new, self.flags),
+            self.nanny_argvs(new),
         );
         let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
         // Servers that get their first nanny are checked by lvsd first, as at start-up.
@@ -1391,5 +1494,130 @@ mod tests {
             Instant::now(),
         ));
         assert!(spawned(&all).is_empty());
+    }
+
+    /// Runs `set_drained` through the sim's driver; the actions carried out.
+    fn drain(sim: &mut Sim, vs: &str, rs: &str, on: bool) -> (String, Vec<Action>) {
+        let now = sim.d.exec.now;
+        let (message, actions) = sim.d.core.set_drained(vs, rs, on, now).unwrap();
+        sim.d.carry_out(actions);
+        (message, std::mem::take(&mut sim.d.exec.seen))
+    }
+
+    fn spawned_weight(out: &[Action]) -> Option<String> {
+        out.iter().find_map(|a| match a {
+            Action::Spawn { argv, .. } => {
+                let i = argv.iter().position(|x| x == "-w")?;
+                Some(argv[i + 1].clone())
+            }
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn drain_restarts_the_nanny_at_weight_0_and_enable_gives_the_weight_back() {
+        let (mut sim, _) = Sim::start(BASE);
+        let old = sim.pid("10.0.0.1");
+        let (message, out) = drain(&mut sim, "web", "a", true);
+        assert_eq!(message, "web/a drained");
+        assert_eq!(
+            logs(&out),
+            ["web/a drained by the operator (weight 0 until enabled)"]
+        );
+        let key = NannyKey {
+            service: ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80),
+            server: ipvs::ip("10.0.0.1"),
+            port: 80,
+        };
+        assert!(out.contains(&Action::StoreDrained([key].into())), "{out:?}");
+        // Killed, not stopped: the entry stays for the new nanny, which adopts it at 0.
+        assert!(out.contains(&Action::Kill { pid: old }), "{out:?}");
+        assert!(ipvs_ops(&out).is_empty(), "{out:?}");
+        let out = sim.feed(Event::Exited {
+            pid: old,
+            status: ExitStatus::Code(0),
+        });
+        assert_eq!(spawned_weight(&out).as_deref(), Some("0"));
+        assert!(sim.d.core.status()[0].real_servers[0].drained);
+        // Again: nothing to do.
+        let (message, out) = drain(&mut sim, "web", "a", true);
+        assert_eq!(
+            (message.as_str(), out.len()),
+            ("web/a is already drained", 0)
+        );
+        // A reload that changes nothing else keeps it drained (its nanny untouched).
+        let out = sim.feed(Event::Reload(Box::new(cfg(BASE))));
+        assert!(spawned(&out).is_empty() && !out.iter().any(|a| matches!(a, Action::Kill { .. })));
+        // Enabled: the configured weight (1) again.
+        let drained_pid = sim.pid("10.0.0.1");
+        let (_, out) = drain(&mut sim, "web", "a", false);
+        assert!(out.contains(&Action::StoreDrained(BTreeSet::new())));
+        assert!(out.contains(&Action::Kill { pid: drained_pid }));
+        let out = sim.feed(Event::Exited {
+            pid: drained_pid,
+            status: ExitStatus::Code(0),
+        });
+        assert_eq!(spawned_weight(&out).as_deref(), Some("1"));
+        assert!(!sim.d.core.status()[0].real_servers[0].drained);
+    }
+
+    #[test]
+    fn unknown_names_are_refused_and_a_drained_server_survives_a_restart() {
+        let (mut sim, _) = Sim::start(BASE);
+        let now = sim.d.exec.now;
+        assert_eq!(
+            sim.d.core.set_drained("www", "a", true, now).unwrap_err(),
+            "no active virtual service \"www\""
+        );
+        assert_eq!(
+            sim.d.core.set_drained("web", "c", true, now).unwrap_err(),
+            "no active real server \"c\" in web"
+        );
+        // lvsd restarted with lvs.drained: the nanny starts at 0, the sweep adds it at 0;
+        // a key lvs.cf no longer names is forgotten.
+        let key = |server: &str| NannyKey {
+            service: ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80),
+            server: ipvs::ip(server),
+            port: 80,
+        };
+        let (m, first) = Manager::start_drained(
+            cfg(BASE),
+            LvsdFlags::default(),
+            false,
+            [key("10.0.0.2"), key("10.9.9.9")].into(),
+            now,
+        );
+        let spawns: Vec<(String, String)> = first
+            .iter()
+            .chain(
+                m.sweep_items(None)
+                    .iter()
+                    .map(|i| Action::Spawn {
+                        key: i.key,
+                        argv: i.argv.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .iter(),
+            )
+            .filter_map(|a| match a {
+                Action::Spawn { key, argv } => {
+                    let i = argv.iter().position(|x| x == "-w")?;
+                    Some((key.server.to_string(), argv[i + 1].clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            spawns.contains(&("10.0.0.2".into(), "0".into())),
+            "{spawns:?}"
+        );
+        assert!(
+            spawns.contains(&("10.0.0.1".into(), "1".into())),
+            "{spawns:?}"
+        );
+        let sweep = m.sweep_items(None);
+        let b = sweep.iter().find(|i| i.key == key("10.0.0.2")).unwrap();
+        assert_eq!(b.dest.weight, 0, "added at 0, not at the slow-start weight");
+        assert_eq!(m.drained, [key("10.0.0.2")].into());
     }
 }

@@ -13,28 +13,31 @@ use std::path::Path;
 use ipvs::{Family, Protocol, ServiceKey};
 
 pub fn encode(keys: &BTreeSet<ServiceKey>) -> String {
-    let mut out = String::new();
-    for k in keys {
-        match *k {
-            ServiceKey::Addr {
-                protocol,
-                addr,
-                port,
-            } => {
-                let flag = match protocol {
-                    Protocol::Tcp => "-t",
-                    Protocol::Udp => "-u",
-                    Protocol::Sctp => "--sctp-service",
-                };
-                out.push_str(&format!("{flag} {}\n", SocketAddr::new(addr, port)));
-            }
-            ServiceKey::Fwmark { family, mark } => {
-                let six = if family == Family::V6 { " -6" } else { "" };
-                out.push_str(&format!("-f {mark}{six}\n"));
-            }
+    keys.iter()
+        .map(|k| format!("{}\n", encode_key(k)))
+        .collect()
+}
+
+/// One service in ipvsadm's words.
+pub fn encode_key(k: &ServiceKey) -> String {
+    match *k {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            let flag = match protocol {
+                Protocol::Tcp => "-t",
+                Protocol::Udp => "-u",
+                Protocol::Sctp => "--sctp-service",
+            };
+            format!("{flag} {}", SocketAddr::new(addr, port))
+        }
+        ServiceKey::Fwmark { family, mark } => {
+            let six = if family == Family::V6 { " -6" } else { "" };
+            format!("-f {mark}{six}")
         }
     }
-    out
 }
 
 /// Parses the file's contents; lines that do not parse are skipped (the file is ours,
@@ -43,7 +46,8 @@ pub fn decode(text: &str) -> BTreeSet<ServiceKey> {
     text.lines().filter_map(decode_line).collect()
 }
 
-fn decode_line(line: &str) -> Option<ServiceKey> {
+/// One service from ipvsadm's words.
+pub fn decode_line(line: &str) -> Option<ServiceKey> {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["-f", mark] | ["-f", mark, "-6"] => Some(ServiceKey::Fwmark {

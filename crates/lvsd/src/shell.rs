@@ -242,6 +242,12 @@ impl Executor<Manager> for Shell {
             }
             Action::Stop { pid } => process::signal(pid, Signal::SIGTERM),
             Action::Kill { pid } => process::signal(pid, Signal::SIGKILL),
+            Action::StoreDrained(keys) => {
+                let path = self.state_path.with_extension("drained");
+                if let Err(e) = crate::drained::store(&path, &keys) {
+                    info!("cannot write {}: {e}", path.display());
+                }
+            }
             Action::Exit(code) => return Step::Exit(code),
         }
         Step::Done

@@ -46,6 +46,8 @@ pub struct RealServer {
     #[serde(skip)]
     pub addr: std::net::SocketAddr,
     pub configured_weight: u32,
+    /// Drained by the operator (`lvsctl drain`): weight 0 until enabled.
+    pub drained: bool,
     /// The nanny's last report: `up`, `down`, or `unknown` before its first.
     pub health: &'static str,
     /// The nanny: `running`, `starting`, `restarting`, `gave up`.
