@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,14 +21,20 @@ use testbed::TempDir;
 struct Served {
     path: PathBuf,
     stop: Arc<AtomicBool>,
+    /// How many clients the server holds now, and the most it ever held.
+    clients: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
     thread: Option<JoinHandle<usize>>,
 }
 
 impl Served {
     fn start(path: &Path, limits: Option<(Duration, Duration)>) -> Served {
         let stop = Arc::new(AtomicBool::new(false));
+        let clients = Arc::new(AtomicUsize::new(0));
+        let most_held = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = std::sync::mpsc::channel();
-        let (p, s) = (path.to_path_buf(), stop.clone());
+        let (p, s, now_held) = (path.to_path_buf(), stop.clone(), clients.clone());
+        let ever = most_held.clone();
         let thread = std::thread::spawn(move || {
             let mut events = EventLoop::new(&[libc::SIGWINCH]).unwrap();
             let mut server = ControlServer::bind(&p, 10, &events).unwrap();
@@ -49,6 +55,8 @@ impl Served {
                 }
                 server.expire(&events, Instant::now());
                 most = most.max(server.clients());
+                now_held.store(server.clients(), Ordering::Relaxed);
+                ever.store(most, Ordering::Relaxed);
             }
             most
         });
@@ -56,6 +64,8 @@ impl Served {
         Served {
             path: path.to_path_buf(),
             stop,
+            clients,
+            most: most_held,
             thread: Some(thread),
         }
     }
@@ -167,6 +177,20 @@ fn hog(path: &Path, n: usize) -> UnixStream {
     hog
 }
 
+/// Waits (at most 10 s, reading nothing) until the server has held `held` clients at
+/// once and now holds none: it closed them.
+fn wait_closed(served: &Served, held: usize) {
+    let start = Instant::now();
+    while served.most.load(Ordering::Relaxed) < held || served.clients.load(Ordering::Relaxed) != 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a client is still held"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// What is left to read on a connection the server closed: the byte count, or a panic
 /// when it is still open after 10 s.
 fn drain(mut s: UnixStream) -> usize {
@@ -197,7 +221,13 @@ fn a_client_that_never_reads_never_holds_up_another_and_goes_after_the_stall_lim
         start.elapsed() < Duration::from_secs(1),
         "answered while the hog waits"
     );
-    std::thread::sleep(Duration::from_millis(2500));
+    // Closed after the stall limit (2 s), the hog having read nothing.
+    let start = Instant::now();
+    wait_closed(&served, 2);
+    assert!(
+        start.elapsed() >= Duration::from_millis(1000),
+        "not before the stall limit"
+    );
     let left = drain(slow);
     assert!(left < 10 << 20, "closed before all was read: {left} bytes");
     assert!(served.stop() >= 2, "both clients were connected at once");
@@ -206,15 +236,16 @@ fn a_client_that_never_reads_never_holds_up_another_and_goes_after_the_stall_lim
 #[test]
 fn a_client_asking_past_the_pending_bound_is_closed_at_once() {
     let dir = TempDir::new("control");
-    let served = Served::start(&dir.join("d.sock"), None); // stall limit 5 s
-    let greedy = hog(&served.path, 40);
-    std::thread::sleep(Duration::from_millis(500));
-    let start = Instant::now();
-    let left = drain(greedy);
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "not the stall limit"
+    // Limits far away: only the pending bound (16 MiB) can close it.
+    let served = Served::start(
+        &dir.join("d.sock"),
+        Some((Duration::from_secs(60), Duration::from_secs(60))),
     );
+    // Asks for 40 MiB and reads nothing (reading would let the server deliver it all
+    // within the bound).
+    let greedy = hog(&served.path, 40);
+    wait_closed(&served, 1);
+    let left = drain(greedy);
     assert!(left <= 17 << 20, "read {left} bytes");
     assert_eq!(ask(&served.path, json!({"command": "echo"}))["ok"], true);
 }

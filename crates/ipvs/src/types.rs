@@ -56,6 +56,15 @@ impl Protocol {
         }
     }
 
+    /// ipvsadm's service flag for it (`--sctp-service` has no short form).
+    pub fn ipvsadm_flag(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "-t",
+            Protocol::Udp => "-u",
+            Protocol::Sctp => "--sctp-service",
+        }
+    }
+
     pub fn from_keyword(s: &str) -> Option<Protocol> {
         [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
             .into_iter()

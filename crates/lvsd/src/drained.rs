@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::owned::{decode_line, encode_key};
+use crate::owned::{decode_line, encode_key, load_text, store_text};
 use crate::reload::NannyKey;
 
 pub fn encode(keys: &BTreeSet<NannyKey>) -> String {
@@ -38,21 +38,12 @@ pub fn decode(text: &str) -> BTreeSet<NannyKey> {
 
 /// A missing or unreadable file: nothing drained.
 pub fn load(path: &Path) -> BTreeSet<NannyKey> {
-    std::fs::read_to_string(path)
-        .map(|t| decode(&t))
-        .unwrap_or_default()
+    decode(&load_text(path))
 }
 
-/// Written atomically and safely (`daemon::files::write_atomic`); no file when nothing
-/// is drained.
+/// Written atomically and safely; no file when nothing is drained.
 pub fn store(path: &Path, keys: &BTreeSet<NannyKey>) -> std::io::Result<()> {
-    if keys.is_empty() {
-        return match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
-    }
-    daemon::files::write_atomic(path, encode(keys).as_bytes(), 0o644)
+    store_text(path, &encode(keys))
 }
 
 #[cfg(test)]

@@ -25,14 +25,11 @@ pub fn encode_key(k: &ServiceKey) -> String {
             protocol,
             addr,
             port,
-        } => {
-            let flag = match protocol {
-                Protocol::Tcp => "-t",
-                Protocol::Udp => "-u",
-                Protocol::Sctp => "--sctp-service",
-            };
-            format!("{flag} {}", SocketAddr::new(addr, port))
-        }
+        } => format!(
+            "{} {}",
+            protocol.ipvsadm_flag(),
+            SocketAddr::new(addr, port)
+        ),
         ServiceKey::Fwmark { family, mark } => {
             let six = if family == Family::V6 { " -6" } else { "" };
             format!("-f {mark}{six}")
@@ -78,20 +75,28 @@ pub fn decode_line(line: &str) -> Option<ServiceKey> {
 
 /// Reads the file; a missing or unreadable file means "nothing owned".
 pub fn load(path: &Path) -> BTreeSet<ServiceKey> {
-    std::fs::read_to_string(path)
-        .map(|t| decode(&t))
-        .unwrap_or_default()
+    decode(&load_text(path))
 }
 
 /// Writes the file atomically and safely (`daemon::files::write_atomic`, mode 0644).
 pub fn store(path: &Path, keys: &BTreeSet<ServiceKey>) -> std::io::Result<()> {
-    if keys.is_empty() {
+    store_text(path, &encode(keys))
+}
+
+/// A state file's text; a missing or unreadable file reads as empty.
+pub fn load_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Writes a state file atomically and safely (mode 0644); empty text: no file.
+pub fn store_text(path: &Path, text: &str) -> std::io::Result<()> {
+    if text.is_empty() {
         return match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         };
     }
-    daemon::files::write_atomic(path, encode(keys).as_bytes(), 0o644)
+    daemon::files::write_atomic(path, text.as_bytes(), 0o644)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ipvs::{Destination, Ipvs, Protocol, ServiceKey};
+use ipvs::{Destination, Ipvs, ServiceKey};
 use lvscf::Network;
 
 use crate::monitor::Action;
@@ -62,15 +62,10 @@ impl Target {
                 protocol,
                 addr,
                 port,
-            } => {
-                // ipvsadm's flag for each protocol (`--sctp-service` has no short form).
-                let flag = match protocol {
-                    Protocol::Tcp => "-t",
-                    Protocol::Udp => "-u",
-                    Protocol::Sctp => "--sctp-service",
-                };
-                vec![flag.into(), SocketAddr::new(addr, port).to_string()]
-            }
+            } => vec![
+                protocol.ipvsadm_flag().into(),
+                SocketAddr::new(addr, port).to_string(),
+            ],
         }
     }
 
