@@ -3,6 +3,7 @@
 //!
 //!   lvsctl status [--json] [--watch[=SECONDS]] [--pulse-socket=PATH] [--lvsd-socket=PATH]
 //!   lvsctl drain|enable VIRTUAL SERVER [--lvsd-socket=PATH]
+//!   lvsctl metrics [--pulse-socket=PATH] [--lvsd-socket=PATH]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,12 +14,15 @@ use serde_json::{json, Value};
 const USAGE: &str = "Usage: lvsctl status [OPTIONS]
        lvsctl drain VIRTUAL SERVER [--lvsd-socket=PATH]
        lvsctl enable VIRTUAL SERVER [--lvsd-socket=PATH]
+       lvsctl metrics [--pulse-socket=PATH] [--lvsd-socket=PATH]
 
 status shows this director's role and its partner (from pulse) and each virtual service
 with its real servers, their health, weights, connections and rates (from lvsd and IPVS).
 drain sets real server SERVER of virtual service VIRTUAL (their lvs.cf names) to weight 0:
 established connections finish, new ones go elsewhere; it stays drained across nanny
 restarts, reloads and lvsd restarts until enable gives it its configured weight back.
+metrics prints the same figures in the Prometheus text format (node_exporter's textfile
+collector); piranha_up says which daemon answered.
 
   --json               one JSON object: {\"pulse\": ..., \"lvsd\": ...} (docs/control.md)
   --watch[=SECONDS]    refresh in place every SECONDS (default 2) until interrupted
@@ -42,6 +46,7 @@ struct Options {
 #[derive(Debug, Clone, PartialEq)]
 enum Command {
     Status,
+    Metrics,
     Drain { drain: bool, vs: String, rs: String },
 }
 
@@ -69,7 +74,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             _ if a.starts_with("--pulse-socket=") => o.pulse = a["--pulse-socket=".len()..].into(),
             _ if a.starts_with("--lvsd-socket=") => o.lvsd = a["--lvsd-socket=".len()..].into(),
-            "status" | "drain" | "enable" if command.is_none() => command = Some(a),
+            "status" | "drain" | "enable" | "metrics" if command.is_none() => command = Some(a),
             _ if matches!(command, Some("drain" | "enable")) && !a.starts_with('-') => {
                 names.push(a.clone())
             }
@@ -78,6 +83,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     o.command = match (command, names.as_slice()) {
         (Some("status"), _) => Command::Status,
+        (Some("metrics"), _) => Command::Metrics,
         (Some(c), [vs, rs]) => Command::Drain {
             drain: c == "drain",
             vs: vs.clone(),
@@ -138,6 +144,11 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if o.command == Command::Metrics {
+        let (pulse, lvsd) = (ask(&o.pulse, "status"), ask(&o.lvsd, "status"));
+        print!("{}", lvsctl::metrics::render(&pulse, &lvsd));
+        return;
+    }
     if let Command::Drain { drain, vs, rs } = &o.command {
         let request = json!({"command": if *drain { "drain" } else { "enable" },
                              "virtual": vs, "server": rs});

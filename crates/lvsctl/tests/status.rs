@@ -196,3 +196,61 @@ fn drain_and_enable_by_name_persist_across_an_lvsd_restart() {
         "{err}"
     );
 }
+
+/// Parses Prometheus text with a real parser (Debian's python3-prometheus-client, which
+/// scripts/test-all installs): one line per sample, `NAME{LABELS} VALUE` as it read them.
+fn parse_exposition(text: &str) -> Vec<String> {
+    use std::io::Write;
+    let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as f\n\
+for fam in f(sys.stdin.read()):\n    for s in fam.samples:\n        \
+l=','.join(k+'='+v for k,v in sorted(s.labels.items()))\n        print(f'{s.name}{{{l}}} {s.value}')\n";
+    // Debian's python3, where the package is (a pyenv shim may come first in PATH).
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the parser refused the exposition: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn metrics_are_valid_prometheus_text_with_the_daemons_figures() {
+    let d = TempDir::new("lvsctl-metrics");
+    std::fs::write(d.join("lvs.cf"), CF).unwrap();
+    let _l = start_lvsd(&d);
+    let arg = format!("--lvsd-socket={}", d.join("lvs.sock").display());
+    let (code, text, _) = lvsctl(&["metrics", &arg, "--pulse-socket=/nonexistent"]);
+    assert_eq!(code, 0);
+    let samples = parse_exposition(&text);
+    for want in [
+        "piranha_up{daemon=lvsd} 1.0",
+        "piranha_up{daemon=pulse} 0.0",
+        "piranha_virtual_in_ipvs{service=TCP 192.0.2.1:80,virtual=web} 1.0",
+        "piranha_sorry_server_serving{service=TCP 192.0.2.1:80,virtual=web} 0.0",
+        "piranha_real_server_configured_weight{address=10.0.0.1:80,server=a,virtual=web} 3.0",
+        "piranha_real_server_health{address=10.0.0.2:80,health=unknown,server=b,virtual=web} 1.0",
+        "piranha_real_server_in_table{address=10.0.0.2:80,server=b,virtual=web} 0.0",
+    ] {
+        assert!(
+            samples.iter().any(|s| s == want),
+            "{want} not in {samples:#?}"
+        );
+    }
+}

@@ -156,6 +156,19 @@ fn status_figures_are_the_kernels() {
             "{text}"
         );
     }
+    // The metrics carry the same counters.
+    let metrics = String::from_utf8_lossy(
+        &bed.lvsctl(&["metrics", "--pulse-socket=/nonexistent"])
+            .stdout,
+    )
+    .into_owned();
+    for (name, addr) in [("a", "10.1.0.2:80"), ("b", "10.2.0.2:80")] {
+        let conns = seen.iter().find(|(d, _)| d == addr).unwrap().1[0];
+        let line = format!(
+            "piranha_real_server_connections_total{{virtual=\"web\",server=\"{name}\",address=\"{addr}\"}} {conns}\n"
+        );
+        assert!(metrics.contains(&line), "{line} not in {metrics}");
+    }
 }
 
 /// In the client's namespace: connects to the VIP at once, sends its request only when a
