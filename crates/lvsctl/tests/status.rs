@@ -254,3 +254,27 @@ fn metrics_are_valid_prometheus_text_with_the_daemons_figures() {
         );
     }
 }
+
+#[test]
+fn watch_redraws_the_screen_in_place_until_interrupted() {
+    let d = TempDir::new("lvsctl-watch");
+    std::fs::write(d.join("lvs.cf"), CF).unwrap();
+    let _l = start_lvsd(&d);
+    let mut w = Command::new(env!("CARGO_BIN_EXE_lvsctl"))
+        .args(["status", "--watch=0.2", "--pulse-socket=/nonexistent"])
+        .arg(format!("--lvsd-socket={}", d.join("lvs.sock").display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    assert!(w.try_wait().unwrap().is_none(), "still watching");
+    w.kill().unwrap();
+    let out = w.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let screens: Vec<&str> = text.split("\x1b[H\x1b[2J").skip(1).collect();
+    assert!(screens.len() >= 3, "{} redraws: {text:?}", screens.len());
+    assert!(
+        screens.iter().all(|s| s.contains("web  TCP 192.0.2.1:80")),
+        "{text:?}"
+    );
+}
