@@ -18,7 +18,7 @@ use lvscf::{Config, VirtualServer};
 
 use crate::desired::{desired, timeouts};
 use crate::nanny_argv::LvsdFlags;
-use crate::reload::{nannies, real_servers, NannyKey};
+use crate::reload::{nannies, real_servers, servers_of, NannyKey};
 use crate::status;
 use daemon::process::{Backoff, Decision, ExitStatus};
 
@@ -299,7 +299,7 @@ impl Manager {
         };
         let known: BTreeSet<NannyKey> = real_servers(&m.config).map(|(k, _, _)| k).collect();
         m.drained = drained.intersection(&known).copied().collect();
-        let all = m.nanny_argvs(&m.config);
+        let all = nannies(&m.config, m.flags, &m.drained);
         m.add_nannies(now, &all);
         out.push(Action::Reconcile {
             desired: desired(&m.config),
@@ -319,35 +319,6 @@ impl Manager {
 
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// Every nanny's command line: a drained server's nanny gets weight 0 (nanny keeps a
-    /// configured 0: the server stays in the table, established connections finish, new
-    /// ones go elsewhere).
-    fn nanny_argvs(&self, c: &Config) -> BTreeMap<NannyKey, Vec<String>> {
-        if self.drained.is_empty() {
-            return nannies(c, self.flags);
-        }
-        let mut c = c.clone();
-        for vs in c.virtuals.iter_mut() {
-            let Some(service) = vs.service_key() else {
-                continue;
-            };
-            for rs in vs.servers.iter_mut() {
-                let Some(server) = rs.address.as_ref().map(|a| a.addr) else {
-                    continue;
-                };
-                let key = NannyKey {
-                    service,
-                    server,
-                    port: rs.port,
-                };
-                if self.drained.contains(&key) {
-                    rs.weight = 0;
-                }
-            }
-        }
-        nannies(&c, self.flags)
     }
 
     /// `lvsctl drain` / `enable`: the real server `rs` of the virtual service `vs` (by
@@ -423,9 +394,8 @@ impl Manager {
     }
 
     fn real_server_status(&self, vs: &VirtualServer) -> Vec<status::RealServer> {
-        real_servers(&self.config)
-            .filter(|(_, v, _)| std::ptr::eq(*v, vs))
-            .map(|(key, _, rs)| {
+        servers_of(vs)
+            .map(|(key, rs)| {
                 let nanny = self.nannies.get(&key);
                 let (monitor, monitor_pid) = match nanny.map(|n| &n.state) {
                     Some(NannyState::Running(pid)) => ("running", Some(*pid)),
@@ -772,7 +742,7 @@ impl Manager {
         }
         let plan = crate::reload::diff(
             self.nannies.iter().map(|(k, n)| (k, &n.argv)),
-            self.nanny_argvs(new),
+            nannies(new, self.flags, &self.drained),
         );
         let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
         // Servers that get their first nanny are checked by lvsd first, as at start-up.

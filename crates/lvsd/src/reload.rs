@@ -6,7 +6,7 @@
 //! it is restarted only when its command line changes. Service settings (scheduler,
 //! persistence) are the IPVS planner's business, not this one's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ipvs::ServiceKey;
@@ -35,23 +35,44 @@ impl NannyKey {
 /// Every active real server of every active virtual, in file order, with the key of its
 /// nanny.
 pub fn real_servers(c: &Config) -> impl Iterator<Item = (NannyKey, &VirtualServer, &RealServer)> {
-    c.active_virtuals().flat_map(|vs| {
-        let service = vs.service_key();
-        vs.active_servers().filter_map(move |rs| {
-            let key = NannyKey {
-                service: service?,
-                server: rs.address.as_ref()?.addr,
-                port: rs.port,
-            };
-            Some((key, vs, rs))
-        })
+    c.active_virtuals()
+        .flat_map(|vs| servers_of(vs).map(move |(key, rs)| (key, vs, rs)))
+}
+
+/// The active real servers of one virtual, with the key of each one's nanny.
+pub fn servers_of(vs: &VirtualServer) -> impl Iterator<Item = (NannyKey, &RealServer)> {
+    let service = vs.service_key();
+    vs.active_servers().filter_map(move |rs| {
+        let key = NannyKey {
+            service: service?,
+            server: rs.address.as_ref()?.addr,
+            port: rs.port,
+        };
+        Some((key, rs))
     })
 }
 
-/// Every nanny a configuration runs, with its command line.
-pub fn nannies(c: &Config, flags: LvsdFlags) -> BTreeMap<NannyKey, Vec<String>> {
+/// Every nanny a configuration runs, with its command line; a `drained` server's nanny
+/// gets weight 0 (nanny keeps a configured 0: the server stays in the table, its
+/// established connections finish, new ones go elsewhere).
+pub fn nannies(
+    c: &Config,
+    flags: LvsdFlags,
+    drained: &BTreeSet<NannyKey>,
+) -> BTreeMap<NannyKey, Vec<String>> {
     real_servers(c)
-        .map(|(key, vs, rs)| (key, nanny_argv(c, vs, rs, flags)))
+        .map(|(key, vs, rs)| {
+            let argv = if drained.contains(&key) {
+                let at_zero = RealServer {
+                    weight: 0,
+                    ..rs.clone()
+                };
+                nanny_argv(c, vs, &at_zero, flags)
+            } else {
+                nanny_argv(c, vs, rs, flags)
+            };
+            (key, argv)
+        })
         .collect()
 }
 
@@ -67,8 +88,9 @@ pub struct NannyPlan {
 }
 
 pub fn plan(old: &Config, new: &Config, flags: LvsdFlags) -> NannyPlan {
-    let before = nannies(old, flags);
-    diff(before.iter(), nannies(new, flags))
+    let none = BTreeSet::new();
+    let before = nannies(old, flags, &none);
+    diff(before.iter(), nannies(new, flags, &none))
 }
 
 /// The plan from the running nannies' command lines to the wanted ones.
@@ -77,7 +99,7 @@ pub fn diff<'a>(
     after: BTreeMap<NannyKey, Vec<String>>,
 ) -> NannyPlan {
     let mut p = NannyPlan::default();
-    let mut unchanged = std::collections::BTreeSet::new();
+    let mut unchanged = BTreeSet::new();
     for (k, argv) in before {
         match after.get(k) {
             Some(a) if a == argv => {
