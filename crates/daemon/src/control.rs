@@ -52,6 +52,18 @@ pub fn error(text: impl Into<String>) -> Value {
     json!({ "ok": false, "error": text.into() })
 }
 
+/// The answer to a command the daemon does not know.
+pub fn unknown(command: &str) -> Value {
+    error(format!("unknown command {command:?}"))
+}
+
+/// A served request's answer: `value`'s fields and `"ok": true`.
+pub fn ok(value: &impl serde::Serialize) -> Value {
+    let mut v = serde_json::to_value(value).unwrap_or_else(|_| json!({}));
+    v["ok"] = true.into();
+    v
+}
+
 struct Client {
     stream: UnixStream,
     input: Vec<u8>,
@@ -125,6 +137,19 @@ impl ControlServer {
     pub fn set_limits(&mut self, idle: Duration, stall: Duration) {
         self.idle_limit = idle;
         self.stall_limit = stall;
+    }
+
+    /// The daemon's socket, `PID_FILE` with the extension `.sock`; a daemon runs
+    /// without one (saying why in its log) rather than not at all.
+    pub fn beside_pid_file(
+        pid_file: &Path,
+        first_token: usize,
+        events: &EventLoop,
+    ) -> Option<Self> {
+        let path = pid_file.with_extension("sock");
+        ControlServer::bind(&path, first_token, events)
+            .map_err(|e| log::info!("no control socket {}: {e}", path.display()))
+            .ok()
     }
 
     pub fn path(&self) -> &Path {

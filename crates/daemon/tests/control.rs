@@ -90,7 +90,7 @@ fn answer(req: &Request) -> Value {
     match req.command.as_str() {
         "echo" => json!({"ok": true, "echo": req.body}),
         "big" => json!({"ok": true, "data": "x".repeat(1 << 20)}),
-        other => control::error(format!("unknown command {other:?}")),
+        other => control::unknown(other),
     }
 }
 

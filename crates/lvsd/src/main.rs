@@ -191,12 +191,8 @@ impl Setup {
         events
             .register(reloader.wake_fd(), RELOADED)
             .map_err(|e| format!("cannot watch the rereading: {e}"))?;
-        // The operator's socket beside the pid file; lvsd runs without it rather than not
-        // at all (docs/control.md).
-        let socket = pid_path.with_extension("sock");
-        let control = ControlServer::bind(&socket, CONTROL, &events)
-            .map_err(|e| info!("no control socket {}: {e}", socket.display()))
-            .ok();
+        // The operator's socket (docs/control.md).
+        let control = ControlServer::beside_pid_file(pid_path, CONTROL, &events);
         Ok(Setup {
             events,
             shell,
@@ -288,22 +284,19 @@ fn answer(
             "status" => {
                 let mut services = driver.core.status();
                 driver.exec.kernel_status(&mut services);
-                let status = lvsd::status::Status {
+                daemon::control::ok(&lvsd::status::Status {
                     daemon: "lvsd",
                     pid: std::process::id(),
                     config: config_path.display().to_string(),
                     services,
-                };
-                let mut v = serde_json::to_value(status).unwrap_or_default();
-                v["ok"] = true.into();
-                v
+                })
             }
             command @ ("drain" | "enable") => {
                 let (response, code) = drain(driver, command == "drain", &req.body);
                 exit = exit.or(code);
                 response
             }
-            other => daemon::control::error(format!("unknown command {other:?}")),
+            other => daemon::control::unknown(other),
         };
         control.reply(req.client, &response, events, Instant::now());
     }

@@ -265,12 +265,8 @@ fn serve(
             return 1;
         }
     }
-    // The operator's socket beside the pid file (docs/control.md); pulse runs without
-    // it rather than not at all.
-    let socket = pid_path.with_extension("sock");
-    let mut control = ControlServer::bind(&socket, CONTROL, &events)
-        .map_err(|e| info!("no control socket {}: {e}", socket.display()))
-        .ok();
+    // The operator's socket (docs/control.md).
+    let mut control = ControlServer::beside_pid_file(pid_path, CONTROL, &events);
     let mut monitor = None;
     if settings.monitor_links {
         shell.watch_links(&settings);
@@ -339,12 +335,8 @@ fn serve(
 fn answer(control: &mut ControlServer, token: usize, events: &EventLoop, pulse: &Pulse) {
     for req in control.ready(token, events, Instant::now()) {
         let response = match req.command.as_str() {
-            "status" => {
-                let mut v = serde_json::to_value(pulse.status(Instant::now())).unwrap_or_default();
-                v["ok"] = true.into();
-                v
-            }
-            other => daemon::control::error(format!("unknown command {other:?}")),
+            "status" => daemon::control::ok(&pulse.status(Instant::now())),
+            other => daemon::control::unknown(other),
         };
         control.reply(req.client, &response, events, Instant::now());
     }
