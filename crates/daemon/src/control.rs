@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -366,12 +365,6 @@ impl ControlServer {
 impl Drop for ControlServer {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-impl AsRawFd for ControlServer {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.listener.as_raw_fd()
     }
 }
 
