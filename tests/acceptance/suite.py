@@ -106,15 +106,22 @@ class Director:
         self.name, self.proc = name, None
         self.dir = os.path.join(W, name)
         self.log = os.path.join(W, f"{name}.log")
+        # Each director's own copy, as on two machines: starting the second must not
+        # rewrite the file the first one's lvsd is reading.
+        self.cf = os.path.join(self.dir, "lvs.cf")
+
+    def write_cf(self, cf):
+        """Replaces the director's lvs.cf atomically (a reload reads it whole)."""
+        os.makedirs(self.dir, exist_ok=True)
+        with open(self.cf + ".new", "w") as f:
+            f.write(cf)
+        os.replace(self.cf + ".new", self.cf)
 
     def start(self, cf):
-        os.makedirs(self.dir, exist_ok=True)
-        path = os.path.join(W, "lvs.cf")
-        with open(path, "w") as f:
-            f.write(cf)
+        self.write_cf(cf)
         log = open(self.log, "a")
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", P + self.name, f"{BIN}/pulse", "-n", "-c", path,
+            ["ip", "netns", "exec", P + self.name, f"{BIN}/pulse", "-n", "-c", self.cf,
              f"--pidfile={self.dir}/pulse.pid", f"--lvsd={BIN}/lvsd"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
@@ -457,8 +464,7 @@ def reload_adds_and_removes_without_loss():
     loop = client_loop(f"http://{VIP}/", 8)
     time.sleep(2)
     servers = [server(n, a) for n, a in (("rs2", "10.77.1.22"), ("rs3", "10.77.1.23"), ("rs4", "10.77.1.24"))]
-    with open(os.path.join(W, "lvs.cf"), "w") as f:
-        f.write(lvs_cf(web(servers=servers)))
+    D1.write_cf(lvs_cf(web(servers=servers)))
     D1.signal(signal.SIGHUP)
     changed = wait_for(15, lambda: set(D1.dests(svc)) == {"10.77.1.22:80", "10.77.1.23:80", "10.77.1.24:80"})
     v = loop.join()
