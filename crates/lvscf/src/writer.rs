@@ -215,6 +215,14 @@ fn quoted(q: &QuotedString) -> String {
     match q.quote {
         Quote::Double => format!("\"{}\"", q.text),
         Quote::Single => format!("'{}'", q.text),
+        // Read bare, written bare when it can be: quoting it would change its meaning.
+        // A bare `#` after `=` is a value, not a comment (`expect = #OK` reads `#OK`).
+        Quote::None if bare(&q.text) => q.text.clone(),
         Quote::None => string(&q.text),
     }
+}
+
+/// Whether `s` reads back as one bare token.
+fn bare(s: &str) -> bool {
+    !s.is_empty() && !s.contains([' ', '\t']) && !s.starts_with(['"', '\'']) && s != "="
 }
