@@ -4,7 +4,7 @@
 //! "lvs.cf", and docs/lvs.cf.5). Keywords the legacy daemons parse but never use (`heartbeat`, `debug_level`,
 //! `serial_no`, `sync`, `master`, `dirs`) are kept so that a rewrite preserves them.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use ipvs::ServiceKey;
@@ -389,6 +389,9 @@ pub struct Config {
     /// often while active; `None` (legacy) stops after five.
     #[serde(serialize_with = "serialize_opt_secs")]
     pub arp_refresh: Option<Duration>,
+    /// Extension: the address and port of the HTTP listener serving the status page and
+    /// the Prometheus metrics (docs/control.md); `None` (the default) serves nothing.
+    pub status_http: Option<SocketAddr>,
     /// `virtual` blocks in file order.
     pub virtuals: Vec<VirtualServer>,
     /// `failover` blocks in file order.
@@ -447,6 +450,7 @@ impl Default for Config {
             preempt_delay: None,
             warm_standby: false,
             arp_refresh: None,
+            status_http: None,
             virtuals: Vec::new(),
             failovers: Vec::new(),
         }

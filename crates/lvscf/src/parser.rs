@@ -947,6 +947,10 @@ impl<'a> Parser<'a> {
                 }
             }
             "warm_standby" => self.config.warm_standby = Self::boolean(stmt)?,
+            "status_http" => {
+                self.config.status_http = value::parse_listen(tok.text)
+                    .map_err(|e| Self::value_error(&tok, e, Code::BadArgument))?
+            }
             _ => unreachable!("every GLOBAL_KEYWORDS entry is handled"),
         }
         Ok(())
@@ -1306,6 +1310,7 @@ pub const EXTENSION_GLOBAL_KEYWORDS: &[&str] = &[
     "preempt_delay",
     "warm_standby",
     "arp_refresh",
+    "status_http",
 ];
 
 /// Every `virtual`/`failover` keyword (docs/legacy.md, "lvs.cf"); `server` and `}` are structure.

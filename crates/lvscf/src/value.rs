@@ -4,7 +4,7 @@
 //! These functions know nothing about keywords; they return a [`ValueError`] that the
 //! parser turns into a diagnostic with the legacy text.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// Why a value was rejected. Each maps to one legacy error text.
@@ -360,6 +360,29 @@ pub fn parse_seconds(tok: &str) -> Result<Duration, ValueError> {
         .parse()
         .unwrap_or(0);
     Ok(Duration::from_secs(secs) + Duration::from_millis(millis.into()))
+}
+
+/// Where a listener binds: `PORT` (on loopback, 127.0.0.1), `ADDRESS:PORT` or
+/// `[IPV6]:PORT`; `0` is off (`None`).
+pub fn parse_listen(tok: &str) -> Result<Option<SocketAddr>, ValueError> {
+    let hint = || ValueError::Invalid {
+        hint: format!(
+            "write a port (on loopback), ADDRESS:PORT or [IPV6]:PORT, or 0 for off, not {tok}"
+        ),
+    };
+    if tok == "0" {
+        return Ok(None);
+    }
+    let addr = if tok.bytes().all(|b| b.is_ascii_digit()) {
+        let port = tok.parse::<u16>().map_err(|_| hint())?;
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    } else {
+        tok.parse::<SocketAddr>().map_err(|_| hint())?
+    };
+    if addr.port() == 0 {
+        return Err(hint());
+    }
+    Ok(Some(addr))
 }
 
 /// Formats a duration the way [`parse_seconds`] reads it: `2` or `0.25`.

@@ -76,6 +76,7 @@ pub fn write_config(c: &Config) -> String {
         bool01(d.warm_standby),
     );
     w.opt("arp_refresh", c.arp_refresh.map(format_seconds));
+    w.opt("status_http", c.status_http.map(|a| a.to_string()));
     for f in &c.failovers {
         w.block("failover", f);
     }

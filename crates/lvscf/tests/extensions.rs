@@ -158,6 +158,42 @@ fn pulse_extension_keywords_parse_and_default_to_legacy() {
 }
 
 #[test]
+fn status_http_takes_a_port_on_loopback_or_an_address_and_is_off_by_default() {
+    assert_eq!(ok("primary = 10.0.0.1\n").status_http, None);
+    for (value, want) in [
+        ("9180", Some("127.0.0.1:9180")),
+        ("192.0.2.1:80", Some("192.0.2.1:80")),
+        ("[::1]:9180", Some("[::1]:9180")),
+        ("0", None),
+    ] {
+        let c = ok(&format!("status_http = {value}\n"));
+        assert_eq!(c.status_http.map(|a| a.to_string()).as_deref(), want);
+        assert!(ok(&write_config(&c)).same_settings(&c), "{value}");
+    }
+    assert!(!write_config(&ok("serial_no = 1\n")).contains("status_http"));
+    for bad in [
+        "65536",
+        "localhost:80",
+        "192.0.2.1",
+        "192.0.2.1:0",
+        "::1:80",
+    ] {
+        let f = parse_str(
+            &format!("serial_no = 1\nstatus_http = {bad}\n"),
+            "f",
+            &ParseOptions::default(),
+        )
+        .unwrap_err();
+        let e = &f.diagnostics[0];
+        assert_eq!(e.line, 2, "{bad}");
+        assert!(
+            e.to_string().contains("ADDRESS:PORT") && e.to_string().contains(bad),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
 fn pulse_extension_keywords_refuse_bad_values_with_their_line() {
     for (text, needle) in [
         ("heartbeat_auth = maybe\n", "maybe"),

@@ -325,6 +325,11 @@ fn config() -> impl Strategy<Value = Config> {
         proptest::option::of(1u64..100_000),
         any::<bool>(),
         proptest::option::of(1u64..100_000),
+        proptest::option::of(proptest::sample::select(vec![
+            "127.0.0.1:9180".parse::<std::net::SocketAddr>().unwrap(),
+            "[::1]:9180".parse().unwrap(),
+            "0.0.0.0:80".parse().unwrap(),
+        ])),
     );
     (a, b, c, d).prop_map(|(a, b, c, d)| {
         let mut cfg = Config {
@@ -365,6 +370,7 @@ fn config() -> impl Strategy<Value = Config> {
             preempt_delay: d.3.map(Duration::from_millis),
             warm_standby: d.4,
             arp_refresh: d.5.map(Duration::from_millis),
+            status_http: d.6,
             virtuals: c.8,
             failovers: c.9,
         };
