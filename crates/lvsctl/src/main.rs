@@ -5,11 +5,10 @@
 //!   lvsctl drain|enable VIRTUAL SERVER [--lvsd-socket=PATH]
 //!   lvsctl metrics [--pulse-socket=PATH] [--lvsd-socket=PATH]
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lvsctl::render::{render, Answer};
-use serde_json::{json, Value};
+use serde_json::json;
+use status_view::Sockets;
 
 const USAGE: &str = "Usage: lvsctl status [OPTIONS]
        lvsctl drain VIRTUAL SERVER [--lvsd-socket=PATH]
@@ -39,8 +38,7 @@ struct Options {
     command: Command,
     json: bool,
     watch: Option<Duration>,
-    pulse: PathBuf,
-    lvsd: PathBuf,
+    sockets: Sockets,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,8 +53,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         command: Command::Status,
         json: false,
         watch: None,
-        pulse: PathBuf::from("/var/run/pulse.sock"),
-        lvsd: PathBuf::from("/var/run/lvs.sock"),
+        sockets: Sockets::default(),
     };
     let mut command: Option<&str> = None;
     let mut names = Vec::new();
@@ -72,8 +69,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or_else(|| format!("bad --watch interval: {a} (0.1 to 3600 seconds)"))?;
                 o.watch = Some(Duration::from_secs_f64(secs));
             }
-            _ if a.starts_with("--pulse-socket=") => o.pulse = a["--pulse-socket=".len()..].into(),
-            _ if a.starts_with("--lvsd-socket=") => o.lvsd = a["--lvsd-socket=".len()..].into(),
+            _ if a.starts_with("--pulse-socket=") => {
+                o.sockets.pulse = a["--pulse-socket=".len()..].into()
+            }
+            _ if a.starts_with("--lvsd-socket=") => {
+                o.sockets.lvsd = a["--lvsd-socket=".len()..].into()
+            }
             "status" | "drain" | "enable" | "metrics" if command.is_none() => command = Some(a),
             _ if matches!(command, Some("drain" | "enable")) && !a.starts_with('-') => {
                 names.push(a.clone())
@@ -95,34 +96,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-fn ask(path: &Path, what: &str) -> Answer {
-    match daemon::control::ask(path, &json!({"command": what}), ANSWER_LIMIT) {
-        Ok(v) if v["ok"] == true => Ok(v),
-        Ok(v) => Err(format!(
-            "{}: {}",
-            path.display(),
-            v["error"].as_str().unwrap_or("refused")
-        )),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
 fn once(o: &Options) -> (String, bool) {
-    let pulse = ask(&o.pulse, "status");
-    let lvsd = ask(&o.lvsd, "status");
+    let (pulse, lvsd) = status_view::collect(&o.sockets, ANSWER_LIMIT);
     let anyone = pulse.is_ok() || lvsd.is_ok();
     let text = if o.json {
-        let part = |a: &Answer| match a {
-            Ok(v) => (v.clone(), Value::Null),
-            Err(e) => (Value::Null, Value::String(e.clone())),
-        };
-        let ((p, pe), (l, le)) = (part(&pulse), part(&lvsd));
-        format!(
-            "{}\n",
-            json!({"pulse": p, "pulse_error": pe, "lvsd": l, "lvsd_error": le})
-        )
+        format!("{}\n", status_view::json(&pulse, &lvsd))
     } else {
-        render(&pulse, &lvsd)
+        status_view::text::render(&pulse, &lvsd)
     };
     (text, anyone)
 }
@@ -145,21 +125,24 @@ fn main() {
         }
     };
     if o.command == Command::Metrics {
-        let (pulse, lvsd) = (ask(&o.pulse, "status"), ask(&o.lvsd, "status"));
-        print!("{}", lvsctl::metrics::render(&pulse, &lvsd));
+        let (pulse, lvsd) = status_view::collect(&o.sockets, ANSWER_LIMIT);
+        print!("{}", status_view::metrics::render(&pulse, &lvsd));
         return;
     }
     if let Command::Drain { drain, vs, rs } = &o.command {
         let request = json!({"command": if *drain { "drain" } else { "enable" },
                              "virtual": vs, "server": rs});
-        match daemon::control::ask(&o.lvsd, &request, ANSWER_LIMIT) {
+        match daemon::control::ask(&o.sockets.lvsd, &request, ANSWER_LIMIT) {
             Ok(v) if v["ok"] == true => println!("{}", v["message"].as_str().unwrap_or("done")),
             Ok(v) => {
                 eprintln!("lvsctl: {}", v["error"].as_str().unwrap_or("refused"));
                 std::process::exit(1);
             }
             Err(e) => {
-                eprintln!("lvsctl: lvsd is not answering: {}: {e}", o.lvsd.display());
+                eprintln!(
+                    "lvsctl: lvsd is not answering: {}: {e}",
+                    o.sockets.lvsd.display()
+                );
                 std::process::exit(1);
             }
         }

@@ -94,6 +94,11 @@ pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
             flag(answer.is_ok()),
         );
     }
+    for (daemon, answer) in [("pulse", pulse), ("lvsd", lvsd)] {
+        if let Ok(v) = answer {
+            process(&mut e, daemon, &v["process"]);
+        }
+    }
     if let Ok(p) = pulse {
         director(&mut e, p);
     }
@@ -103,6 +108,47 @@ pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
         }
     }
     e.text()
+}
+
+/// The daemon's own figures (`"process"` in its status answer): process health.
+fn process(e: &mut Exposition, daemon: &str, p: &Value) {
+    let labels = [("daemon", daemon)];
+    for (key, name, kind, help) in [
+        (
+            "resident_bytes",
+            "piranha_process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the daemon.",
+        ),
+        (
+            "cpu_seconds",
+            "piranha_process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time of the daemon.",
+        ),
+        (
+            "start_time_seconds",
+            "piranha_process_start_time_seconds",
+            "gauge",
+            "When the daemon started, in seconds since the epoch.",
+        ),
+        (
+            "open_fds",
+            "piranha_process_open_fds",
+            "gauge",
+            "Open file descriptors of the daemon.",
+        ),
+        (
+            "threads",
+            "piranha_process_threads",
+            "gauge",
+            "Threads of the daemon.",
+        ),
+    ] {
+        if let Some(v) = num(&p[key]) {
+            e.add(name, kind, help, &labels, v);
+        }
+    }
 }
 
 const STATES: [&str; 5] = [
@@ -324,7 +370,9 @@ mod tests {
     #[test]
     fn families_once_with_their_samples_and_escaped_labels() {
         let pulse = json!({"state": "active", "role": "backup", "addresses": ["a", "b"],
-                           "partner": {"alive": false, "last_heard_ms_ago": 2500}});
+                           "partner": {"alive": false, "last_heard_ms_ago": 2500},
+                           "process": {"resident_bytes": 4096000, "cpu_seconds": 1.25,
+                                       "open_fds": 9, "threads": null}});
         let lvsd = json!({"services": [{"name": "we\"b", "service": "TCP 192.0.2.1:80",
             "failed": false, "sorry_server": null,
             "stats": {"connections": 7, "packets_in": 1, "packets_out": 2, "bytes_in": 3,
@@ -344,6 +392,13 @@ mod tests {
         assert!(t.contains("piranha_director_primary 0\n"));
         assert!(t.contains("piranha_partner_heartbeat_age_seconds 2.5\n"));
         assert!(t.contains("piranha_director_addresses_held 2\n"));
+        assert!(t.contains("piranha_process_resident_memory_bytes{daemon=\"pulse\"} 4096000\n"));
+        assert!(t.contains("piranha_process_cpu_seconds_total{daemon=\"pulse\"} 1.25\n"));
+        assert!(t.contains("# TYPE piranha_process_cpu_seconds_total counter\n"));
+        assert!(
+            !t.contains("piranha_process_threads"),
+            "an unknown figure is left out"
+        );
         assert!(t.contains(
             "piranha_virtual_connections_total{virtual=\"we\\\"b\",service=\"TCP 192.0.2.1:80\"} 7\n"
         ), "{t}");

@@ -1,0 +1,68 @@
+//! The operator's view of a director (docs/control.md): what pulse and lvsd answer on
+//! their control sockets, shown as [`text`] (`lvsctl status`), [`metrics`] (the
+//! Prometheus exposition) and [`page`] (the status page). [`http`] is the opt-in
+//! listener (`status_http` in lvs.cf) that serves the last two from inside a daemon.
+//!
+//! Everything is built from the same two answers, collected the same way, so the page,
+//! the metrics and `lvsctl status` never disagree about what a daemon said.
+
+pub mod http;
+pub mod metrics;
+pub mod page;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// What one daemon answered, or why it did not.
+pub type Answer = Result<Value, String>;
+
+/// Where the two daemons answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sockets {
+    pub pulse: PathBuf,
+    pub lvsd: PathBuf,
+}
+
+impl Default for Sockets {
+    /// The legacy pid files' directory: `/var/run/pulse.sock`, `/var/run/lvs.sock`.
+    fn default() -> Sockets {
+        Sockets {
+            pulse: PathBuf::from("/var/run/pulse.sock"),
+            lvsd: PathBuf::from("/var/run/lvs.sock"),
+        }
+    }
+}
+
+/// Both daemons' `status`, each given at most `limit` to answer.
+pub fn collect(sockets: &Sockets, limit: Duration) -> (Answer, Answer) {
+    (
+        ask(&sockets.pulse, "status", limit),
+        ask(&sockets.lvsd, "status", limit),
+    )
+}
+
+/// One request without arguments; a refusal or an unreachable socket is the `Err`.
+pub fn ask(path: &Path, command: &str, limit: Duration) -> Answer {
+    match daemon::control::ask(path, &json!({ "command": command }), limit) {
+        Ok(v) if v["ok"] == true => Ok(v),
+        Ok(v) => Err(format!(
+            "{}: {}",
+            path.display(),
+            v["error"].as_str().unwrap_or("refused")
+        )),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// `lvsctl status --json`: both answers, and for each daemon that did not answer, why.
+pub fn json(pulse: &Answer, lvsd: &Answer) -> Value {
+    let part = |a: &Answer| match a {
+        Ok(v) => (v.clone(), Value::Null),
+        Err(e) => (Value::Null, Value::String(e.clone())),
+    };
+    let ((p, pe), (l, le)) = (part(pulse), part(lvsd));
+    json!({"pulse": p, "pulse_error": pe, "lvsd": l, "lvsd_error": le})
+}
