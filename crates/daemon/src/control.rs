@@ -56,6 +56,14 @@ pub fn unknown(command: &str) -> Value {
     error(format!("unknown command {command:?}"))
 }
 
+/// The answer to `status`: `value`'s fields, the daemon's own figures as `"process"`
+/// ([`crate::vitals`]) and `"ok": true`.
+pub fn status(value: &impl serde::Serialize) -> Value {
+    let mut v = ok(value);
+    v["process"] = serde_json::to_value(crate::vitals::Vitals::read()).unwrap_or(Value::Null);
+    v
+}
+
 /// A served request's answer: `value`'s fields and `"ok": true`.
 pub fn ok(value: &impl serde::Serialize) -> Value {
     let mut v = serde_json::to_value(value).unwrap_or_else(|_| json!({}));

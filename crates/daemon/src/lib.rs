@@ -10,6 +10,7 @@
 //! * [`process`]: children: spawn with the legacy argv, reap, run with a timeout,
 //!   restart backoff, line channels;
 //! * [`worker`]: blocking work on a thread whose results wake the event loop;
+//! * [`vitals`]: what the process itself costs (memory, CPU, descriptors), from /proc;
 //! * [`detach`]: the legacy daemon modes.
 
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod files;
 pub mod log;
 pub mod pidfile;
 pub mod process;
+pub mod vitals;
 pub mod worker;
 
 /// A pipe whose two ends are non-blocking and close on exec: lvsd's nanny availability

@@ -284,7 +284,7 @@ fn answer(
             "status" => {
                 let mut services = driver.core.status();
                 driver.exec.kernel_status(&mut services);
-                daemon::control::ok(&lvsd::status::Status {
+                daemon::control::status(&lvsd::status::Status {
                     daemon: "lvsd",
                     pid: std::process::id(),
                     config: config_path.display().to_string(),

@@ -335,7 +335,7 @@ fn serve(
 fn answer(control: &mut ControlServer, token: usize, events: &EventLoop, pulse: &Pulse) {
     for req in control.ready(token, events, Instant::now()) {
         let response = match req.command.as_str() {
-            "status" => daemon::control::ok(&pulse.status(Instant::now())),
+            "status" => daemon::control::status(&pulse.status(Instant::now())),
             other => daemon::control::unknown(other),
         };
         control.reply(req.client, &response, events, Instant::now());
