@@ -9,6 +9,7 @@
 
 pub mod daemon;
 pub mod lan;
+pub mod tools;
 
 pub use daemon::{signal, Daemon, TempDir};
 
