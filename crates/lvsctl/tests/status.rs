@@ -281,3 +281,110 @@ fn watch_redraws_the_screen_in_place_until_interrupted() {
         "{text:?}"
     );
 }
+
+/// A port free on loopback just now, below the ephemeral range: a connection to a
+/// closed ephemeral port can succeed, connected to itself.
+fn free_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 1000) as u16 * 10;
+    (0..100)
+        .map(|_| base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port")
+}
+
+#[test]
+fn lvsd_alone_serves_the_status_page_and_metrics_where_lvs_cf_says() {
+    use testbed::tools::{http_get, pixels_near, promtool_check, screenshot};
+    let d = TempDir::new("lvsctl-http");
+    let port = free_port();
+    std::fs::write(d.join("lvs.cf"), format!("status_http = {port}\n{CF}")).unwrap();
+    let l = start_lvsd(&d);
+    let listening = format!("lvs: status page and metrics on http://127.0.0.1:{port}/");
+    assert!(l.printed().contains(&listening), "{:?}", l.printed());
+    let at: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (code, head, metrics) = http_get(at, "/metrics");
+    assert_eq!(code, 200, "{head}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    promtool_check(&metrics).unwrap_or_else(|e| panic!("promtool: {e}\n{metrics}"));
+    for want in [
+        "piranha_up{daemon=\"lvsd\"} 1\n",
+        "piranha_up{daemon=\"pulse\"} 0\n",
+        "piranha_real_server_configured_weight{virtual=\"web\",server=\"a\",address=\"10.0.0.1:80\"} 3\n",
+        "# TYPE piranha_process_cpu_seconds_total counter\n",
+    ] {
+        assert!(metrics.contains(want), "{want} not in {metrics}");
+    }
+    let rss = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("piranha_process_resident_memory_bytes{daemon=\"lvsd\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(rss.is_some_and(|b| b > 100_000.0), "{metrics}");
+    let (code, _, page) = http_get(at, "/");
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("<h2>web <small>TCP 192.0.2.1:80 · rr · nat</small>"),
+        "{page}"
+    );
+    // Rendered by a browser, on a phone's width: the rows are there (grey "unknown"
+    // badges: no nanny with --test-start) and nothing is red.
+    let png = screenshot(&format!("http://127.0.0.1:{port}/"), 412, 700);
+    let grey = pixels_near(&png, (0x75, 0x75, 0x75), 8);
+    assert!(grey > 200, "{grey} grey pixels");
+    assert_eq!(pixels_near(&png, status_view::page::RED, 8), 0);
+    // Moved by a reload; the old port closes.
+    let port2 = free_port();
+    std::fs::write(
+        d.join("lvs.cf"),
+        format!("status_http = 127.0.0.1:{port2}\n{CF}"),
+    )
+    .unwrap();
+    l.signal(libc::SIGHUP);
+    l.wait_for(
+        &format!("status page and metrics on http://127.0.0.1:{port2}/"),
+        5,
+    );
+    let at2: std::net::SocketAddr = format!("127.0.0.1:{port2}").parse().unwrap();
+    assert_eq!(http_get(at2, "/status.json").0, 200);
+    assert!(
+        std::net::TcpStream::connect(at).is_err(),
+        "the old port is closed"
+    );
+    // Turned off by a reload.
+    std::fs::write(d.join("lvs.cf"), CF).unwrap();
+    l.signal(libc::SIGHUP);
+    l.wait_for(
+        &format!("status page and metrics no longer on http://127.0.0.1:{port2}/"),
+        5,
+    );
+    assert!(
+        std::net::TcpStream::connect(at2).is_err(),
+        "still listening on {at2}"
+    );
+}
+
+#[test]
+fn lvsd_started_by_pulse_leaves_the_listener_to_pulse() {
+    let d = TempDir::new("lvsctl-http-pulse");
+    let port = free_port();
+    std::fs::write(d.join("lvs.cf"), format!("status_http = {port}\n{CF}")).unwrap();
+    let l = Daemon::spawn(
+        Command::new(lvsd_bin())
+            .args(["-n", "--test-start", "-c"])
+            .arg(d.join("lvs.cf"))
+            .arg("--pidfile")
+            .arg(d.join("lvs.pid"))
+            .env(status_view::http::PULSE_SOCKET_ENV, d.join("pulse.sock")),
+    );
+    l.wait_for("starting virtual service", 5);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert!(
+        !l.printed().iter().any(|line| line.contains("status page")),
+        "{:?}",
+        l.printed()
+    );
+}

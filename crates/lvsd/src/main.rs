@@ -171,6 +171,8 @@ struct Setup {
     config_path: PathBuf,
     /// The real servers drained by the operator, across restarts (`lvs.drained`).
     drained_path: PathBuf,
+    /// Where the status listener finds the daemons; `None` under pulse, which serves it.
+    http_sockets: Option<status_view::Sockets>,
 }
 
 impl Setup {
@@ -200,8 +202,21 @@ impl Setup {
             control,
             config_path: config_path.to_path_buf(),
             drained_path: pid_path.with_extension("drained"),
+            http_sockets: http_sockets(pid_path),
         })
     }
+}
+
+/// The sockets the status listener asks (docs/control.md, "HTTP"): none when pulse
+/// started this lvsd (it says so in the environment) and serves the listener itself.
+fn http_sockets(pid_path: &Path) -> Option<status_view::Sockets> {
+    if std::env::var_os(status_view::http::PULSE_SOCKET_ENV).is_some() {
+        return None;
+    }
+    Some(status_view::Sockets {
+        lvsd: pid_path.with_extension("sock"),
+        ..status_view::Sockets::default()
+    })
 }
 
 /// Runs the manager until it exits; returns the exit code.
@@ -213,7 +228,15 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
         mut control,
         config_path,
         drained_path,
+        http_sockets,
     } = setup;
+    let mut http = status_view::http::StatusHttp::default();
+    let mut serve_http = |c: &lvscf::Config| {
+        if let Some(s) = &http_sockets {
+            http.apply(c.status_http, s);
+        }
+    };
+    serve_http(&config);
     let drained = lvsd::drained::load(&drained_path);
     let (manager, first) =
         Manager::start_drained(config, flags, test_start, drained, Instant::now());
@@ -245,7 +268,12 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
                     reloader.request();
                 }
                 Ready::Source(RELOADED) => {
-                    queue.extend(reloader.finished().into_iter().filter_map(reread))
+                    for event in reloader.finished().into_iter().filter_map(reread) {
+                        if let Event::Reload(c) = &event {
+                            serve_http(c);
+                        }
+                        queue.push(event);
+                    }
                 }
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
                 Ready::Source(t) if control.as_ref().is_some_and(|c| c.owns(t)) => {

@@ -117,6 +117,7 @@ fn main() {
         pidfile: opts
             .value(Id::PidFile)
             .map(|_| pid_path.with_file_name("lvs.pid")),
+        pulse_socket: pid_path.with_extension("sock"),
     };
     std::process::exit(run(Path::new(&config), &pid_path, switches, lvsd));
 }
@@ -252,6 +253,7 @@ fn serve(
     lvsd: LvsdCommand,
     pid_path: &Path,
 ) -> i32 {
+    let lvsd_socket = lvsd.pid_path().with_extension("sock");
     let mut shell = Shell::new(
         &settings,
         channels,
@@ -267,6 +269,16 @@ fn serve(
     }
     // The operator's socket (docs/control.md).
     let mut control = ControlServer::beside_pid_file(pid_path, CONTROL, &events);
+    // The status page and metrics (docs/control.md, "HTTP"): pulse serves them for the
+    // director, with lvsd's part when lvsd runs.
+    let mut http = status_view::http::StatusHttp::default();
+    http.apply(
+        settings.status_http,
+        &status_view::Sockets {
+            pulse: pid_path.with_extension("sock"),
+            lvsd: lvsd_socket,
+        },
+    );
     let mut monitor = None;
     if settings.monitor_links {
         shell.watch_links(&settings);

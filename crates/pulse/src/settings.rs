@@ -89,6 +89,8 @@ pub struct Settings {
     pub warm_standby: bool,
     pub preempt_delay: Option<Duration>,
     pub arp_refresh: Option<Duration>,
+    /// Where pulse serves the status page and metrics (docs/control.md, "HTTP").
+    pub status_http: Option<std::net::SocketAddr>,
     pub auth: HeartbeatAuth,
     pub key: Option<Key>,
 }
@@ -186,6 +188,7 @@ impl Settings {
             warm_standby: c.warm_standby,
             preempt_delay: c.preempt_delay,
             arp_refresh: c.arp_refresh,
+            status_http: c.status_http,
             auth: c.heartbeat_auth,
             key: None,
         })

@@ -35,6 +35,8 @@ pub struct LvsdCommand {
     pub verbose: bool,
     /// Passed as `--pidfile=` when pulse itself runs with a non-default pid file.
     pub pidfile: Option<PathBuf>,
+    /// Pulse's control socket, told to lvsd in its environment.
+    pub pulse_socket: PathBuf,
 }
 
 impl LvsdCommand {
@@ -58,6 +60,20 @@ impl LvsdCommand {
             argv.push(format!("--pidfile={}", p.display()));
         }
         argv
+    }
+
+    /// lvsd's pid file: `--pidfile`'s, or the legacy one.
+    pub fn pid_path(&self) -> PathBuf {
+        self.pidfile
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/var/run/lvs.pid"))
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        vec![(
+            status_view::http::PULSE_SOCKET_ENV.to_string(),
+            self.pulse_socket.display().to_string(),
+        )]
     }
 }
 
@@ -294,6 +310,7 @@ impl Shell {
         debug!("DEBUG -- Executing '{}'", argv.join(" "));
         match process::spawn(&Spawn {
             argv,
+            env: self.lvsd.env(),
             ..Spawn::default()
         }) {
             Ok(pid) => Step::Answer(Event::LvsdStarted { pid }),
@@ -537,6 +554,7 @@ mod tests {
             nodaemon,
             verbose,
             pidfile: pidfile.map(PathBuf::from),
+            pulse_socket: "/var/run/pulse.sock".into(),
         }
         .argv()
     }

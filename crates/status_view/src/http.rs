@@ -34,6 +34,10 @@ pub const CLIENT_LIMIT: Duration = Duration::from_secs(10);
 pub const ANSWER_LIMIT: Duration = Duration::from_secs(2);
 /// Seconds between the status page's own reloads.
 pub const PAGE_REFRESH: u32 = 5;
+/// Set in lvsd's environment by pulse, to pulse's control socket: pulse serves the
+/// listener for the director, and lvsd leaves it alone. An environment variable rather
+/// than an option keeps lvsd's legacy command line.
+pub const PULSE_SOCKET_ENV: &str = "PULSE_CONTROL_SOCKET";
 /// How often the accepting thread looks whether it should stop.
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
@@ -93,10 +97,9 @@ impl StatusHttp {
         }
         self.wanted = wanted;
         if let Some(old) = self.running.take() {
-            info!(
-                "status page and metrics no longer on http://{}/",
-                old.address()
-            );
+            let address = old.address();
+            drop(old); // closed before it is said to be
+            info!("status page and metrics no longer on http://{address}/");
         }
         let Some(address) = wanted else { return };
         match StatusListener::start(address, sockets.clone()) {

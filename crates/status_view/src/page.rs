@@ -29,7 +29,7 @@ td.n,th.n{text-align:right}
 tr.is-down td{background:#ffebee}
 .scroll{overflow-x:auto}
 footer{margin:1.5em 0 .5em;color:#757575;font-size:.85em}
-@media (max-width:600px){.wide{display:none}body{padding:.3em .5em}}
+@media (max-width:600px){.wide{display:none}body{padding:.3em .5em;font-size:14px}th,td{padding:.25em .3em}}
 ";
 
 /// The whole page; `refresh` seconds between the browser's reloads.
