@@ -35,7 +35,7 @@ fn witness(ns: &TestNs) -> Vec<(String, Vec<u64>)> {
 /// lo), a client, and lvsd with both in the table.
 struct Bed {
     ns: TestNs,
-    _servers: Vec<RealServer>,
+    servers: Vec<RealServer>,
     client: Client,
     dir: TempDir,
     _lvsd: Daemon,
@@ -43,6 +43,11 @@ struct Bed {
 
 impl Bed {
     fn new(label: &str) -> Bed {
+        Bed::with(label, "")
+    }
+
+    /// With `global` lines added to lvs.cf.
+    fn with(label: &str, global: &str) -> Bed {
         let ns = TestNs::enter(label);
         let mut servers = vec![RealServer::new(&ns, 1), RealServer::new(&ns, 2)];
         for s in &mut servers {
@@ -52,7 +57,7 @@ impl Bed {
         let client = Client::new(&ns);
         let dir = TempDir::new(label);
         let cf = format!(
-            "serial_no = 1\nservice = lvs\nnetwork = nat\nvirtual web {{\n  active = 1\n  \
+            "serial_no = 1\nservice = lvs\nnetwork = nat\n{global}virtual web {{\n  active = 1\n  \
          address = 192.0.2.1 eth0:1\n  port = 80\n  scheduler = rr\n  timeout = 1\n  \
          reentry = 1\n  send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n  expect = \"HTTP/1.0 200\"\n  \
          client_monitor = {}\n{}{}}}\n",
@@ -75,7 +80,7 @@ impl Bed {
         );
         Bed {
             ns,
-            _servers: servers,
+            servers,
             client,
             dir,
             _lvsd: lvsd,
@@ -285,4 +290,73 @@ fn a_drained_server_finishes_its_connection_gets_no_new_ones_and_comes_back() {
         bodies.iter().any(|b| *b == holder.trim_end_matches(":80")),
         "{bodies:?}"
     );
+}
+
+/// The real server counters of `/metrics` as {address: [conns, inpkts, outpkts, inbytes,
+/// outbytes]}, in the witness's layout.
+fn scraped(metrics: &str) -> Vec<(String, Vec<u64>)> {
+    let value = |name: &str, addr: &str, extra: &str| -> Option<u64> {
+        let prefix = format!("{name}{{virtual=\"web\",");
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .filter(|l| l.contains(&format!("address=\"{addr}\"")) && l.contains(extra))
+            .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    ["10.1.0.2:80", "10.2.0.2:80"]
+        .iter()
+        .filter_map(|a| {
+            let n = [
+                value("piranha_real_server_connections_total", a, "")?,
+                value("piranha_real_server_packets_total", a, "direction=\"in\"")?,
+                value("piranha_real_server_packets_total", a, "direction=\"out\"")?,
+                value("piranha_real_server_bytes_total", a, "direction=\"in\"")?,
+                value("piranha_real_server_bytes_total", a, "direction=\"out\"")?,
+            ];
+            Some((a.to_string(), n.to_vec()))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn metrics_and_the_status_page_over_http_on_a_real_table() {
+    use status_view::page::{GREEN, RED};
+    use testbed::tools::{http_get, pixels_near, promtool_check, screenshot};
+    let mut bed = Bed::with("lvsctl-http", "status_http = 9180\n");
+    let at: std::net::SocketAddr = "127.0.0.1:9180".parse().unwrap();
+    for _ in 0..20 {
+        assert!(bed.client.get("http://192.0.2.1/").is_some());
+    }
+    // Scraped over HTTP once the kernel's estimator has counted all 20 (every 2 s).
+    let metrics = || http_get(at, "/metrics").2;
+    let total = |m: &str| scraped(m).iter().map(|(_, n)| n[0]).sum::<u64>();
+    assert!(eventually(10, || total(&metrics()) == 20), "{}", metrics());
+    let m = metrics();
+    promtool_check(&m).unwrap_or_else(|e| panic!("promtool: {e}\n{m}"));
+    let mut ours = scraped(&m);
+    let mut kernel = witness(&bed.ns);
+    ours.sort();
+    kernel.sort();
+    assert_eq!(ours, kernel, "the scrape is the kernel's table");
+    assert!(m.contains("piranha_real_server_health{virtual=\"web\",server=\"b\",address=\"10.2.0.2:80\",health=\"up\"} 1\n"), "{m}");
+    // The page in a browser: both servers up, green; nothing red.
+    let url = "http://127.0.0.1:9180/";
+    let before = screenshot(url, 412, 600);
+    assert!(pixels_near(&before, GREEN, 8) > 300, "two green badges");
+    assert_eq!(
+        pixels_near(&before, RED, 8),
+        0,
+        "nothing red while all are up"
+    );
+    // b goes down: its nanny says so, and its row turns red.
+    bed.servers[1].stop_all();
+    let down = "server=\"b\",address=\"10.2.0.2:80\",health=\"down\"} 1\n";
+    assert!(eventually(15, || metrics().contains(down)), "{}", metrics());
+    let after = screenshot(url, 412, 600);
+    let red = pixels_near(&after, RED, 8);
+    assert!(red > 150, "{red} red pixels once b is down");
+    assert!(pixels_near(&after, GREEN, 8) > 100, "a still green");
+    let (_, _, page) = http_get(at, "/");
+    assert!(page.contains("<tr class=\"is-down\"><td>b</td>"), "{page}");
 }

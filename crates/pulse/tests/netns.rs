@@ -75,7 +75,7 @@ impl Director {
         let hup = dir.join("hup");
         dir.script(
             "lvsd",
-            &format!("#!/bin/sh\ntrap 'echo hup >> {}' HUP\ntrap 'exit 0' TERM\nwhile :; do sleep 0.05; done\n", hup.display()),
+            &format!("#!/bin/sh\necho \"$PULSE_CONTROL_SOCKET\" > {}\ntrap 'echo hup >> {}' HUP\ntrap 'exit 0' TERM\nwhile :; do sleep 0.05; done\n", dir.join("env").display(), hup.display()),
         );
         Director {
             dir,
@@ -825,4 +825,52 @@ fn the_control_socket_reports_role_state_partner_and_addresses() {
     )
     .unwrap();
     assert_eq!(v["error"], "unknown command \"drain\"");
+}
+
+#[test]
+fn pulse_serves_the_status_page_and_metrics_for_its_director() {
+    use testbed::tools::{http_get, promtool_check};
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", &lvs_cf("status_http = 9180"));
+    let mut d2 = Director::new("d2", &lvs_cf("status_http = 9180"));
+    start_in_order(&lan, &mut d1, &mut d2);
+    let listening = "pulse: status page and metrics on http://127.0.0.1:9180/".to_string();
+    assert!(d2.d().printed().contains(&listening));
+    assert!(within(2.0, || has_vip(&lan, "d2")));
+    std::thread::sleep(Duration::from_millis(500));
+    let get = |host: &str, path: &'static str| {
+        lan.in_ns(host, move || {
+            http_get("127.0.0.1:9180".parse().unwrap(), path)
+        })
+        .join()
+        .unwrap()
+    };
+    let (code, _, m2) = get("d2", "/metrics");
+    assert_eq!(code, 200);
+    promtool_check(&m2).unwrap_or_else(|e| panic!("promtool: {e}\n{m2}"));
+    for want in [
+        "piranha_up{daemon=\"pulse\"} 1\n",
+        // The stand-in lvsd has no control socket: said, not hidden.
+        "piranha_up{daemon=\"lvsd\"} 0\n",
+        "piranha_director_state{state=\"active\"} 1\n",
+        "piranha_director_primary 0\n",
+        "piranha_partner_alive 1\n",
+        "piranha_director_addresses_held 1\n",
+    ] {
+        assert!(m2.contains(want), "{want} not in {m2}");
+    }
+    assert!(m2.contains("piranha_process_resident_memory_bytes{daemon=\"pulse\"} "));
+    let (_, _, m1) = get("d1", "/metrics");
+    assert!(
+        m1.contains("piranha_director_state{state=\"standby\"} 1\n"),
+        "{m1}"
+    );
+    let (_, _, page) = get("d2", "/");
+    assert!(
+        page.contains("<h1>Director: active <small>(backup)</small></h1>"),
+        "{page}"
+    );
+    // The lvsd pulse started was told that pulse serves the listener, and where pulse is.
+    let told = std::fs::read_to_string(d2.dir.join("env")).unwrap();
+    assert_eq!(told.trim(), d2.dir.join("pulse.sock").display().to_string());
 }
