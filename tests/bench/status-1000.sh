@@ -19,6 +19,9 @@ lvsd_pid=
 cleanup() { [ -z "$lvsd_pid" ] || kill "$lvsd_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 python3 tests/bench/gen-configs.py "$VIRTUALS" "$REALS" "$work/lvs.cf" "$work/keepalived.conf"
+# The HTTP listener too (docs/control.md): /metrics and the page, as a scraper asks.
+port=$((20000 + RANDOM % 10000))
+sed -i "1i status_http = $port" "$work/lvs.cf"
 target/release/lvsd -n --test-start -c "$work/lvs.cf" --pidfile "$work/lvs.pid" >/dev/null &
 lvsd_pid=$!
 for _ in $(seq 1 100); do [ -S "$work/lvs.sock" ] && break; sleep 0.1; done
@@ -41,3 +44,8 @@ text=$(for _ in $(seq 1 "$RUNS"); do time_ms target/release/lvsctl status "$sock
 echo "status of $servers real servers in $VIRTUALS virtual services ($bytes bytes of JSON), $RUNS queries each:"
 echo "  lvsctl status --json   $json"
 echo "  lvsctl status          $text"
+for path in metrics ""; do
+    bytes=$(curl -sf "http://127.0.0.1:$port/$path" | wc -c)
+    figure=$(for _ in $(seq 1 "$RUNS"); do time_ms curl -sf "http://127.0.0.1:$port/$path"; done | stats)
+    printf '  GET /%-17s %s (%d bytes)\n' "$path" "$figure" "$bytes"
+done
