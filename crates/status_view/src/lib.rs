@@ -57,6 +57,20 @@ pub fn ask(path: &Path, command: &str, limit: Duration) -> Answer {
     }
 }
 
+/// What the director last heard from its partner: `alive, said running 120 ms ago`.
+pub(crate) fn heard(partner: &Value) -> String {
+    let Some(ms) = partner["last_heard_ms_ago"].as_u64() else {
+        return "never heard".into();
+    };
+    let alive = if partner["alive"] == true {
+        "alive"
+    } else {
+        "silent"
+    };
+    let said = partner["last_said"].as_str().unwrap_or("?");
+    format!("{alive}, said {said} {ms} ms ago")
+}
+
 /// `lvsctl status --json`: both answers, and for each daemon that did not answer, why.
 pub fn json(pulse: &Answer, lvsd: &Answer) -> Value {
     let part = |a: &Answer| match a {

@@ -102,18 +102,7 @@ fn num(v: &Value) -> String {
 
 fn director(o: &mut String, p: &Value) {
     let partner = &p["partner"];
-    let heard = match partner["last_heard_ms_ago"].as_u64() {
-        Some(ms) => format!(
-            "{}, said {} {ms} ms ago",
-            if partner["alive"] == true {
-                "alive"
-            } else {
-                "silent"
-            },
-            esc(text(partner, "last_said"))
-        ),
-        None => "never heard".into(),
-    };
+    let heard = esc(&crate::heard(partner));
     let held: Vec<String> = p["addresses"]
         .as_array()
         .into_iter()

@@ -31,19 +31,7 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 
 fn director(o: &mut String, p: &Value) {
     let partner = &p["partner"];
-    let heard = match partner["last_heard_ms_ago"].as_u64() {
-        Some(ms) => format!(
-            "{}, said {} {} ms ago",
-            if partner["alive"] == true {
-                "alive"
-            } else {
-                "silent"
-            },
-            text(partner, "last_said"),
-            ms
-        ),
-        None => "never heard".to_string(),
-    };
+    let heard = crate::heard(partner);
     let _ = writeln!(
         o,
         "director   {} ({}), pulse pid {}",
