@@ -229,6 +229,9 @@ fn a_drained_server_finishes_its_connection_gets_no_new_ones_and_comes_back() {
     } else {
         ("b", "10.1.0.2")
     };
+    // A client loop across the drain: not one request fails.
+    let across = bed.client.start_loop("http://192.0.2.1/", 3.0);
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let out = bed.lvsctl(&["drain", "web", name]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -242,15 +245,17 @@ fn a_drained_server_finishes_its_connection_gets_no_new_ones_and_comes_back() {
         "{:?}",
         table(&bed.ns)
     );
+    let hits = across.finish();
+    assert_eq!((hits.failed, hits.errors.len()), (0, 0), "{hits:?}");
     // New connections all go to the other server...
-    for _ in 0..10 {
-        let body = bed.client.get("http://192.0.2.1/").expect("answered");
-        assert_eq!(
-            body.trim(),
-            other,
-            "a new connection reached the drained server"
-        );
-    }
+    let after = bed.client.start_loop("http://192.0.2.1/", 2.0).finish();
+    assert_eq!(after.failed, 0, "{after:?}");
+    assert!(after.ok >= 5, "{after:?}");
+    assert_eq!(
+        after.by_server.keys().collect::<Vec<_>>(),
+        [other],
+        "a new connection reached the drained server: {after:?}"
+    );
     // ...and the held one finishes on the drained server.
     held.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     let body = lines.next().unwrap().unwrap();
