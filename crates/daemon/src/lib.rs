@@ -11,6 +11,7 @@
 //!   restart backoff, line channels;
 //! * [`worker`]: blocking work on a thread whose results wake the event loop;
 //! * [`vitals`]: what the process itself costs (memory, CPU, descriptors), from /proc;
+//! * [`notify`]: systemd's readiness protocol and watchdog (`Type=notify` units);
 //! * [`detach`]: the legacy daemon modes.
 
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod driver;
 pub mod event_loop;
 pub mod files;
 pub mod log;
+pub mod notify;
 pub mod pidfile;
 pub mod process;
 pub mod vitals;

@@ -107,8 +107,11 @@ fn main() {
             std::process::exit(1);
         })
     });
+    // Under systemd (a Type=notify unit) lvsd does not fork: the unit's main process
+    // stays lvsd. Read before any thread exists.
+    let notifier = daemon::notify::Notifier::from_env();
     if !nodaemon {
-        daemon::detach(opts.has(Id::NoFork));
+        daemon::detach(opts.has(Id::NoFork) || notifier.is_some());
     }
     let sinks = Sinks {
         stdout: nodaemon,
@@ -124,7 +127,7 @@ fn main() {
         info!("cannot write {}: {e}", pid_path.display());
     }
     let code = match Setup::new(reconciler, &pid_path, &config_path) {
-        Ok(setup) => run(setup, loaded.config, flags, test_start),
+        Ok(setup) => run(setup, loaded.config, flags, test_start, notifier),
         Err(e) => {
             info!("{e}");
             1
@@ -220,7 +223,13 @@ fn http_sockets(pid_path: &Path) -> Option<status_view::Sockets> {
 }
 
 /// Runs the manager until it exits; returns the exit code.
-fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) -> i32 {
+fn run(
+    setup: Setup,
+    config: lvscf::Config,
+    flags: LvsdFlags,
+    test_start: bool,
+    mut notifier: Option<daemon::notify::Notifier>,
+) -> i32 {
     let Setup {
         mut events,
         shell,
@@ -244,15 +253,21 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
     if let Some(code) = driver.carry_out(first) {
         return code;
     }
+    if let Some(n) = &notifier {
+        n.ready();
+    }
     loop {
         let now = Instant::now();
         let deadline = driver
             .next_deadline()
             .map_or(now + MAX_WAIT, |d| d.min(now + MAX_WAIT));
-        let deadline = control
-            .as_ref()
-            .and_then(ControlServer::next_deadline)
-            .map_or(deadline, |d| d.min(deadline));
+        let deadline = [
+            control.as_ref().and_then(ControlServer::next_deadline),
+            notifier.as_ref().and_then(|n| n.next_deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(deadline, Instant::min);
         let ready = events.wait(Some(deadline)).unwrap_or_default();
         // Reports first: a nanny that reported and then died did both in that order.
         let mut queue = driver.exec.read_availability();
@@ -275,7 +290,12 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
                         queue.push(event);
                     }
                 }
-                Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
+                Ready::Signal(sig @ (SIGTERM | SIGINT)) => {
+                    if let Some(n) = &notifier {
+                        n.stopping();
+                    }
+                    queue.push(Event::Terminate(sig))
+                }
                 Ready::Source(t) if control.as_ref().is_some_and(|c| c.owns(t)) => {
                     if let Some(c) = control.as_mut() {
                         if let Some(code) = answer(c, t, &events, &mut driver, &config_path) {
@@ -289,6 +309,9 @@ fn run(setup: Setup, config: lvscf::Config, flags: LvsdFlags, test_start: bool) 
         }
         if let Some(c) = control.as_mut() {
             c.expire(&events, Instant::now());
+        }
+        if let Some(n) = notifier.as_mut() {
+            n.tick(Instant::now());
         }
         queue.push(Event::Tick);
         if let Some(code) = driver.dispatch_all(queue) {

@@ -192,11 +192,12 @@ fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Option
 }
 
 /// The legacy daemon start: the pid file locked on the terminal, detached, the log sinks.
-fn become_daemon(switches: Switches, pid_path: &Path) -> Option<PidFile> {
+/// Under systemd (`notified`) pulse does not fork: the unit's main process stays pulse.
+fn become_daemon(switches: Switches, pid_path: &Path, notified: bool) -> Option<PidFile> {
     let mut pid_file = (!switches.nodaemon)
         .then(|| PidFile::lock(pid_path).unwrap_or_else(|e| fail(&e.to_string())));
     if !switches.nodaemon {
-        daemon::detach(false);
+        daemon::detach(notified);
     }
     let sinks = Sinks {
         stdout: switches.nodaemon,
@@ -210,10 +211,12 @@ fn become_daemon(switches: Switches, pid_path: &Path) -> Option<PidFile> {
 }
 
 fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdCommand) -> i32 {
+    // Read (and cleared from the environment) before any thread exists.
+    let notifier = daemon::notify::Notifier::from_env();
     let c = load_config(config_path);
     let file = config_path.display().to_string();
     let Some(settings) = settings_or_exit(&c, &file, switches) else {
-        let _pid_file = become_daemon(switches, pid_path);
+        let _pid_file = become_daemon(switches, pid_path, notifier.is_some());
         info!("STARTING PULSE AS BACKUP");
         info!("{}", StartupError::BackupInactive.legacy_text(&file));
         return 255;
@@ -222,7 +225,7 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
         eprintln!("pulse: failed to bind to heartbeat address: {e}");
         fail("cannot create heartbeat socket. running as root?")
     });
-    let pid_file = become_daemon(switches, pid_path);
+    let pid_file = become_daemon(switches, pid_path, notifier.is_some());
     // Signals are ours from here on: a SIGHUP right after start-up must not kill pulse.
     let events = match EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]) {
         Ok(e) => e,
@@ -241,7 +244,7 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
             pulse::settings::Role::Backup => "BACKUP",
         }
     );
-    let code = serve(events, settings, channels, lvsd, pid_path);
+    let code = serve(events, settings, channels, lvsd, pid_path, notifier);
     drop(pid_file);
     code
 }
@@ -252,6 +255,7 @@ fn serve(
     channels: Vec<shell::HeartbeatChannel>,
     lvsd: LvsdCommand,
     pid_path: &Path,
+    mut notifier: Option<daemon::notify::Notifier>,
 ) -> i32 {
     let lvsd_socket = lvsd.pid_path().with_extension("sock");
     let mut shell = Shell::new(
@@ -300,12 +304,17 @@ fn serve(
     if let Some(code) = driver.dispatch_all(first) {
         return code;
     }
+    // Sockets bound, pid file written, first decisions taken: systemd's start is done.
+    if let Some(n) = &notifier {
+        n.ready();
+    }
     loop {
         let now = Instant::now();
         let deadline = [
             driver.next_deadline(),
             driver.exec.next_deadline(),
             control.as_ref().and_then(ControlServer::next_deadline),
+            notifier.as_ref().and_then(|n| n.next_deadline()),
             Some(now + MAX_WAIT),
         ]
         .into_iter()
@@ -328,13 +337,21 @@ fn serve(
                 }
                 Ready::Source(i) => queue.extend(driver.exec.receive(i)),
                 Ready::Signal(SIGHUP) => queue.push(Event::Hangup),
-                Ready::Signal(sig @ (SIGTERM | SIGINT)) => queue.push(Event::Terminate(sig)),
+                Ready::Signal(sig @ (SIGTERM | SIGINT)) => {
+                    if let Some(n) = &notifier {
+                        n.stopping();
+                    }
+                    queue.push(Event::Terminate(sig))
+                }
                 // SIGCHLD: reaped above. SIGUSR1/2 killed legacy pulse; ignored here.
                 _ => {}
             }
         }
         if let Some(c) = control.as_mut() {
             c.expire(&events, Instant::now());
+        }
+        if let Some(n) = notifier.as_mut() {
+            n.tick(Instant::now());
         }
         queue.push(Event::Tick);
         if let Some(code) = driver.dispatch_all(queue) {

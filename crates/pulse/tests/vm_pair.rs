@@ -280,3 +280,140 @@ fn fast_timers_with_a_warm_standby_fail_over_in_well_under_a_second() {
     assert!(worst > 0 && worst <= 1000, "gap {worst} ms: {v}");
     assert_eq!(v["hits"].as_object().unwrap().len(), 3, "{v}");
 }
+
+/// The capabilities a unit of `systemd/` gives its daemons (its CapabilityBoundingSet),
+/// as setpriv's names and capability numbers.
+fn unit_capabilities(unit: &str) -> Vec<(String, u32)> {
+    let unit = std::fs::read_to_string(repo().join("systemd").join(unit)).unwrap();
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .expect("a CapabilityBoundingSet line");
+    line.split_whitespace()
+        .map(|c| {
+            let n = match c {
+                "CAP_NET_BIND_SERVICE" => 10,
+                "CAP_NET_ADMIN" => 12,
+                "CAP_NET_RAW" => 13,
+                other => panic!("a capability this test does not know: {other}"),
+            };
+            (c.trim_start_matches("CAP_").to_lowercase(), n)
+        })
+        .collect()
+}
+
+/// `CapEff`, `CapPrm`, `CapBnd` and `NoNewPrivs` of a process.
+fn capabilities_of(pid: &str) -> Vec<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| {
+            ["CapEff:", "CapPrm:", "CapBnd:", "NoNewPrivs:"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: tests/vm/run-tests"]
+fn the_daemons_work_with_only_the_capabilities_of_the_systemd_unit() {
+    let pair = Pair::up("pk");
+    let caps = unit_capabilities("pulse.service");
+    let dir = TempDir::new("pair-caps");
+    std::fs::write(dir.join("lvs.cf"), lvs_cf("0.5", "1.5", false)).unwrap();
+    let mut cmd = as_unit_would(&caps, env!("CARGO_BIN_EXE_pulse"));
+    cmd.arg("-n")
+        .arg(format!("-c{}", dir.join("lvs.cf").display()))
+        .arg(format!("--pidfile={}", dir.join("pulse.pid").display()))
+        .arg(format!("--lvsd={}", bin("lvsd")));
+    let d1 = Daemon::spawn(&mut cmd);
+    d1.wait_for("activating lvs", 10);
+    // Everything the active director does: addresses, IPVS, the nannies' real servers,
+    // the sync daemon, traffic through the VIP.
+    let table = || pair.in_ns("d1", &["ipvsadm", "-Ln"]);
+    assert!(
+        eventually(15, || ["10.77.1.21:80", "10.77.1.22:80", "10.77.1.23:80"]
+            .iter()
+            .all(|rs| table().contains(rs))),
+        "{}\n{:#?}",
+        table(),
+        d1.printed()
+    );
+    assert!(eventually(10, || pair
+        .in_ns("cl", &["curl", "-s", "-m", "1", "http://192.168.77.100/"])
+        .starts_with("rs")));
+    assert!(pair
+        .in_ns("d1", &["ipvsadm", "-L", "--daemon"])
+        .contains("master sync daemon"));
+    // pulse, lvsd and every nanny hold exactly those capabilities, and no more can come.
+    assert!(
+        !d1.printed().iter().any(|l| l.contains("cannot")),
+        "{:#?}",
+        d1.printed()
+    );
+    let children = |pid: &str| -> Vec<String> {
+        let out = Command::new("pgrep").args(["-P", pid]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let pulse = d1.child.id().to_string();
+    let lvsd = children(&pulse);
+    let nannies = children(lvsd.first().map_or("0", String::as_str));
+    assert_eq!(lvsd.len(), 1, "one lvsd: {lvsd:?}");
+    assert_eq!(nannies.len(), 3, "three nannies: {nannies:?}");
+    for pid in std::iter::once(pulse).chain(lvsd).chain(nannies) {
+        assert_eq!(capabilities_of(&pid), expected(&caps), "process {pid}");
+    }
+    drop(d1);
+    // lvsd alone, as systemd/lvsd.service runs it on a single director.
+    let caps = unit_capabilities("lvsd.service");
+    let mut cmd = as_unit_would(&caps, &bin("lvsd"));
+    cmd.arg("-n")
+        .arg(format!("-c{}", dir.join("lvs.cf").display()))
+        .arg(format!("--pidfile={}", dir.join("lvs.pid").display()));
+    let lvsd = Daemon::spawn(&mut cmd);
+    assert!(
+        eventually(15, || table().matches("-> 10.77.1.2").count() == 3),
+        "{}\n{:#?}",
+        table(),
+        lvsd.printed()
+    );
+    let pid = lvsd.child.id().to_string();
+    let nannies = children(&pid);
+    assert_eq!(nannies.len(), 3, "three nannies: {nannies:?}");
+    for p in std::iter::once(pid).chain(nannies) {
+        assert_eq!(capabilities_of(&p), expected(&caps), "process {p}");
+    }
+}
+
+/// `ip netns exec pkd1 setpriv ... PROGRAM`: what a unit of `systemd/` does for its
+/// daemon (root, CapabilityBoundingSet, AmbientCapabilities, NoNewPrivileges), done by
+/// setpriv since the VM has no systemd.
+fn as_unit_would(caps: &[(String, u32)], program: &str) -> Command {
+    let set = std::iter::once("-all".to_string())
+        .chain(caps.iter().map(|(c, _)| format!("+{c}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", "pkd1", "setpriv"])
+        .arg(format!("--bounding-set={set}"))
+        .arg(format!("--inh-caps={set}"))
+        .arg(format!("--ambient-caps={set}"))
+        .args(["--no-new-privs", program]);
+    cmd
+}
+
+/// What [`capabilities_of`] must read for a process holding exactly `caps`.
+fn expected(caps: &[(String, u32)]) -> Vec<String> {
+    let mask: u64 = caps.iter().map(|(_, n)| 1u64 << n).sum();
+    vec![
+        format!("CapPrm: {mask:016x}"),
+        format!("CapEff: {mask:016x}"),
+        format!("CapBnd: {mask:016x}"),
+        "NoNewPrivs: 1".to_string(),
+    ]
+}
