@@ -29,6 +29,34 @@ pub struct CheckReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Parses and validates `bytes` (read from `file`) for `consumer`: the model, or the
+/// first error. For a file that arrives other than from disk (configuration sync).
+pub fn check_bytes(
+    bytes: &[u8],
+    file: &str,
+    opts: &ParseOptions,
+    consumer: Consumer,
+) -> Result<Config, Diagnostic> {
+    if bytes.len() as u64 > crate::parser::MAX_FILE_SIZE {
+        let limit = crate::parser::MAX_FILE_SIZE >> 20;
+        return Err(Diagnostic {
+            severity: crate::Severity::Error,
+            code: crate::Code::Read,
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            message: format!("larger than the {limit} MiB limit"),
+            hint: String::new(),
+        });
+    }
+    let parsed = crate::parse_bytes(bytes, file, opts).map_err(|f| f.first_error().clone())?;
+    let diagnostics = crate::validate::validate_for(&parsed.config, file, consumer);
+    match diagnostics.into_iter().find(Diagnostic::is_error) {
+        Some(e) => Err(e),
+        None => Ok(parsed.config),
+    }
+}
+
 /// Parses and validates a file for lvsd.
 pub fn check_file(path: &Path, opts: &ParseOptions) -> CheckReport {
     check_file_for(path, opts, Consumer::Lvsd)

@@ -17,7 +17,7 @@ use std::fmt;
 
 pub use backoff::{Backoff, Decision};
 pub use lines::LineReader;
-pub use run::{kill_running, run, Output, RunError};
+pub use run::{kill_running, run, run_with_input, Output, RunError};
 pub use spawn::{spawn, Spawn};
 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -71,6 +71,22 @@ pub fn reap() -> Vec<(u32, ExitStatus)> {
             Ok(_) => {}
         }
     }
+}
+
+/// Those of `pids` (children of ours) that have ended, without waiting. Unlike [`reap`]
+/// it leaves other children alone: a command a worker thread runs with [`run`] is
+/// reaped by that thread (pulse's configuration sync).
+pub fn reap_these(pids: impl IntoIterator<Item = u32>) -> Vec<(u32, ExitStatus)> {
+    let mut out = Vec::new();
+    for pid in pids {
+        let p = nix::unistd::Pid::from_raw(pid as i32);
+        match waitpid(p, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => out.push((pid, ExitStatus::Code(code))),
+            Ok(WaitStatus::Signaled(_, sig, _)) => out.push((pid, ExitStatus::Signal(sig as i32))),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Sends `signal` to a child (ESRCH, a child already gone, is not an error worth telling).

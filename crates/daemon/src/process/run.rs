@@ -61,13 +61,41 @@ const EXIT_CHECK: u16 = 5;
 /// Runs `argv` (no shell) with stdin on /dev/null and stderr discarded, for at most
 /// `timeout`; keeps at most `max_output` bytes of its standard output.
 pub fn run(argv: &[String], timeout: Duration, max_output: usize) -> Result<Output, RunError> {
+    run_from(argv, Stdio::null(), timeout, max_output)
+}
+
+/// [`run`] with `input` on the command's standard input. The input is handed over in an
+/// anonymous memory file, not a pipe: a command that never reads it cannot block us.
+pub fn run_with_input(
+    argv: &[String],
+    input: &[u8],
+    timeout: Duration,
+    max_output: usize,
+) -> Result<Output, RunError> {
+    use std::io::{Seek, Write};
+    let memfd =
+        nix::sys::memfd::memfd_create(c"input", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
+            .map_err(|e| RunError::Spawn(e.into()))?;
+    let mut file = std::fs::File::from(memfd);
+    file.write_all(input)
+        .and_then(|()| file.rewind())
+        .map_err(RunError::Spawn)?;
+    run_from(argv, Stdio::from(file), timeout, max_output)
+}
+
+fn run_from(
+    argv: &[String],
+    stdin: Stdio,
+    timeout: Duration,
+    max_output: usize,
+) -> Result<Output, RunError> {
     let deadline = Instant::now() + timeout;
     let (prog, args) = argv
         .split_first()
         .ok_or_else(|| RunError::Spawn(std::io::Error::other("empty command")))?;
     let mut child = Command::new(prog)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stderr(Stdio::null())
         .stdout(Stdio::piped())
         .process_group(0)
@@ -164,6 +192,18 @@ mod tests {
 
     fn sh(script: &str) -> Vec<String> {
         vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn input_reaches_the_command_and_one_that_never_reads_it_holds_nothing_up() {
+        let out =
+            run_with_input(&sh("wc -c"), &[b'x'; 300_000], Duration::from_secs(10), 64).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "300000");
+        let start = Instant::now();
+        let out =
+            run_with_input(&sh("exit 4"), &[0; 1 << 20], Duration::from_secs(10), 64).unwrap();
+        assert_eq!(out.status, ExitStatus::Code(4));
+        assert!(start.elapsed() < Duration::from_secs(2));
     }
 
     #[test]
