@@ -4,7 +4,12 @@
 //!   lvsctl status [--json] [--watch[=SECONDS]] [--pulse-socket=PATH] [--lvsd-socket=PATH]
 //!   lvsctl drain|enable VIRTUAL SERVER [--lvsd-socket=PATH]
 //!   lvsctl metrics [--pulse-socket=PATH] [--lvsd-socket=PATH]
+//!   lvsctl sync [--pulse-socket=PATH]
+//!   lvsctl receive-config FILE [--pidfile=PATH]
 
+mod receive;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,6 +19,8 @@ const USAGE: &str = "Usage: lvsctl status [OPTIONS]
        lvsctl drain VIRTUAL SERVER [--lvsd-socket=PATH]
        lvsctl enable VIRTUAL SERVER [--lvsd-socket=PATH]
        lvsctl metrics [--pulse-socket=PATH] [--lvsd-socket=PATH]
+       lvsctl sync [--pulse-socket=PATH]
+       lvsctl receive-config FILE [--pidfile=PATH]
 
 status shows this director's role and its partner (from pulse) and each virtual service
 with its real servers, their health, weights, connections and rates (from lvsd and IPVS).
@@ -22,6 +29,11 @@ established connections finish, new ones go elsewhere; it stays drained across n
 restarts, reloads and lvsd restarts until enable gives it its configured weight back.
 metrics prints the same figures in the Prometheus text format (node_exporter's textfile
 collector); piranha_up says which daemon answered.
+sync has pulse push lvs.cf to the partner director now, over rsh_command, and prints what
+the partner said. receive-config is that push's other end (run by pulse over ssh/rsh):
+it reads lvs.cf on standard input, checks it, refuses one whose serial_no is not newer
+than FILE's, keeps FILE.prev, replaces FILE and tells pulse (--pidfile, default
+/var/run/pulse.pid; else lvsd's pid file beside it) to reload.
 
   --json               one JSON object: {\"pulse\": ..., \"lvsd\": ...} (docs/control.md)
   --watch[=SECONDS]    refresh in place every SECONDS (default 2) until interrupted
@@ -39,6 +51,8 @@ struct Options {
     json: bool,
     watch: Option<Duration>,
     sockets: Sockets,
+    /// receive-config: pulse's pid file (lvsd's is beside it).
+    pidfile: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +60,8 @@ enum Command {
     Status,
     Metrics,
     Drain { drain: bool, vs: String, rs: String },
+    Sync,
+    Receive { file: PathBuf },
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -54,6 +70,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         json: false,
         watch: None,
         sockets: Sockets::default(),
+        pidfile: PathBuf::from("/var/run/pulse.pid"),
     };
     let mut command: Option<&str> = None;
     let mut names = Vec::new();
@@ -75,8 +92,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
             _ if a.starts_with("--lvsd-socket=") => {
                 o.sockets.lvsd = a["--lvsd-socket=".len()..].into()
             }
-            "status" | "drain" | "enable" | "metrics" if command.is_none() => command = Some(a),
-            _ if matches!(command, Some("drain" | "enable")) && !a.starts_with('-') => {
+            _ if a.starts_with("--pidfile=") => o.pidfile = a["--pidfile=".len()..].into(),
+            "status" | "drain" | "enable" | "metrics" | "sync" | "receive-config"
+                if command.is_none() =>
+            {
+                command = Some(a)
+            }
+            _ if matches!(command, Some("drain" | "enable" | "receive-config"))
+                && !a.starts_with('-') =>
+            {
                 names.push(a.clone())
             }
             other => return Err(format!("unknown argument: {other}")),
@@ -85,6 +109,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
     o.command = match (command, names.as_slice()) {
         (Some("status"), _) => Command::Status,
         (Some("metrics"), _) => Command::Metrics,
+        (Some("sync"), _) => Command::Sync,
+        (Some("receive-config"), [file]) => Command::Receive { file: file.into() },
+        (Some("receive-config"), _) => {
+            return Err("receive-config takes the file to replace".into())
+        }
         (Some(c), [vs, rs]) => Command::Drain {
             drain: c == "drain",
             vs: vs.clone(),
@@ -107,6 +136,29 @@ fn once(o: &Options) -> (String, bool) {
     (text, anyone)
 }
 
+/// Asks pulse to push lvs.cf now and prints the partner's answer.
+fn sync(o: &Options) -> i32 {
+    // Longer than a push may take (pulse::sync::PUSH_LIMIT, 20 s).
+    let limit = Duration::from_secs(25);
+    match daemon::control::ask(&o.sockets.pulse, &json!({"command": "sync"}), limit) {
+        Ok(v) if v["ok"] == true => {
+            println!("{}", v["message"].as_str().unwrap_or("done"));
+            0
+        }
+        Ok(v) => {
+            eprintln!("lvsctl: {}", v["error"].as_str().unwrap_or("refused"));
+            1
+        }
+        Err(e) => {
+            eprintln!(
+                "lvsctl: pulse is not answering: {}: {e}",
+                o.sockets.pulse.display()
+            );
+            1
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -124,6 +176,18 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Command::Receive { file } = &o.command {
+        let daemons = receive::Daemons {
+            lvsd: o.pidfile.with_file_name("lvs.pid"),
+            pulse: o.pidfile.clone(),
+        };
+        let (code, said) = receive::receive(file, &daemons, &mut std::io::stdin().lock());
+        println!("{said}");
+        std::process::exit(code);
+    }
+    if o.command == Command::Sync {
+        std::process::exit(sync(&o));
+    }
     if o.command == Command::Metrics {
         let (pulse, lvsd) = status_view::collect(&o.sockets, ANSWER_LIMIT);
         print!("{}", status_view::metrics::render(&pulse, &lvsd));

@@ -388,3 +388,83 @@ fn lvsd_started_by_pulse_leaves_the_listener_to_pulse() {
         l.printed()
     );
 }
+
+/// `lvsctl receive-config FILE --pidfile=...` with `input` on stdin.
+fn receive(d: &TempDir, input: &[u8]) -> (i32, String) {
+    let out = testbed::tools::run(
+        Command::new(env!("CARGO_BIN_EXE_lvsctl"))
+            .arg("receive-config")
+            .arg(d.join("lvs.cf"))
+            .arg(format!("--pidfile={}", d.join("pulse.pid").display())),
+        Some(input),
+        Duration::from_secs(20),
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+#[test]
+fn receive_config_checks_refuses_older_keeps_the_previous_copy_and_reloads() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = TempDir::new("lvsctl-receive");
+    // A director pair's file (pulse's checks need a primary).
+    let cf = |serial: u32| {
+        CF.replace(
+            "serial_no = 1\n",
+            &format!("serial_no = {serial}\nprimary = 192.0.2.10\n"),
+        )
+    };
+    std::fs::write(d.join("lvs.cf"), cf(5)).unwrap();
+    std::fs::set_permissions(d.join("lvs.cf"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A stand-in pulse that notes SIGHUP.
+    let hup = d.join("hup");
+    let pulse = Daemon::spawn(Command::new("sh").arg("-c").arg(format!(
+        "trap 'echo hup >> {}' HUP; while :; do sleep 0.05; done",
+        hup.display()
+    )));
+    let pulse_pid = pulse.child.id();
+    std::fs::write(d.join("pulse.pid"), format!("{pulse_pid}\n")).unwrap();
+    // Not newer, or the same: refused (2), nothing changed.
+    for serial in [4, 5] {
+        let (code, said) = receive(&d, cf(serial).as_bytes());
+        assert_eq!(code, 2, "{said}");
+        assert_eq!(
+            said,
+            format!("refused: serial_no {serial} is not newer than ours (5)")
+        );
+    }
+    // Not valid: refused with the error and its line.
+    let (code, said) = receive(&d, b"serial_no = 9\nvirtual web {\n port = x\n");
+    assert_eq!(code, 2);
+    assert!(
+        said.starts_with("refused: ") && said.contains("(received):"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(d.join("lvs.cf")).unwrap(), cf(5));
+    assert!(!d.join("lvs.cf.prev").exists());
+    // Newer: installed, the previous copy kept, the mode kept, pulse told.
+    let (code, said) = receive(&d, cf(6).as_bytes());
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(
+        said,
+        format!("installed serial_no 6 (was 5); pulse (pid {pulse_pid}) told to reload")
+    );
+    assert_eq!(std::fs::read_to_string(d.join("lvs.cf")).unwrap(), cf(6));
+    assert_eq!(
+        std::fs::read_to_string(d.join("lvs.cf.prev")).unwrap(),
+        cf(5)
+    );
+    let mode = |f: &str| std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode("lvs.cf"), mode("lvs.cf.prev")), (0o600, 0o600));
+    assert!(testbed::eventually(5, || hup.exists()), "pulse got SIGHUP");
+    drop(pulse);
+    // Nothing runs: installed all the same, and said so; an endless input is cut.
+    let (code, said) = receive(&d, cf(7).as_bytes());
+    assert_eq!(code, 0);
+    assert!(said.ends_with("no pulse or lvsd runs here: the file is read at their next start"));
+    let (code, said) = receive(&d, &vec![b'#'; 17 << 20]);
+    assert_eq!(code, 2);
+    assert!(said.contains("larger than the 16 MiB limit"), "{said}");
+}

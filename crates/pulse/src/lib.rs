@@ -8,10 +8,12 @@
 //! * [`shell`]: its IO: heartbeat sockets, addresses, announcements, lvsd, commands,
 //!   the IPVS sync daemon.
 //! * [`status`]: what `lvsctl status` shows (the control socket, docs/control.md).
+//! * [`sync`]: configuration sync to the partner (`sync = 1`): when to push, and the push.
 
 pub mod auth;
 pub mod machine;
 pub mod settings;
 pub mod shell;
 pub mod status;
+pub mod sync;
 pub mod wire;

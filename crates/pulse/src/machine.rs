@@ -202,6 +202,14 @@ impl Pulse {
         self.active
     }
 
+    /// lvsd's pid while it runs or is being stopped.
+    pub fn lvsd_pid(&self) -> Option<u32> {
+        match self.lvsd {
+            Lvsd::Running(pid) | Lvsd::Stopping { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.s
     }
@@ -246,10 +254,7 @@ impl Pulse {
             } else {
                 Vec::new()
             },
-            lvsd_pid: match self.lvsd {
-                Lvsd::Running(pid) | Lvsd::Stopping { pid, .. } => Some(pid),
-                Lvsd::Stopped | Lvsd::Starting => None,
-            },
+            lvsd_pid: self.lvsd_pid(),
             keepalive_ms: self.s.keepalive.as_millis() as u64,
             deadtime_ms: self.s.deadtime.as_millis() as u64,
             heartbeat_auth: self.s.auth.to_string(),

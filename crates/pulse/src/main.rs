@@ -8,16 +8,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use daemon::cli::{self, OptSpec};
-use daemon::control::ControlServer;
+use daemon::control::{ClientId, ControlServer};
 use daemon::driver::Driver;
 use daemon::event_loop::{EventLoop, Ready};
 use daemon::log::{LegacyLog, Sinks};
 use daemon::pidfile::PidFile;
+use daemon::worker::Worker;
 use hostnet::monitor::LinkMonitor;
 use log::info;
 use pulse::machine::{Event, Pulse};
 use pulse::settings::{Settings, StartupError, Switches};
 use pulse::shell::{self, LvsdCommand, Shell};
+use pulse::sync::{ConfigSync, Outcome, Push};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,8 @@ const DEFAULT_LVSD: &str = "/usr/sbin/lvsd";
 const LINKS: usize = 2;
 /// The control socket, and its clients after it.
 const CONTROL: usize = 10;
+/// The configuration sync worker's wake-up.
+const SYNCED: usize = 3;
 /// The longest wait between two looks at the world.
 const MAX_WAIT: Duration = Duration::from_secs(5);
 
@@ -258,6 +262,8 @@ fn serve(
     mut notifier: Option<daemon::notify::Notifier>,
 ) -> i32 {
     let lvsd_socket = lvsd.pid_path().with_extension("sock");
+    // Configuration sync (docs/operations.md): lvs.cf to the partner.
+    let mut sync = SyncShell::new(&settings, Path::new(&lvsd.config), &events);
     let mut shell = Shell::new(
         &settings,
         channels,
@@ -308,6 +314,7 @@ fn serve(
     if let Some(n) = &notifier {
         n.ready();
     }
+    let mut was_active = false;
     loop {
         let now = Instant::now();
         let deadline = [
@@ -315,6 +322,7 @@ fn serve(
             driver.exec.next_deadline(),
             control.as_ref().and_then(ControlServer::next_deadline),
             notifier.as_ref().and_then(|n| n.next_deadline()),
+            sync.as_ref().and_then(|s| s.state.next_deadline()),
             Some(now + MAX_WAIT),
         ]
         .into_iter()
@@ -322,7 +330,13 @@ fn serve(
         .min();
         let ready = events.wait(deadline).unwrap_or_default();
         driver.exec.enforce_limits(Instant::now());
-        let mut queue = driver.exec.reaped(daemon::process::reap());
+        // Only the children pulse started: a push's command is the sync worker's to reap.
+        let ours: Vec<u32> = driver
+            .exec
+            .command_pids()
+            .chain(driver.core.lvsd_pid())
+            .collect();
+        let mut queue = driver.exec.reaped(daemon::process::reap_these(ours));
         for r in ready {
             match r {
                 Ready::Source(LINKS) => {
@@ -332,11 +346,25 @@ fn serve(
                 }
                 Ready::Source(t) if control.as_ref().is_some_and(|c| c.owns(t)) => {
                     if let Some(c) = control.as_mut() {
-                        answer(c, t, &events, &driver.core);
+                        answer(c, t, &events, &driver.core, sync.as_mut());
+                    }
+                }
+                Ready::Source(SYNCED) => {
+                    let answers = sync.as_mut().map(|s| s.finished(Instant::now()));
+                    for (client, a) in answers.into_iter().flatten() {
+                        if let Some(c) = control.as_mut() {
+                            c.reply(client, &a, &events, Instant::now());
+                        }
                     }
                 }
                 Ready::Source(i) => queue.extend(driver.exec.receive(i)),
-                Ready::Signal(SIGHUP) => queue.push(Event::Hangup),
+                Ready::Signal(SIGHUP) => {
+                    // lvsd rereads lvs.cf; the partner gets it too (sync = 1).
+                    if let Some(s) = sync.as_mut().filter(|_| driver.core.is_active()) {
+                        s.changed();
+                    }
+                    queue.push(Event::Hangup)
+                }
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => {
                     if let Some(n) = &notifier {
                         n.stopping();
@@ -357,16 +385,118 @@ fn serve(
         if let Some(code) = driver.dispatch_all(queue) {
             return code;
         }
+        // Became active: the partner gets our lvs.cf (sync = 1).
+        let active = driver.core.is_active();
+        if let Some(s) = sync.as_mut() {
+            if active && !was_active {
+                s.changed();
+            }
+            s.start_due(Instant::now());
+        }
+        was_active = active;
     }
 }
 
 /// Answers the control requests that arrived on `token` (docs/control.md).
-fn answer(control: &mut ControlServer, token: usize, events: &EventLoop, pulse: &Pulse) {
+fn answer(
+    control: &mut ControlServer,
+    token: usize,
+    events: &EventLoop,
+    pulse: &Pulse,
+    mut sync: Option<&mut SyncShell>,
+) {
     for req in control.ready(token, events, Instant::now()) {
         let response = match req.command.as_str() {
             "status" => daemon::control::status(&pulse.status(Instant::now())),
+            // Answered when the push ends (SyncShell::finished).
+            "sync" => match sync.as_deref_mut() {
+                Some(s) => match s.asked(req.client) {
+                    Some(refusal) => refusal,
+                    None => continue,
+                },
+                None => daemon::control::error("configuration sync could not be set up"),
+            },
             other => daemon::control::unknown(other),
         };
         control.reply(req.client, &response, events, Instant::now());
+    }
+}
+
+/// Configuration sync carried out (pulse::sync): pushes on a worker thread, their
+/// outcomes logged and told to the `lvsctl sync` that asked.
+struct SyncShell {
+    state: ConfigSync,
+    /// `sync = 1`: push at activation and at each reload while active.
+    automatic: bool,
+    /// What to push where; `None` without a partner.
+    push: Option<Push>,
+    worker: Worker<Push, Outcome>,
+    waiting: Vec<ClientId>,
+}
+
+impl SyncShell {
+    fn new(s: &Settings, config: &Path, events: &EventLoop) -> Option<SyncShell> {
+        let receiver = std::env::current_exe()
+            .map(|e| e.with_file_name("lvsctl"))
+            .unwrap_or_else(|_| PathBuf::from("/usr/sbin/lvsctl"));
+        let push = s.partner_public.map(|partner| Push {
+            rsh_command: s.rsh_command.clone(),
+            partner,
+            config: config.to_path_buf(),
+            receiver,
+        });
+        let worker = Worker::start("config-sync", 256 * 1024, |p: Push| pulse::sync::push(&p))
+            .and_then(|w| events.register(w.done_fd(), SYNCED).map(|()| w));
+        match worker {
+            Ok(worker) => Some(SyncShell {
+                state: ConfigSync::default(),
+                automatic: s.config_sync,
+                push,
+                worker,
+                waiting: Vec::new(),
+            }),
+            Err(e) => {
+                info!("cannot set up configuration sync: {e}");
+                None
+            }
+        }
+    }
+
+    /// The director became active or reloaded: push if `sync = 1`.
+    fn changed(&mut self) {
+        if self.automatic && self.push.is_some() {
+            self.state.request();
+        }
+    }
+
+    /// `lvsctl sync`: push now; the answer goes to `client` when the push ends.
+    fn asked(&mut self, client: ClientId) -> Option<serde_json::Value> {
+        if self.push.is_none() {
+            return Some(daemon::control::error("no partner director in lvs.cf"));
+        }
+        self.state.request();
+        self.waiting.push(client);
+        None
+    }
+
+    fn start_due(&mut self, now: Instant) {
+        if let Some(p) = self.push.as_ref().filter(|_| self.state.poll(now)) {
+            self.worker.submit(p.clone());
+        }
+    }
+
+    /// Pushes that ended: logged; the answers for those who asked.
+    fn finished(&mut self, now: Instant) -> Vec<(ClientId, serde_json::Value)> {
+        let mut answers = Vec::new();
+        for outcome in self.worker.finished() {
+            let line = self.state.finished(&outcome, now);
+            info!("{line}");
+            let answer = match outcome {
+                Outcome::Installed(_) => serde_json::json!({"ok": true, "message": line}),
+                _ => daemon::control::error(line),
+            };
+            answers.extend(self.waiting.drain(..).map(|c| (c, answer.clone())));
+        }
+        answers
     }
 }

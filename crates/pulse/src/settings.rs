@@ -91,6 +91,9 @@ pub struct Settings {
     pub arp_refresh: Option<Duration>,
     /// Where pulse serves the status page and metrics (docs/control.md, "HTTP").
     pub status_http: Option<std::net::SocketAddr>,
+    /// `sync = 1`: push lvs.cf to the partner (docs/operations.md), over `rsh_command`.
+    pub config_sync: bool,
+    pub rsh_command: String,
     pub auth: HeartbeatAuth,
     pub key: Option<Key>,
 }
@@ -189,6 +192,8 @@ impl Settings {
             preempt_delay: c.preempt_delay,
             arp_refresh: c.arp_refresh,
             status_http: c.status_http,
+            config_sync: c.sync,
+            rsh_command: c.rsh_command.clone(),
             auth: c.heartbeat_auth,
             key: None,
         })

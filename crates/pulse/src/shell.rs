@@ -218,6 +218,11 @@ impl Shell {
             .collect()
     }
 
+    /// The `active_cmd`/`inactive_cmd` children still running.
+    pub fn command_pids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.commands.keys().copied()
+    }
+
     /// When a command must next be checked for its time limit.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.commands.values().map(|c| c.deadline).min()

@@ -874,3 +874,191 @@ fn pulse_serves_the_status_page_and_metrics_for_its_director() {
     let told = std::fs::read_to_string(d2.dir.join("env")).unwrap();
     assert_eq!(told.trim(), d2.dir.join("pulse.sock").display().to_string());
 }
+
+/// lvs.cf with `sync = 1`, `rsh_command` and this `serial_no`.
+fn synced_cf(serial: u32, rsh: &str) -> String {
+    lvs_cf(&format!("sync = 1\nrsh_command = {rsh}"))
+        .replace("serial_no = 1\n", &format!("serial_no = {serial}\n"))
+}
+
+#[test]
+fn the_active_director_pushes_lvs_cf_to_its_partner_and_retries_an_unreachable_one() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", "");
+    let mut d2 = Director::new("d2", "");
+    // A stand-in for ssh: runs the command given for the partner here, on the
+    // partner's own file and pid file; unreachable while the partner's dir says so.
+    let rsh = d1.dir.script(
+        "rsh",
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in {D1}) dir={};; {D2}) dir={};; *) exit 255;; esac\n\
+             [ -e \"$dir/unreachable\" ] && {{ echo \"ssh: connect to host $1 port 22: No route to host\" >&2; exit 255; }}\n\
+             exec \"$2\" \"$3\" \"$dir/lvs.cf\" \"--pidfile=$dir/pulse.pid\"\n",
+            d1.dir.path().display(),
+            d2.dir.path().display()
+        ),
+    );
+    std::fs::write(d1.dir.join("lvs.cf"), synced_cf(2, &rsh)).unwrap();
+    std::fs::write(d2.dir.join("lvs.cf"), synced_cf(1, &rsh)).unwrap();
+    start_in_order(&lan, &mut d1, &mut d2);
+    // d2, active, pushes its older file: d1 refuses it, and nobody retries.
+    d2.wait_for(
+        "configuration sync: lvs.cf not installed: refused: serial_no 1 is not newer than ours (2)",
+        5,
+    );
+    // A newer file, reloaded on d2: installed on d1, its old copy kept, its pulse told.
+    let v3 = synced_cf(3, &rsh) + "# edited on d2\n";
+    std::fs::write(d2.dir.join("lvs.cf"), &v3).unwrap();
+    d2.d().signal(libc::SIGHUP);
+    let said = d2.wait_for("configuration sync: partner installed lvs.cf", 5);
+    assert!(
+        said.last()
+            .unwrap()
+            .contains("installed serial_no 3 (was 2); pulse (pid"),
+        "{said:?}"
+    );
+    assert_eq!(std::fs::read_to_string(d1.dir.join("lvs.cf")).unwrap(), v3);
+    assert_eq!(
+        std::fs::read_to_string(d1.dir.join("lvs.cf.prev")).unwrap(),
+        synced_cf(2, &rsh)
+    );
+    d1.wait_for("SIGHUP: lvsd is not running; nothing to reload", 3);
+    // The partner unreachable: logged, retried after 2 then 4 s, the heartbeat unharmed.
+    std::fs::write(d1.dir.join("unreachable"), "").unwrap();
+    std::fs::write(d2.dir.join("lvs.cf"), synced_cf(4, &rsh)).unwrap();
+    d2.d().signal(libc::SIGHUP);
+    d2.wait_for(
+        "configuration sync failed: the partner did not answer (exit status 255); retrying in 2 s",
+        5,
+    );
+    d2.wait_for("retrying in 4 s", 4);
+    let s1 = status(&d1);
+    assert_eq!(
+        (s1["state"].as_str(), s1["partner"]["alive"].as_bool()),
+        (Some("standby"), Some(true)),
+        "{s1}"
+    );
+    std::fs::remove_file(d1.dir.join("unreachable")).unwrap();
+    d2.wait_for("installed serial_no 4 (was 3)", 8);
+    // lvsctl sync: on demand, with the partner's answer, refusal included.
+    let lvsctl = |dir: &TempDir| {
+        Command::new(env!("CARGO_BIN_EXE_pulse").replace("pulse", "lvsctl"))
+            .arg("sync")
+            .arg(format!(
+                "--pulse-socket={}",
+                dir.join("pulse.sock").display()
+            ))
+            .output()
+            .unwrap()
+    };
+    let out = lvsctl(&d2.dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("serial_no 4 is not newer than ours (4)"),
+        "{out:?}"
+    );
+    std::fs::write(d2.dir.join("lvs.cf"), synced_cf(5, &rsh)).unwrap();
+    let out = lvsctl(&d2.dir);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("installed serial_no 5 (was 4)"),
+        "{out:?}"
+    );
+    // A file with errors is not sent at all.
+    std::fs::write(d2.dir.join("lvs.cf"), "serial_no = 6\nvirtual {\n").unwrap();
+    let out = lvsctl(&d2.dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("our own lvs.cf has errors"),
+        "{out:?}"
+    );
+    assert!(std::fs::read_to_string(d1.dir.join("lvs.cf"))
+        .unwrap()
+        .starts_with("serial_no = 5\n"));
+}
+
+#[test]
+fn configuration_sync_over_real_ssh_between_two_directors() {
+    let lan = Lan::create();
+    let mut d1 = Director::new("d1", "");
+    let mut d2 = Director::new("d2", "");
+    let (k, lvsctl) = (
+        d2.dir.path().to_path_buf(),
+        env!("CARGO_BIN_EXE_pulse").replace("pulse", "lvsctl"),
+    );
+    let keygen = |file: &std::path::Path| {
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    keygen(&k.join("client_key"));
+    keygen(&d1.dir.join("host_key"));
+    // d1's sshd lets that key run only the receiver, on d1's own file: the way to give
+    // the partner a sync key that can do nothing else.
+    let public = std::fs::read_to_string(k.join("client_key.pub")).unwrap();
+    std::fs::write(
+        d1.dir.join("authorized_keys"),
+        format!(
+            "command=\"{lvsctl} receive-config {} --pidfile={}\",restrict {public}",
+            d1.dir.join("lvs.cf").display(),
+            d1.dir.join("pulse.pid").display()
+        ),
+    )
+    .unwrap();
+    let d1dir = d1.dir.path().display().to_string();
+    std::fs::write(
+        d1.dir.join("sshd_config"),
+        format!(
+            "ListenAddress {D1}\nPort 22\nHostKey {d1dir}/host_key\nPidFile {d1dir}/sshd.pid\n\
+             AuthorizedKeysFile {d1dir}/authorized_keys\nStrictModes no\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nUsePAM no\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let _sshd = Daemon::spawn(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lan.ns("d1"),
+                "/usr/sbin/sshd",
+                "-D",
+                "-e",
+                "-f",
+            ])
+            .arg(d1.dir.join("sshd_config")),
+    );
+    std::fs::write(
+        k.join("ssh_config"),
+        format!(
+            "Host *\n  User root\n  IdentityFile {}/client_key\n  StrictHostKeyChecking no\n  \
+             UserKnownHostsFile /dev/null\n  BatchMode yes\n  ConnectTimeout 5\n  LogLevel ERROR\n",
+            k.display()
+        ),
+    )
+    .unwrap();
+    let rsh = format!("\"ssh -F {}/ssh_config\"", k.display());
+    std::fs::write(d1.dir.join("lvs.cf"), synced_cf(1, &rsh)).unwrap();
+    let v2 = synced_cf(2, &rsh) + "# pushed over ssh\n";
+    std::fs::write(d2.dir.join("lvs.cf"), &v2).unwrap();
+    // d2 becomes active and pushes its newer file over ssh to d1.
+    start_in_order(&lan, &mut d1, &mut d2);
+    let said = d2.wait_for("configuration sync: partner installed lvs.cf", 15);
+    assert!(
+        said.last()
+            .unwrap()
+            .contains("installed serial_no 2 (was 1); pulse (pid"),
+        "{said:?}"
+    );
+    assert_eq!(std::fs::read_to_string(d1.dir.join("lvs.cf")).unwrap(), v2);
+    assert_eq!(
+        std::fs::read_to_string(d1.dir.join("lvs.cf.prev")).unwrap(),
+        synced_cf(1, &rsh)
+    );
+    d1.wait_for("SIGHUP: lvsd is not running; nothing to reload", 3);
+}
