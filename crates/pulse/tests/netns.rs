@@ -910,19 +910,7 @@ fn the_active_director_pushes_lvs_cf_to_its_partner_and_retries_an_unreachable_o
     let v3 = synced_cf(3, &rsh) + "# edited on d2\n";
     std::fs::write(d2.dir.join("lvs.cf"), &v3).unwrap();
     d2.d().signal(libc::SIGHUP);
-    let said = d2.wait_for("configuration sync: partner installed lvs.cf", 5);
-    assert!(
-        said.last()
-            .unwrap()
-            .contains("installed serial_no 3 (was 2); pulse (pid"),
-        "{said:?}"
-    );
-    assert_eq!(std::fs::read_to_string(d1.dir.join("lvs.cf")).unwrap(), v3);
-    assert_eq!(
-        std::fs::read_to_string(d1.dir.join("lvs.cf.prev")).unwrap(),
-        synced_cf(2, &rsh)
-    );
-    d1.wait_for("SIGHUP: lvsd is not running; nothing to reload", 3);
+    pushed(&d2, &d1, (3, 2), (&v3, &synced_cf(2, &rsh)), 5);
     // The partner unreachable: logged, retried after 2 then 4 s, the heartbeat unharmed.
     std::fs::write(d1.dir.join("unreachable"), "").unwrap();
     std::fs::write(d2.dir.join("lvs.cf"), synced_cf(4, &rsh)).unwrap();
@@ -1048,17 +1036,19 @@ fn configuration_sync_over_real_ssh_between_two_directors() {
     std::fs::write(d2.dir.join("lvs.cf"), &v2).unwrap();
     // d2 becomes active and pushes its newer file over ssh to d1.
     start_in_order(&lan, &mut d1, &mut d2);
-    let said = d2.wait_for("configuration sync: partner installed lvs.cf", 15);
-    assert!(
-        said.last()
-            .unwrap()
-            .contains("installed serial_no 2 (was 1); pulse (pid"),
-        "{said:?}"
-    );
-    assert_eq!(std::fs::read_to_string(d1.dir.join("lvs.cf")).unwrap(), v2);
+    pushed(&d2, &d1, (2, 1), (&v2, &synced_cf(1, &rsh)), 15);
+}
+
+/// `from` says (within `secs`) that `to` installed serial `new` over `was`; `to` has the
+/// new text, the old one as lvs.cf.prev, and its pulse was told to reload.
+fn pushed(from: &Director, to: &Director, (new, was): (u32, u32), texts: (&str, &str), secs: u64) {
+    let said = from.wait_for("configuration sync: partner installed lvs.cf", secs);
+    let want = format!("installed serial_no {new} (was {was}); pulse (pid");
+    assert!(said.last().unwrap().contains(&want), "{said:?}");
+    let read = |f: &str| std::fs::read_to_string(to.dir.join(f)).unwrap();
     assert_eq!(
-        std::fs::read_to_string(d1.dir.join("lvs.cf.prev")).unwrap(),
-        synced_cf(1, &rsh)
+        (read("lvs.cf").as_str(), read("lvs.cf.prev").as_str()),
+        texts
     );
-    d1.wait_for("SIGHUP: lvsd is not running; nothing to reload", 3);
+    to.wait_for("SIGHUP: lvsd is not running; nothing to reload", 3);
 }
