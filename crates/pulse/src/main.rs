@@ -259,11 +259,9 @@ fn serve(
     channels: Vec<shell::HeartbeatChannel>,
     lvsd: LvsdCommand,
     pid_path: &Path,
-    mut notifier: Option<daemon::notify::Notifier>,
+    notifier: Option<daemon::notify::Notifier>,
 ) -> i32 {
-    let lvsd_socket = lvsd.pid_path().with_extension("sock");
-    // Configuration sync (docs/operations.md): lvs.cf to the partner.
-    let mut sync = SyncShell::new(&settings, Path::new(&lvsd.config), &events);
+    let mut around = Around::new(&settings, &lvsd, pid_path, notifier, &events);
     let mut shell = Shell::new(
         &settings,
         channels,
@@ -277,58 +275,102 @@ fn serve(
             return 1;
         }
     }
-    // The operator's socket (docs/control.md).
-    let mut control = ControlServer::beside_pid_file(pid_path, CONTROL, &events);
-    // The status page and metrics (docs/control.md, "HTTP"): pulse serves them for the
-    // director, with lvsd's part when lvsd runs.
-    let mut http = status_view::http::StatusHttp::default();
-    http.apply(
-        settings.status_http,
-        &status_view::Sockets {
-            pulse: pid_path.with_extension("sock"),
-            lvsd: lvsd_socket,
-        },
-    );
-    let mut monitor = None;
     if settings.monitor_links {
         shell.watch_links(&settings);
         match LinkMonitor::open().and_then(|m| events.register(&m, LINKS).map(|()| m)) {
-            Ok(m) => monitor = Some(m),
+            Ok(m) => around.monitor = Some(m),
             Err(e) => info!("cannot watch link changes: {e}"),
         }
     }
     let first_seq = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let now = Instant::now();
-    let watching = monitor.is_some();
-    let mut driver = Driver::new(Pulse::new(settings, now, first_seq), shell);
+    let mut driver = Driver::new(Pulse::new(settings, Instant::now(), first_seq), shell);
     let mut first = vec![Event::Start];
-    if watching {
+    if around.monitor.is_some() {
         first.push(driver.exec.relist_links());
     }
     if let Some(code) = driver.dispatch_all(first) {
         return code;
     }
     // Sockets bound, pid file written, first decisions taken: systemd's start is done.
-    if let Some(n) = &notifier {
+    if let Some(n) = &around.notifier {
         n.ready();
     }
-    let mut was_active = false;
     loop {
-        let now = Instant::now();
-        let deadline = [
+        let ready = events.wait(around.deadline(&driver)).unwrap_or_default();
+        let queue = around.handle(ready, &events, &mut driver);
+        if let Some(code) = driver.dispatch_all(queue) {
+            return code;
+        }
+        around.after(&driver);
+    }
+}
+
+/// What pulse runs around its heartbeat: the operator's control socket, the status
+/// listener, the link monitor, systemd's notifications and the configuration sync.
+struct Around {
+    control: Option<ControlServer>,
+    /// Kept for pulse's lifetime (the listener stops when dropped).
+    _http: status_view::http::StatusHttp,
+    monitor: Option<LinkMonitor>,
+    notifier: Option<daemon::notify::Notifier>,
+    sync: Option<SyncShell>,
+    was_active: bool,
+}
+
+impl Around {
+    fn new(
+        settings: &Settings,
+        lvsd: &LvsdCommand,
+        pid_path: &Path,
+        notifier: Option<daemon::notify::Notifier>,
+        events: &EventLoop,
+    ) -> Around {
+        // The status page and metrics (docs/control.md, "HTTP"): pulse serves them for
+        // the director, with lvsd's part when lvsd runs.
+        let mut http = status_view::http::StatusHttp::default();
+        http.apply(
+            settings.status_http,
+            &status_view::Sockets {
+                pulse: pid_path.with_extension("sock"),
+                lvsd: lvsd.pid_path().with_extension("sock"),
+            },
+        );
+        Around {
+            // The operator's socket (docs/control.md).
+            control: ControlServer::beside_pid_file(pid_path, CONTROL, events),
+            _http: http,
+            monitor: None,
+            notifier,
+            // Configuration sync (docs/operations.md): lvs.cf to the partner.
+            sync: SyncShell::new(settings, Path::new(&lvsd.config), events),
+            was_active: false,
+        }
+    }
+
+    /// The next time anything is due.
+    fn deadline(&self, driver: &Driver<Pulse, Shell>) -> Option<Instant> {
+        [
             driver.next_deadline(),
             driver.exec.next_deadline(),
-            control.as_ref().and_then(ControlServer::next_deadline),
-            notifier.as_ref().and_then(|n| n.next_deadline()),
-            sync.as_ref().and_then(|s| s.state.next_deadline()),
-            Some(now + MAX_WAIT),
+            self.control.as_ref().and_then(ControlServer::next_deadline),
+            self.notifier.as_ref().and_then(|n| n.next_deadline()),
+            self.sync.as_ref().and_then(|s| s.state.next_deadline()),
+            Some(Instant::now() + MAX_WAIT),
         ]
         .into_iter()
         .flatten()
-        .min();
-        let ready = events.wait(deadline).unwrap_or_default();
+        .min()
+    }
+
+    /// What woke the loop, as events for the state machine (and answers to the operator).
+    fn handle(
+        &mut self,
+        ready: Vec<Ready>,
+        events: &EventLoop,
+        driver: &mut Driver<Pulse, Shell>,
+    ) -> Vec<Event> {
         driver.exec.enforce_limits(Instant::now());
         // Only the children pulse started: a push's command is the sync worker's to reap.
         let ours: Vec<u32> = driver
@@ -340,33 +382,26 @@ fn serve(
         for r in ready {
             match r {
                 Ready::Source(LINKS) => {
-                    if let Some(m) = monitor.as_mut() {
+                    if let Some(m) = self.monitor.as_mut() {
                         queue.push(shell::read_links(m, &mut driver.exec));
                     }
                 }
-                Ready::Source(t) if control.as_ref().is_some_and(|c| c.owns(t)) => {
-                    if let Some(c) = control.as_mut() {
-                        answer(c, t, &events, &driver.core, sync.as_mut());
+                Ready::Source(t) if self.control.as_ref().is_some_and(|c| c.owns(t)) => {
+                    if let Some(c) = self.control.as_mut() {
+                        answer(c, t, events, &driver.core, self.sync.as_mut());
                     }
                 }
-                Ready::Source(SYNCED) => {
-                    let answers = sync.as_mut().map(|s| s.finished(Instant::now()));
-                    for (client, a) in answers.into_iter().flatten() {
-                        if let Some(c) = control.as_mut() {
-                            c.reply(client, &a, &events, Instant::now());
-                        }
-                    }
-                }
+                Ready::Source(SYNCED) => self.synced(events),
                 Ready::Source(i) => queue.extend(driver.exec.receive(i)),
                 Ready::Signal(SIGHUP) => {
                     // lvsd rereads lvs.cf; the partner gets it too (sync = 1).
-                    if let Some(s) = sync.as_mut().filter(|_| driver.core.is_active()) {
+                    if let Some(s) = self.sync.as_mut().filter(|_| driver.core.is_active()) {
                         s.changed();
                     }
                     queue.push(Event::Hangup)
                 }
                 Ready::Signal(sig @ (SIGTERM | SIGINT)) => {
-                    if let Some(n) = &notifier {
+                    if let Some(n) = &self.notifier {
                         n.stopping();
                     }
                     queue.push(Event::Terminate(sig))
@@ -375,25 +410,37 @@ fn serve(
                 _ => {}
             }
         }
-        if let Some(c) = control.as_mut() {
-            c.expire(&events, Instant::now());
+        if let Some(c) = self.control.as_mut() {
+            c.expire(events, Instant::now());
         }
-        if let Some(n) = notifier.as_mut() {
+        if let Some(n) = self.notifier.as_mut() {
             n.tick(Instant::now());
         }
         queue.push(Event::Tick);
-        if let Some(code) = driver.dispatch_all(queue) {
-            return code;
+        queue
+    }
+
+    /// Pushes that ended: their answers to the `lvsctl sync` that asked.
+    fn synced(&mut self, events: &EventLoop) {
+        let answers = self.sync.as_mut().map(|s| s.finished(Instant::now()));
+        for (client, a) in answers.into_iter().flatten() {
+            if let Some(c) = self.control.as_mut() {
+                c.reply(client, &a, events, Instant::now());
+            }
         }
-        // Became active: the partner gets our lvs.cf (sync = 1).
+    }
+
+    /// After the state machine's turn: a director that became active pushes its lvs.cf
+    /// (sync = 1), and a due push starts.
+    fn after(&mut self, driver: &Driver<Pulse, Shell>) {
         let active = driver.core.is_active();
-        if let Some(s) = sync.as_mut() {
-            if active && !was_active {
+        if let Some(s) = self.sync.as_mut() {
+            if active && !self.was_active {
                 s.changed();
             }
             s.start_due(Instant::now());
         }
-        was_active = active;
+        self.was_active = active;
     }
 }
 
