@@ -1,0 +1,222 @@
+//! fos's decisions, sans IO (docs/legacy.md, "fos"): events in, actions out; the shell
+//! that runs commands and monitors and reports back is the binary's.
+//!
+//! Active (`--active`): every `stop_cmd`, then every `start_cmd`, one at a time; then
+//! wait. A stop request (SIGTERM, SIGINT, SIGHUP) runs every `stop_cmd` and exits 0, once
+//! the command under way has finished.
+//!
+//! Monitor (`--monitor`): every `stop_cmd` (the services must not run on both
+//! directors), then one monitor per service. The first monitor to exit is a failover
+//! condition: the others are stopped and fos exits 0, which pulse reads as "the partner's
+//! service failed". A stop request stops the monitors and exits 0.
+
+use crate::service::Service;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Active,
+    Monitor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Start,
+    /// The command of the last [`Action::Run`] ended: `Ok(true)` exit 0, `Ok(false)`
+    /// another status, `Err` it could not run or timed out (the reason).
+    CommandDone(Result<bool, String>),
+    /// The monitor of service `service` runs as `pid`, or could not be started.
+    MonitorStarted {
+        service: usize,
+        pid: u32,
+    },
+    MonitorFailed {
+        service: usize,
+        reason: String,
+    },
+    /// A child ended.
+    Exited {
+        pid: u32,
+    },
+    /// SIGTERM, SIGINT or SIGHUP.
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Log(String),
+    /// Run this command (no shell, with a time limit) and report [`Event::CommandDone`].
+    Run(Vec<String>),
+    /// Start service `service`'s monitor and report [`Event::MonitorStarted`].
+    StartMonitor(usize),
+    /// SIGTERM to a monitor.
+    Kill(u32),
+    Exit(i32),
+}
+
+/// What a command in the queue is for (the log line after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Stop(usize),
+    Start(usize),
+}
+
+pub struct Fos {
+    mode: Mode,
+    services: Vec<Service>,
+    /// Commands still to run, and the one under way.
+    queue: Vec<Purpose>,
+    running: Option<Purpose>,
+    /// Running monitors: (service, pid).
+    monitors: Vec<(usize, u32)>,
+    stopping: bool,
+}
+
+impl Fos {
+    pub fn new(mode: Mode, services: Vec<Service>) -> Fos {
+        Fos {
+            mode,
+            services,
+            queue: Vec::new(),
+            running: None,
+            monitors: Vec::new(),
+            stopping: false,
+        }
+    }
+
+    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+        match event {
+            Event::Start => self.start(),
+            Event::CommandDone(result) => self.command_done(result),
+            Event::MonitorStarted { service, pid } => {
+                self.monitors.push((service, pid));
+                Vec::new()
+            }
+            Event::MonitorFailed { service, reason } => {
+                let label = self.services[service].label();
+                let mut out = vec![Action::Log(format!(
+                    "cannot start the monitor for service {label}: {reason}"
+                ))];
+                out.extend(self.failover(&label));
+                out
+            }
+            Event::Exited { pid } => self.exited(pid),
+            Event::Stop => self.stop(),
+        }
+    }
+
+    fn start(&mut self) -> Vec<Action> {
+        let stops = (0..self.services.len()).map(Purpose::Stop);
+        self.queue = match self.mode {
+            Mode::Active => stops
+                .chain((0..self.services.len()).map(Purpose::Start))
+                .collect(),
+            Mode::Monitor => stops.collect(),
+        };
+        let mut out = Vec::new();
+        if self.mode == Mode::Monitor {
+            out.push(Action::Log("Stopping local services (if any)".into()));
+        }
+        out.extend(self.next_command());
+        out
+    }
+
+    /// Runs the next queued command that is set; when none is left, goes on.
+    fn next_command(&mut self) -> Vec<Action> {
+        while !self.queue.is_empty() {
+            let purpose = self.queue.remove(0);
+            let s = &self.services[match purpose {
+                Purpose::Stop(i) | Purpose::Start(i) => i,
+            }];
+            let command = match purpose {
+                Purpose::Stop(_) => s.stop.clone(),
+                Purpose::Start(_) => s.start.clone(),
+            };
+            if let Some(argv) = command.filter(|a| !a.is_empty()) {
+                self.running = Some(purpose);
+                return vec![Action::Run(argv)];
+            }
+        }
+        self.commands_finished()
+    }
+
+    fn commands_finished(&mut self) -> Vec<Action> {
+        if self.stopping {
+            return vec![Action::Exit(0)];
+        }
+        match self.mode {
+            Mode::Active => Vec::new(),
+            Mode::Monitor => (0..self.services.len()).map(Action::StartMonitor).collect(),
+        }
+    }
+
+    fn command_done(&mut self, result: Result<bool, String>) -> Vec<Action> {
+        let Some(purpose) = self.running.take() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        match (purpose, result) {
+            (Purpose::Start(i), Ok(false) | Err(_)) => out.push(Action::Log(format!(
+                "Failed to start service {}!",
+                self.services[i].label()
+            ))),
+            (Purpose::Stop(i), Err(reason)) => out.push(Action::Log(format!(
+                "cannot stop service {}: {reason}",
+                self.services[i].label()
+            ))),
+            _ => {}
+        }
+        out.extend(self.next_command());
+        out
+    }
+
+    fn exited(&mut self, pid: u32) -> Vec<Action> {
+        let Some(at) = self.monitors.iter().position(|(_, p)| *p == pid) else {
+            return Vec::new();
+        };
+        let (service, _) = self.monitors.remove(at);
+        if self.stopping {
+            return Vec::new();
+        }
+        let label = self.services[service].label();
+        self.failover(&label)
+    }
+
+    /// A monitor is gone: the partner's service failed (or cannot be watched).
+    fn failover(&mut self, label: &str) -> Vec<Action> {
+        self.stopping = true;
+        let mut out = vec![Action::Log(format!(
+            "Monitor for service {label} exited. This is a failover condition!"
+        ))];
+        out.extend(self.monitors.drain(..).map(|(_, pid)| Action::Kill(pid)));
+        out.push(Action::Log("will now exit to notify pulse...".into()));
+        out.push(Action::Exit(0));
+        out
+    }
+
+    fn stop(&mut self) -> Vec<Action> {
+        if self.stopping {
+            return Vec::new();
+        }
+        self.stopping = true;
+        let mut out: Vec<Action> = self
+            .monitors
+            .drain(..)
+            .map(|(_, pid)| Action::Kill(pid))
+            .collect();
+        match self.mode {
+            Mode::Monitor => {
+                self.queue.clear();
+                if self.running.is_none() {
+                    out.push(Action::Exit(0));
+                }
+            }
+            Mode::Active => {
+                self.queue = (0..self.services.len()).map(Purpose::Stop).collect();
+                if self.running.is_none() {
+                    out.extend(self.next_command());
+                }
+            }
+        }
+        out
+    }
+}
