@@ -12,6 +12,7 @@ NAMEs pick scenarios by substring; ACCEPTANCE_REPEAT=N runs them N times. PIRANH
 (default target/debug). The ipvsadm and ip tools are only witnesses and clean-up here:
 every change the scenarios check is made by our daemons.
 """
+import itertools
 import json
 import os
 import re
@@ -301,14 +302,24 @@ for line in sys.stdin:
 """
 
 
+CLIENTS = itertools.count()
+
+
 def client_loop(url, secs):
-    """client.py in the background: a request every 10 ms; .join() gives its JSON."""
+    """client.py in the background: a request every 10 ms; .join() gives its JSON.
+    Returns once the client's first request has started: starting Python can take
+    seconds in a busy VM, and an outage before the first answer would go unseen."""
     out = {}
+    ready = f"/tmp/acceptance-client-{os.getpid()}-{next(CLIENTS)}"
+    if os.path.exists(ready):
+        os.remove(ready)
 
     def go():
-        out["v"] = json.loads(inns("cl", "python3", CLIENT, url, str(secs), timeout=secs + 30))
+        out["v"] = json.loads(inns("cl", "env", f"CLIENT_READY_FILE={ready}", "python3", CLIENT,
+                                   url, str(secs), timeout=secs + 30))
     t = threading.Thread(target=go, daemon=True)
     t.start()
+    expect(wait_for(20, lambda: os.path.exists(ready)) is not None, "the client loop started")
 
     class Loop:
         @staticmethod

@@ -16,6 +16,15 @@ FAILED=0
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 inns() { local h=$1; shift; ip netns exec "$P$h" "$@"; }
+# client.py for SECS seconds in the background (its JSON to FILE, its pid in CLIENT),
+# returning once its first request has started (starting Python takes a while here).
+client_loop() { # SECS FILE
+    rm -f "$W/client-ready"
+    inns cl env CLIENT_READY_FILE="$W/client-ready" python3 tests/pair/client.py \
+        http://192.168.77.100/ "$1" >"$2" &
+    CLIENT=$!
+    for _ in $(seq 200); do [ -e "$W/client-ready" ] && return; sleep 0.1; done
+}
 result() { # ok|FAIL text
     RESULTS+=("$(printf '%-4s %s' "$1" "$2")")
     [ "$1" = ok ] || FAILED=1
@@ -109,8 +118,7 @@ check "rs2 is back in the table after reentry" wait_for 20 in_table d1 2
 says d1
 
 step "the active director d1 drops off the network (both cables pulled); the client requests every 10 ms"
-inns cl python3 tests/pair/client.py http://192.168.77.100/ 12 >$W/failover.json &
-CLIENT=$!
+client_loop 12 $W/failover.json
 sleep 2
 $TOPO cable $P d1 down
 wait $CLIENT
@@ -127,8 +135,7 @@ says d1
 check "d2 is still active" is_active d2
 
 step "failback: pulse on d2 is stopped (SIGTERM); its last heartbeat hands over at once"
-inns cl python3 tests/pair/client.py http://192.168.77.100/ 8 >$W/failback.json &
-CLIENT=$!
+client_loop 8 $W/failback.json
 sleep 2
 kill -TERM "$(cat $W/d2.pid)"
 wait $CLIENT
@@ -147,8 +154,7 @@ awk '/^virtual web \{/ { web = 1 }
      web && /^}/ { print "     server rs4 {\n         address = 10.77.1.24\n         active = 1\n     }"; web = 0 }
      { print }' $W/lvs.cf >$W/lvs.cf.new
 mv $W/lvs.cf.new $W/lvs.cf
-inns cl python3 tests/pair/client.py http://192.168.77.100/ 6 >$W/reload.json &
-CLIENT=$!
+client_loop 6 $W/reload.json
 sleep 1
 kill -HUP "$(cat $W/d1.pid)"
 check "rs4 enters d1's NAT service" wait_for 20 bash -c "ip netns exec ${P}d1 ipvsadm -Ln | grep -q -- '-> 10.77.1.24:80'"

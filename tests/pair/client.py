@@ -12,8 +12,13 @@ ms from that request's start to the start of the first answered one after it].
 last requests failed (that outage counts up to the last request).
 
     client.py URL SECS [TIMEOUT]
+
+With CLIENT_READY_FILE set, that file is created when the first request starts: a
+harness waits for it before it breaks something, since starting Python can take seconds
+in a busy VM (an outage that begins before the first answer is not seen as one).
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -35,6 +40,8 @@ def one(start):
 
 
 begin = time.time()
+if os.environ.get("CLIENT_READY_FILE"):
+    open(os.environ["CLIENT_READY_FILE"], "w").close()
 threads = []
 n = 0
 while True:

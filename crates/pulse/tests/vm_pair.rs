@@ -122,7 +122,10 @@ impl Director {
 }
 
 fn client_loop(pair: &Pair, secs: f64) -> std::process::Child {
-    Command::new("ip")
+    // Returned once its first request has started (tests/pair/client.py).
+    let ready = std::env::temp_dir().join(format!("client-ready-{}-{secs}", pair.0));
+    let _ = std::fs::remove_file(&ready);
+    let child = Command::new("ip")
         .args([
             "netns",
             "exec",
@@ -133,9 +136,15 @@ fn client_loop(pair: &Pair, secs: f64) -> std::process::Child {
         ])
         .arg(secs.to_string())
         .arg("0.5")
+        .env("CLIENT_READY_FILE", &ready)
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    assert!(
+        eventually(20, || ready.exists()),
+        "the client did not start"
+    );
+    child
 }
 
 fn finish(c: std::process::Child) -> serde_json::Value {
