@@ -31,5 +31,7 @@ pub mod writer;
 
 pub use diag::{Code, Diagnostic, Severity};
 pub use model::*;
-pub use parser::{parse_bytes, parse_file, parse_str, ParseFailure, ParseOptions, Parsed};
+pub use parser::{
+    parse_bytes, parse_file, parse_str, read_file, ParseFailure, ParseOptions, Parsed,
+};
 pub use writer::write_config;

@@ -83,24 +83,36 @@ pub const MAX_FILE_SIZE: u64 = 16 << 20;
 /// directory is refused without blocking), and at most [`MAX_FILE_SIZE`] bytes.
 pub fn parse_file(path: &std::path::Path, opts: &ParseOptions) -> Result<Parsed, ParseFailure> {
     let file = path.display().to_string();
-    match read_bounded(path) {
+    match read_file(path) {
         Ok(bytes) => parse_bytes(&bytes, &file, opts),
         Err(why) => Err(ParseFailure {
-            diagnostics: vec![Diagnostic {
-                severity: Severity::Error,
-                code: Code::Read,
-                file,
-                line: 0,
-                column: 0,
-                message: Code::Read.legacy_text().to_string(),
-                hint: why,
-            }],
+            diagnostics: vec![read_failure(&file, why)],
         }),
     }
 }
 
-/// The file's bytes, or why it is not read.
-fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, String> {
+/// A file that could not be read (or is too large), as a diagnostic: the legacy text,
+/// and why.
+pub(crate) fn read_failure(file: &str, why: String) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        code: Code::Read,
+        file: file.to_string(),
+        line: 0,
+        column: 0,
+        message: Code::Read.legacy_text().to_string(),
+        hint: why,
+    }
+}
+
+/// Why a file is not read when it is larger than [`MAX_FILE_SIZE`].
+pub(crate) fn too_big() -> String {
+    format!("larger than the {} MiB limit", MAX_FILE_SIZE >> 20)
+}
+
+/// A configuration file's bytes, or why it is not read: only a regular file (a FIFO, a
+/// device or a directory is refused without blocking), at most [`MAX_FILE_SIZE`] bytes.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     // O_NONBLOCK: opening a FIFO with no writer would otherwise wait for ever.
@@ -123,7 +135,6 @@ fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, String> {
         };
         return Err(format!("{what}: lvs.cf must be a regular file"));
     }
-    let too_big = || format!("larger than the {} MiB limit", MAX_FILE_SIZE >> 20);
     if meta.len() > MAX_FILE_SIZE {
         return Err(too_big());
     }

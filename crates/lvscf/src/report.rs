@@ -38,16 +38,7 @@ pub fn check_bytes(
     consumer: Consumer,
 ) -> Result<Config, Diagnostic> {
     if bytes.len() as u64 > crate::parser::MAX_FILE_SIZE {
-        let limit = crate::parser::MAX_FILE_SIZE >> 20;
-        return Err(Diagnostic {
-            severity: crate::Severity::Error,
-            code: crate::Code::Read,
-            file: file.to_string(),
-            line: 0,
-            column: 0,
-            message: format!("larger than the {limit} MiB limit"),
-            hint: String::new(),
-        });
+        return Err(crate::parser::read_failure(file, crate::parser::too_big()));
     }
     let parsed = crate::parse_bytes(bytes, file, opts).map_err(|f| f.first_error().clone())?;
     let diagnostics = crate::validate::validate_for(&parsed.config, file, consumer);

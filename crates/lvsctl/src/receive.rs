@@ -35,7 +35,8 @@ pub fn receive(file: &Path, daemons: &Daemons, input: &mut impl Read) -> Outcome
         Ok(c) => c,
         Err(e) => return (REFUSED, format!("refused: {e}")),
     };
-    let current = std::fs::read(file).ok();
+    // Bounded, and a FIFO planted at FILE is refused rather than waited on.
+    let current = lvscf::read_file(file).ok();
     let ours = current
         .as_deref()
         .and_then(|b| lvscf::parse_bytes(b, "", &opts).ok())

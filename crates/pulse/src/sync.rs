@@ -8,7 +8,7 @@
 //! a slow or unreachable partner never holds up the heartbeat.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long a push may take (ssh's connection and the partner's check included).
@@ -151,7 +151,7 @@ impl Push {
 /// Reads and checks our lvs.cf, then sends it (blocking: run it on a worker thread).
 /// What is checked is what is sent: the file is read once.
 pub fn push(p: &Push) -> Outcome {
-    let text = match read_bounded(&p.config) {
+    let text = match lvscf::read_file(&p.config) {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("{}: {e}", p.config.display())),
     };
@@ -168,15 +168,6 @@ pub fn push(p: &Push) -> Outcome {
         PUSH_LIMIT,
         4096,
     ))
-}
-
-fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    std::fs::File::open(path)?
-        .take(lvscf::parser::MAX_FILE_SIZE + 1)
-        .read_to_end(&mut out)?;
-    Ok(out)
 }
 
 /// The outcome the receiver's exit status and message say.
