@@ -9,10 +9,10 @@
 
 mod receive;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use status_view::Sockets;
 
 const USAGE: &str = "Usage: lvsctl status [OPTIONS]
@@ -136,11 +136,10 @@ fn once(o: &Options) -> (String, bool) {
     (text, anyone)
 }
 
-/// Asks pulse to push lvs.cf now and prints the partner's answer.
-fn sync(o: &Options) -> i32 {
-    // Longer than a push may take (pulse::sync::PUSH_LIMIT, 20 s).
-    let limit = Duration::from_secs(25);
-    match daemon::control::ask(&o.sockets.pulse, &json!({"command": "sync"}), limit) {
+/// One command to one daemon: its message on stdout (0), or its refusal, or why it did
+/// not answer, on stderr (1).
+fn command(daemon: &str, socket: &Path, request: &Value, limit: Duration) -> i32 {
+    match daemon::control::ask(socket, request, limit) {
         Ok(v) if v["ok"] == true => {
             println!("{}", v["message"].as_str().unwrap_or("done"));
             0
@@ -151,8 +150,8 @@ fn sync(o: &Options) -> i32 {
         }
         Err(e) => {
             eprintln!(
-                "lvsctl: pulse is not answering: {}: {e}",
-                o.sockets.pulse.display()
+                "lvsctl: {daemon} is not answering: {}: {e}",
+                socket.display()
             );
             1
         }
@@ -186,7 +185,11 @@ fn main() {
         std::process::exit(code);
     }
     if o.command == Command::Sync {
-        std::process::exit(sync(&o));
+        // pulse pushes lvs.cf now and answers with the partner's answer: longer than a
+        // push may take (pulse::sync::PUSH_LIMIT, 20 s).
+        let request = json!({"command": "sync"});
+        let limit = Duration::from_secs(25);
+        std::process::exit(command("pulse", &o.sockets.pulse, &request, limit));
     }
     if o.command == Command::Metrics {
         let (pulse, lvsd) = status_view::collect(&o.sockets, ANSWER_LIMIT);
@@ -196,21 +199,7 @@ fn main() {
     if let Command::Drain { drain, vs, rs } = &o.command {
         let request = json!({"command": if *drain { "drain" } else { "enable" },
                              "virtual": vs, "server": rs});
-        match daemon::control::ask(&o.sockets.lvsd, &request, ANSWER_LIMIT) {
-            Ok(v) if v["ok"] == true => println!("{}", v["message"].as_str().unwrap_or("done")),
-            Ok(v) => {
-                eprintln!("lvsctl: {}", v["error"].as_str().unwrap_or("refused"));
-                std::process::exit(1);
-            }
-            Err(e) => {
-                eprintln!(
-                    "lvsctl: lvsd is not answering: {}: {e}",
-                    o.sockets.lvsd.display()
-                );
-                std::process::exit(1);
-            }
-        }
-        return;
+        std::process::exit(command("lvsd", &o.sockets.lvsd, &request, ANSWER_LIMIT));
     }
     let Some(every) = o.watch else {
         let (text, anyone) = once(&o);
