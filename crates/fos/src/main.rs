@@ -134,30 +134,22 @@ fn load(path: &Path) -> lvscf::Config {
     }
 }
 
-/// The other director: the backup when this one holds the primary address, else the
-/// primary.
+/// The other director (lvs.cf's rule, as pulse's); none when this host's addresses
+/// cannot be listed and lvs.cf names no other.
 fn partner_of(c: &lvscf::Config) -> Option<IpAddr> {
-    let local: Vec<IpAddr> = hostnet::Rtnl::open()
-        .and_then(|mut r| r.addresses())
-        .map(|a| a.into_iter().map(|a| a.addr).collect())
+    let local = hostnet::Rtnl::open()
+        .and_then(|mut r| r.local_ips())
         .unwrap_or_default();
-    let primary = c.primary.as_ref().map(|h| h.addr);
-    let backup = c.backup.as_ref().map(|h| h.addr);
-    if primary.is_some_and(|p| local.contains(&p)) {
-        backup
-    } else {
-        primary
-    }
+    c.partner(&local)
 }
 
 /// Runs the machine until it exits; returns the exit code.
 fn run(mode: Mode, c: &lvscf::Config, partner: Option<IpAddr>, flags: &Flags) -> i32 {
-    let blocks: Vec<&lvscf::VirtualServer> = c
+    let (blocks, services): (Vec<&lvscf::VirtualServer>, Vec<Service>) = c
         .failovers
         .iter()
-        .filter(|v| Service::of(v).is_some())
-        .collect();
-    let services: Vec<Service> = blocks.iter().filter_map(|v| Service::of(v)).collect();
+        .filter_map(|v| Service::of(v).map(|s| (v, s)))
+        .unzip();
     let mut events = match EventLoop::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD]) {
         Ok(e) => e,
         Err(e) => {

@@ -31,10 +31,7 @@ impl Service {
 
     /// `VIP:PORT`, as the legacy messages name a service.
     pub fn label(&self) -> String {
-        match self.vip {
-            IpAddr::V4(a) => format!("{a}:{}", self.port),
-            IpAddr::V6(a) => format!("[{a}]:{}", self.port),
-        }
+        std::net::SocketAddr::new(self.vip, self.port).to_string()
     }
 }
 

@@ -291,6 +291,11 @@ impl Rtnl {
         self.dump(&DumpLinks, RTM_NEWLINK, Link::decode, "list interfaces")
     }
 
+    /// Every address of this host, without the rest of each entry (role detection).
+    pub fn local_ips(&mut self) -> netlink::Result<Vec<std::net::IpAddr>> {
+        Ok(self.addresses()?.into_iter().map(|a| a.addr).collect())
+    }
+
     pub fn addresses(&mut self) -> netlink::Result<Vec<Address>> {
         self.dump(
             &AddressRequest::Dump,

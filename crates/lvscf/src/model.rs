@@ -458,6 +458,24 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Legacy role detection: this director is the primary iff one of its addresses
+    /// (`local`) is `primary`.
+    pub fn is_primary(&self, local: &[IpAddr]) -> bool {
+        self.primary
+            .as_ref()
+            .is_some_and(|p| local.contains(&p.addr))
+    }
+
+    /// The other director's public address, seen from the director holding `local`.
+    pub fn partner(&self, local: &[IpAddr]) -> Option<IpAddr> {
+        let other = if self.is_primary(local) {
+            &self.backup
+        } else {
+            &self.primary
+        };
+        other.as_ref().map(|h| h.addr)
+    }
+
     /// Active `virtual` blocks, in file order.
     pub fn active_virtuals(&self) -> impl Iterator<Item = &VirtualServer> {
         self.virtuals.iter().filter(|v| v.active)

@@ -165,8 +165,8 @@ fn load_config(path: &Path) -> lvscf::Config {
 
 /// Every address of this host (role detection).
 fn local_addresses() -> Vec<IpAddr> {
-    match hostnet::Rtnl::open().and_then(|mut r| r.addresses()) {
-        Ok(a) => a.into_iter().map(|a| a.addr).collect(),
+    match hostnet::Rtnl::open().and_then(|mut r| r.local_ips()) {
+        Ok(a) => a,
         Err(e) => fail(&format!("cannot list this host's addresses: {e}")),
     }
 }

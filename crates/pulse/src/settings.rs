@@ -143,7 +143,7 @@ impl Settings {
     pub fn new(c: &Config, local: &[IpAddr], switches: Switches) -> Result<Settings, StartupError> {
         let primary = c.primary.as_ref().ok_or(StartupError::NoPrimary)?.addr;
         check_services(c)?;
-        let role = if local.contains(&primary) {
+        let role = if c.is_primary(local) {
             Role::Primary
         } else {
             Role::Backup
