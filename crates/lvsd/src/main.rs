@@ -172,8 +172,6 @@ struct Setup {
     reloader: Reloader,
     control: Option<ControlServer>,
     config_path: PathBuf,
-    /// The real servers drained by the operator, across restarts (`lvs.drained`).
-    drained_path: PathBuf,
     /// Where the status listener finds the daemons; `None` under pulse, which serves it.
     http_sockets: Option<status_view::Sockets>,
 }
@@ -204,7 +202,6 @@ impl Setup {
             reloader,
             control,
             config_path: config_path.to_path_buf(),
-            drained_path: pid_path.with_extension("drained"),
             http_sockets: http_sockets(pid_path),
         })
     }
@@ -236,7 +233,6 @@ fn run(
         mut reloader,
         mut control,
         config_path,
-        drained_path,
         http_sockets,
     } = setup;
     let mut http = status_view::http::StatusHttp::default();
@@ -246,7 +242,7 @@ fn run(
         }
     };
     serve_http(&config);
-    let drained = lvsd::drained::load(&drained_path);
+    let drained = lvsd::drained::load(&shell.drained_path());
     let (manager, first) =
         Manager::start_drained(config, flags, test_start, drained, Instant::now());
     let mut driver = Driver::new(manager, shell);

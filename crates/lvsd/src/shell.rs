@@ -42,6 +42,12 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// The real servers drained by the operator, kept across restarts (`lvs.drained`
+    /// beside the pid file, as the services lvsd created are in `lvs.services`).
+    pub fn drained_path(&self) -> PathBuf {
+        self.state_path.with_extension("drained")
+    }
+
     /// Adds the kernel's figures to a status (nothing with `--test-start`).
     pub fn kernel_status(&mut self, services: &mut [crate::status::Service]) {
         if let Some(r) = self.reconciler.as_mut() {
@@ -243,7 +249,7 @@ impl Executor<Manager> for Shell {
             Action::Stop { pid } => process::signal(pid, Signal::SIGTERM),
             Action::Kill { pid } => process::signal(pid, Signal::SIGKILL),
             Action::StoreDrained(keys) => {
-                let path = self.state_path.with_extension("drained");
+                let path = self.drained_path();
                 if let Err(e) = crate::drained::store(&path, &keys) {
                     info!("cannot write {}: {e}", path.display());
                 }
