@@ -18,6 +18,12 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
+/// The legacy pid files (docs/legacy.md, "Logging"); each daemon's other files, its
+/// control socket included, go beside its own.
+pub const PULSE: &str = "/var/run/pulse.pid";
+pub const LVSD: &str = "/var/run/lvs.pid";
+pub const FOS: &str = "/var/run/fos.pid";
+
 #[derive(Debug)]
 pub enum PidFileError {
     /// Another process holds the lock: it runs with this pid file.

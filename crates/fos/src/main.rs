@@ -58,7 +58,6 @@ const USAGE: &str = "Usage: fos --monitor|--active [OPTION...]
   -?, --help              this text
 ";
 
-const DEFAULT_PIDFILE: &str = "/var/run/fos.pid";
 /// How long a `start_cmd` or `stop_cmd` may run before it is killed (legacy waited
 /// forever, so a hanging command froze fos and, with it, the failover).
 const COMMAND_LIMIT: Duration = Duration::from_secs(60);
@@ -94,7 +93,7 @@ fn main() {
     let path = PathBuf::from(opts.value(Id::Config).unwrap_or(lvscf::DEFAULT_CONFIG_PATH));
     let config = load(&path);
     let partner = partner_of(&config);
-    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(DEFAULT_PIDFILE));
+    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(daemon::pidfile::FOS));
     let mut pid_file = (!flags.nodaemon)
         .then(|| PidFile::lock(&pid_path).unwrap_or_else(|e| fail(&e.to_string())));
     if !flags.nodaemon {

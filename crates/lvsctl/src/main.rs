@@ -70,7 +70,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         json: false,
         watch: None,
         sockets: Sockets::default(),
-        pidfile: PathBuf::from("/var/run/pulse.pid"),
+        pidfile: PathBuf::from(daemon::pidfile::PULSE),
     };
     let mut command: Option<&str> = None;
     let mut names = Vec::new();

@@ -61,7 +61,6 @@ const USAGE: &str = "Usage: lvsd [OPTION...]
   -?, --help              this text
 ";
 
-const DEFAULT_PIDFILE: &str = "/var/run/lvs.pid";
 /// The longest wait between two looks at the world (legacy: `alarm(5)`).
 const MAX_WAIT: Duration = Duration::from_secs(5);
 /// The event loop's tokens: the nannies' availability channel, a finished reread, the
@@ -97,7 +96,7 @@ fn main() {
         verbose: opts.has(Id::Verbose),
         nodaemon,
     };
-    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(DEFAULT_PIDFILE));
+    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(daemon::pidfile::LVSD));
     // Everything that can fail at start-up fails here, on the terminal, before detaching.
     let (loaded, reconciler) = start_up_or_exit(&config_path, &pid_path, test_start);
     // One lvsd per pid file, refused on the terminal (the pid is written once detached).

@@ -71,7 +71,6 @@ const USAGE: &str = "Usage: pulse [OPTION...]
   -?, --help              this text
 ";
 
-const DEFAULT_PIDFILE: &str = "/var/run/pulse.pid";
 const DEFAULT_LVSD: &str = "/usr/sbin/lvsd";
 /// The event loop's tokens: heartbeat channels 0 and 1, link events.
 const LINKS: usize = 2;
@@ -111,7 +110,7 @@ fn main() {
         nodaemon: opts.has(Id::NoDaemon),
         verbose: opts.has(Id::Verbose),
     };
-    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(DEFAULT_PIDFILE));
+    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(daemon::pidfile::PULSE));
     let lvsd = LvsdCommand {
         program: opts.value(Id::Lvsd).unwrap_or(DEFAULT_LVSD).to_string(),
         config: config.clone(),

@@ -66,7 +66,7 @@ impl LvsdCommand {
     pub fn pid_path(&self) -> PathBuf {
         self.pidfile
             .clone()
-            .unwrap_or_else(|| PathBuf::from("/var/run/lvs.pid"))
+            .unwrap_or_else(|| PathBuf::from(daemon::pidfile::LVSD))
     }
 
     fn env(&self) -> Vec<(String, String)> {

@@ -27,11 +27,11 @@ pub struct Sockets {
 }
 
 impl Default for Sockets {
-    /// The legacy pid files' directory: `/var/run/pulse.sock`, `/var/run/lvs.sock`.
+    /// Beside the legacy pid files: `/var/run/pulse.sock`, `/var/run/lvs.sock`.
     fn default() -> Sockets {
         Sockets {
-            pulse: PathBuf::from("/var/run/pulse.sock"),
-            lvsd: PathBuf::from("/var/run/lvs.sock"),
+            pulse: Path::new(daemon::pidfile::PULSE).with_extension("sock"),
+            lvsd: Path::new(daemon::pidfile::LVSD).with_extension("sock"),
         }
     }
 }
