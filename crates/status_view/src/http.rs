@@ -110,10 +110,6 @@ impl StatusHttp {
             Err(e) => info!("cannot serve the status page on {address}: {e}"),
         }
     }
-
-    pub fn address(&self) -> Option<SocketAddr> {
-        self.running.as_ref().map(StatusListener::address)
-    }
 }
 
 fn accept_loop(listener: &TcpListener, sockets: &Sockets, stop: &AtomicBool) {
