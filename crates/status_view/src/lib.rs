@@ -57,6 +57,17 @@ pub fn ask(path: &Path, command: &str, limit: Duration) -> Answer {
     }
 }
 
+/// A string field of an answer, `?` when absent.
+pub(crate) fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("?")
+}
+
+/// A count of an answer, `-` when absent (a real server out of the table has none).
+pub(crate) fn count(v: &Value) -> String {
+    v.as_u64()
+        .map_or_else(|| "-".to_string(), |n| n.to_string())
+}
+
 /// What the director last heard from its partner: `alive, said running 120 ms ago`.
 pub(crate) fn heard(partner: &Value) -> String {
     let Some(ms) = partner["last_heard_ms_ago"].as_u64() else {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::Answer;
+use crate::{count, text, Answer};
 
 /// The colours the page and its test agree on.
 pub const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
@@ -89,15 +89,6 @@ pub fn esc(s: &str) -> String {
         }
     }
     o
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("?")
-}
-
-fn num(v: &Value) -> String {
-    v.as_u64()
-        .map_or_else(|| "-".to_string(), |n| n.to_string())
 }
 
 fn director(o: &mut String, p: &Value) {
@@ -186,7 +177,7 @@ fn real_server(o: &mut String, rs: &Value) {
     let weight = if k.is_null() {
         "out".to_string()
     } else {
-        num(&k["weight"])
+        count(&k["weight"])
     };
     let _ = writeln!(
         o,
@@ -201,12 +192,12 @@ fn real_server(o: &mut String, rs: &Value) {
         } else {
             ""
         },
-        num(&rs["configured_weight"]),
-        num(&k["active_connections"]),
-        num(&k["inactive_connections"]),
-        num(&k["stats"]["connections_per_second"]),
-        num(&k["stats"]["bytes_in_per_second"]),
-        num(&k["stats"]["bytes_out_per_second"]),
+        count(&rs["configured_weight"]),
+        count(&k["active_connections"]),
+        count(&k["inactive_connections"]),
+        count(&k["stats"]["connections_per_second"]),
+        count(&k["stats"]["bytes_in_per_second"]),
+        count(&k["stats"]["bytes_out_per_second"]),
     );
 }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::Answer;
+use crate::{count, text, Answer};
 
 pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
     let mut o = String::new();
@@ -23,10 +23,6 @@ pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
         }
     }
     o
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("?")
 }
 
 fn director(o: &mut String, p: &Value) {
@@ -125,8 +121,6 @@ fn real_server(o: &mut String, rs: &Value) {
         ""
     };
     let k = &rs["kernel"];
-    let dash = || "-".to_string();
-    let num = |v: &Value| v.as_u64().map_or_else(dash, |n| n.to_string());
     let _ = writeln!(
         o,
         "  {:<12} {:<24} {:<8} {:<11} {:>6} {:>6} {:>7} {:>7} {:>9} {:>6} {:>10} {:>10}{drained}",
@@ -137,15 +131,15 @@ fn real_server(o: &mut String, rs: &Value) {
         if k.is_null() {
             "out".to_string()
         } else {
-            num(&k["weight"])
+            count(&k["weight"])
         },
-        num(&rs["configured_weight"]),
-        num(&k["active_connections"]),
-        num(&k["inactive_connections"]),
-        num(&k["stats"]["connections"]),
-        num(&k["stats"]["connections_per_second"]),
-        num(&k["stats"]["bytes_in_per_second"]),
-        num(&k["stats"]["bytes_out_per_second"]),
+        count(&rs["configured_weight"]),
+        count(&k["active_connections"]),
+        count(&k["inactive_connections"]),
+        count(&k["stats"]["connections"]),
+        count(&k["stats"]["connections_per_second"]),
+        count(&k["stats"]["bytes_in_per_second"]),
+        count(&k["stats"]["bytes_out_per_second"]),
     );
 }
 
