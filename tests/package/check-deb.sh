@@ -55,10 +55,10 @@ check "lvsd --check-config of the shipped example" \
     'lvsd --check-config -c /etc/sysconfig/ha/lvs.cf.example'
 check "pulse --check-config of the shipped example" \
     'pulse --check-config -c /etc/sysconfig/ha/lvs.cf.example'
-check "nanny, send_arp and lvsctl run" \
-    'nanny --version && lvsctl --version && { send_arp 2>&1 | grep -q usage; }'
+check "nanny, fos, send_arp and lvsctl run" \
+    'nanny --version && fos --version | grep -q "fos 1.13" && lvsctl --version && { send_arp 2>&1 | grep -q usage; }'
 check "binaries at the legacy paths" \
-    'for b in pulse lvsd nanny send_arp lvsctl; do [ -x /usr/sbin/$b ] || exit 1; done'
+    'for b in pulse lvsd nanny fos send_arp lvsctl; do [ -x /usr/sbin/$b ] || exit 1; done'
 check "the init script runs on Debian's sh (no lvs.cf yet: exit 6)" \
     '/etc/init.d/pulse status; [ $? -eq 6 ]'
 check "systemd units, manual pages, /etc/sysconfig/pulse" \

@@ -219,7 +219,8 @@ fn run(mode: Mode, c: &lvscf::Config, partner: Option<IpAddr>, flags: &Flags) ->
 
 /// A command, run on the worker thread: its text and how it ended.
 fn run_command(argv: Vec<String>) -> (String, Result<ExitStatus, RunError>) {
-    let result = daemon::process::run(&argv, COMMAND_LIMIT, 0).map(|o| o.status);
+    // The service a start_cmd leaves behind is the point of running it.
+    let result = daemon::process::run_service_command(&argv, COMMAND_LIMIT).map(|o| o.status);
     (argv.join(" "), result)
 }
 

@@ -10,9 +10,11 @@
 //!   connection that lists and changes them.
 //! * [`monitor`]: link changes as they happen (the RTNLGRP_LINK multicast group), for an
 //!   event loop.
+//! * [`echo`]: ICMP echo to a neighbour (pulse's gateway check in fos mode).
 //! * [`ledger`]: the file of addresses pulse added, so a pulse restarted after a crash
 //!   removes its own leftovers and never anybody else's.
 
+pub mod echo;
 pub mod frame;
 pub mod ledger;
 pub mod monitor;

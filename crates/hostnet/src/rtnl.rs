@@ -270,6 +270,58 @@ impl Request for DumpLinks {
     }
 }
 
+const RTM_NEWROUTE: u16 = 24;
+const RTM_GETROUTE: u16 = 26;
+const RTA_GATEWAY: u16 = 5;
+const RTA_TABLE: u16 = 15;
+const RT_TABLE_MAIN: u32 = 254;
+const RTN_UNICAST: u8 = 1;
+
+/// A route dump of one address family.
+pub(crate) struct DumpRoutes(pub u8);
+
+impl Request for DumpRoutes {
+    fn encode(&self, buf: &mut Vec<u8>, seq: u32, flags: u16) {
+        let mut m = MessageBuilder::new(
+            buf,
+            RTM_GETROUTE,
+            flags | wire::NLM_F_REQUEST | wire::NLM_F_DUMP,
+            seq,
+        );
+        // struct rtmsg: family first, the rest zero (every table, every type).
+        let mut rtmsg = [0u8; 12];
+        rtmsg[0] = self.0;
+        m.header(&rtmsg);
+        m.finish();
+    }
+
+    fn is_dump(&self) -> bool {
+        true
+    }
+}
+
+/// The gateway of a default route of the main table (`default via X`), from an
+/// RTM_NEWROUTE payload; `None` for any other route.
+pub fn default_gateway_of(payload: &[u8]) -> Result<Option<IpAddr>, wire::DecodeError> {
+    let h = payload
+        .get(..12)
+        .ok_or_else(|| wire::DecodeError("short rtmsg".into()))?;
+    let (family, dst_len, table, kind) = (h[0], h[1], u32::from(h[4]), h[7]);
+    if dst_len != 0 || kind != RTN_UNICAST {
+        return Ok(None);
+    }
+    let (mut gateway, mut table) = (None, table);
+    for a in wire::attrs(&payload[12..]) {
+        let a = a?;
+        match a.kind {
+            RTA_GATEWAY => gateway = ip_of(family, a.payload),
+            RTA_TABLE => table = a.u32()?,
+            _ => {}
+        }
+    }
+    Ok(gateway.filter(|_| table == RT_TABLE_MAIN))
+}
+
 /// Whether a netlink message type is a link message (events and dump replies).
 pub(crate) fn is_link_message(kind: u16) -> bool {
     kind == RTM_NEWLINK
@@ -303,6 +355,22 @@ impl Rtnl {
             Address::decode,
             "list addresses",
         )
+    }
+
+    /// The default gateway of the main routing table for this address's family (the
+    /// first, as `ip route show` lists it), if there is one.
+    pub fn default_gateway(&mut self, like: IpAddr) -> netlink::Result<Option<IpAddr>> {
+        let family = match like {
+            IpAddr::V4(_) => libc::AF_INET,
+            IpAddr::V6(_) => libc::AF_INET6,
+        } as u8;
+        let routes = self.dump(
+            &DumpRoutes(family),
+            RTM_NEWROUTE,
+            default_gateway_of,
+            "list routes",
+        )?;
+        Ok(routes.into_iter().flatten().next())
     }
 
     /// A dump's messages of one type, decoded.
@@ -424,5 +492,47 @@ mod tests {
         l.flags = IFF_UP | IFF_LOWER_UP;
         l.operstate = Some(2); // IF_OPER_DOWN
         assert!(!l.is_up());
+    }
+
+    #[test]
+    fn only_a_main_table_default_route_names_a_gateway() {
+        let route = |dst_len: u8, table: u8, kind: u8, extra_table: Option<u32>| {
+            let mut p = vec![
+                libc::AF_INET as u8,
+                dst_len,
+                0,
+                0,
+                table,
+                3,
+                0,
+                kind,
+                0,
+                0,
+                0,
+                0,
+            ];
+            p.extend_from_slice(&[8, 0, RTA_GATEWAY as u8, 0, 192, 0, 2, 1]);
+            if let Some(t) = extra_table {
+                p.extend_from_slice(&[8, 0, RTA_TABLE as u8, 0]);
+                p.extend_from_slice(&t.to_ne_bytes());
+            }
+            default_gateway_of(&p).unwrap()
+        };
+        let gw: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(route(0, 254, RTN_UNICAST, None), Some(gw));
+        assert_eq!(route(0, 254, RTN_UNICAST, Some(254)), Some(gw));
+        assert_eq!(
+            route(24, 254, RTN_UNICAST, None),
+            None,
+            "not a default route"
+        );
+        assert_eq!(route(0, 255, RTN_UNICAST, None), None, "the local table");
+        assert_eq!(
+            route(0, 252, RTN_UNICAST, Some(1000)),
+            None,
+            "another table"
+        );
+        assert_eq!(route(0, 254, 2, None), None, "not unicast");
+        assert!(default_gateway_of(&[2, 0]).is_err());
     }
 }

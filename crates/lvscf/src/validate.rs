@@ -8,6 +8,15 @@ use std::net::{IpAddr, SocketAddr};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::*;
 
+/// Legacy pulse reserved a shared SCSI disk before going active (`primary_shared`,
+/// `backup_shared`, `reservation_conflict_action`; docs/legacy.md "fos"). piranha-rs
+/// parses the keywords and says so, once here and once in pulse's log.
+pub const SHARED_SCSI_UNSUPPORTED: &str =
+    "shared SCSI reservation (primary_shared, backup_shared) is not supported: \
+     the failover takes no reservation";
+const SHARED_SCSI_HINT: &str = "fence the shared disk by other means (active_cmd and inactive_cmd \
+     run on every change), or remove the keywords";
+
 /// Which daemon the file is checked for: pulse cannot work out its role without
 /// `primary`, the others do not use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -206,6 +215,8 @@ impl Validator<'_> {
                 "only one of primary_shared and backup_shared is set".into(),
                 "shared SCSI reservation is used only when both are set",
             );
+        } else if c.primary_shared.is_some() && c.service == ServiceType::Fos {
+            self.warning(0, SHARED_SCSI_UNSUPPORTED.into(), SHARED_SCSI_HINT);
         }
     }
 

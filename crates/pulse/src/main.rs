@@ -18,7 +18,7 @@ use hostnet::monitor::LinkMonitor;
 use log::info;
 use pulse::machine::{Event, Pulse};
 use pulse::settings::{Settings, StartupError, Switches};
-use pulse::shell::{self, LvsdCommand, Shell};
+use pulse::shell::{self, Children, Shell};
 use pulse::sync::{ConfigSync, Outcome, Push};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
@@ -72,12 +72,15 @@ const USAGE: &str = "Usage: pulse [OPTION...]
 ";
 
 const DEFAULT_LVSD: &str = "/usr/sbin/lvsd";
+const DEFAULT_FOS: &str = "/usr/sbin/fos";
 /// The event loop's tokens: heartbeat channels 0 and 1, link events.
 const LINKS: usize = 2;
 /// The control socket, and its clients after it.
 const CONTROL: usize = 10;
 /// The configuration sync worker's wake-up.
 const SYNCED: usize = 3;
+/// A connectivity check (fos mode) finished.
+const GATEWAY: usize = 4;
 /// The longest wait between two looks at the world.
 const MAX_WAIT: Duration = Duration::from_secs(5);
 
@@ -111,18 +114,19 @@ fn main() {
         verbose: opts.has(Id::Verbose),
     };
     let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(daemon::pidfile::PULSE));
-    let lvsd = LvsdCommand {
-        program: opts.value(Id::Lvsd).unwrap_or(DEFAULT_LVSD).to_string(),
+    let children = Children {
+        lvsd: opts.value(Id::Lvsd).unwrap_or(DEFAULT_LVSD).to_string(),
+        fos: opts.value(Id::Fos).unwrap_or(DEFAULT_FOS).to_string(),
         config: config.clone(),
         nodaemon: switches.nodaemon,
         verbose: switches.verbose,
         // Beside our own pid file when it is not the default (two pulses on one host).
-        pidfile: opts
+        pid_dir: opts
             .value(Id::PidFile)
-            .map(|_| pid_path.with_file_name("lvs.pid")),
+            .map(|_| pid_path.parent().unwrap_or(Path::new("/")).to_path_buf()),
         pulse_socket: pid_path.with_extension("sock"),
     };
-    std::process::exit(run(Path::new(&config), &pid_path, switches, lvsd));
+    std::process::exit(run(Path::new(&config), &pid_path, switches, children));
 }
 
 /// Fails on the terminal like legacy pulse: `pulse: TEXT`, exit 1.
@@ -173,12 +177,6 @@ fn local_addresses() -> Vec<IpAddr> {
 /// The settings, or the legacy refusal on the terminal; `None` for a backup whose file
 /// says `backup_active = 0` (legacy says so once running, then exits 255).
 fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Option<Settings> {
-    if c.service == lvscf::ServiceType::Fos {
-        fail(&format!(
-            "{file} says service = fos: failover services are not supported by this \
-             release of pulse yet (LVS mode only)"
-        ));
-    }
     let mut settings = match Settings::new(c, &local_addresses(), switches) {
         Ok(s) => s,
         Err(StartupError::BackupInactive) => return None,
@@ -213,7 +211,7 @@ fn become_daemon(switches: Switches, pid_path: &Path, notified: bool) -> Option<
     pid_file
 }
 
-fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdCommand) -> i32 {
+fn run(config_path: &Path, pid_path: &Path, switches: Switches, children: Children) -> i32 {
     // Read (and cleared from the environment) before any thread exists.
     let notifier = daemon::notify::Notifier::from_env();
     let c = load_config(config_path);
@@ -247,7 +245,13 @@ fn run(config_path: &Path, pid_path: &Path, switches: Switches, lvsd: LvsdComman
             pulse::settings::Role::Backup => "BACKUP",
         }
     );
-    let code = serve(events, settings, channels, lvsd, pid_path, notifier);
+    if c.service == lvscf::ServiceType::Fos
+        && c.primary_shared.is_some()
+        && c.backup_shared.is_some()
+    {
+        info!("{}", lvscf::validate::SHARED_SCSI_UNSUPPORTED);
+    }
+    let code = serve(events, settings, channels, children, pid_path, notifier);
     drop(pid_file);
     code
 }
@@ -256,15 +260,15 @@ fn serve(
     mut events: EventLoop,
     settings: Settings,
     channels: Vec<shell::HeartbeatChannel>,
-    lvsd: LvsdCommand,
+    children: Children,
     pid_path: &Path,
     notifier: Option<daemon::notify::Notifier>,
 ) -> i32 {
-    let mut around = Around::new(&settings, &lvsd, pid_path, notifier, &events);
+    let mut around = Around::new(&settings, &children, pid_path, notifier, &events);
     let mut shell = Shell::new(
         &settings,
         channels,
-        lvsd,
+        children,
         pid_path.with_file_name("pulse.addresses"),
     );
     shell.remove_leftovers();
@@ -273,6 +277,13 @@ fn serve(
             info!("cannot watch the heartbeat socket: {e}");
             return 1;
         }
+    }
+    if let Err(e) = shell
+        .gateway_fd()
+        .map_or(Ok(()), |fd| events.register(fd, GATEWAY))
+    {
+        info!("cannot watch the gateway check: {e}");
+        return 1;
     }
     if settings.monitor_links {
         shell.watch_links(&settings);
@@ -321,7 +332,7 @@ struct Around {
 impl Around {
     fn new(
         settings: &Settings,
-        lvsd: &LvsdCommand,
+        children: &Children,
         pid_path: &Path,
         notifier: Option<daemon::notify::Notifier>,
         events: &EventLoop,
@@ -333,7 +344,7 @@ impl Around {
             settings.status_http,
             &status_view::Sockets {
                 pulse: pid_path.with_extension("sock"),
-                lvsd: lvsd.pid_path().with_extension("sock"),
+                lvsd: children.lvsd_pid_path().with_extension("sock"),
             },
         );
         Around {
@@ -343,7 +354,7 @@ impl Around {
             monitor: None,
             notifier,
             // Configuration sync (docs/operations.md): lvs.cf to the partner.
-            sync: SyncShell::new(settings, Path::new(&lvsd.config), events),
+            sync: SyncShell::new(settings, Path::new(&children.config), events),
             was_active: false,
         }
     }
@@ -375,7 +386,7 @@ impl Around {
         let ours: Vec<u32> = driver
             .exec
             .command_pids()
-            .chain(driver.core.lvsd_pid())
+            .chain(driver.core.child_pid())
             .collect();
         let mut queue = driver.exec.reaped(daemon::process::reap_these(ours));
         for r in ready {
@@ -391,6 +402,7 @@ impl Around {
                     }
                 }
                 Ready::Source(SYNCED) => self.synced(events),
+                Ready::Source(GATEWAY) => queue.extend(driver.exec.checked()),
                 Ready::Source(i) => queue.extend(driver.exec.receive(i)),
                 Ready::Signal(SIGHUP) => {
                     // lvsd rereads lvs.cf; the partner gets it too (sync = 1).

@@ -65,6 +65,8 @@ pub struct Switches {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `service = lvs` (lvsd on the active director) or `fos` (fos on both).
+    pub mode: ServiceType,
     pub role: Role,
     pub port: u16,
     /// This director's public and private heartbeat addresses.
@@ -166,7 +168,9 @@ impl Settings {
         if role == Role::Backup && !c.backup_active {
             return Err(StartupError::BackupInactive);
         }
+        let lvs = c.service == ServiceType::Lvs;
         Ok(Settings {
+            mode: c.service,
             role,
             port: c.heartbeat_port,
             own_public,
@@ -180,11 +184,12 @@ impl Settings {
             takeover: takeover_addresses(c),
             active_cmd: c.active_cmd.as_deref().map(split_command),
             inactive_cmd: c.inactive_cmd.as_deref().map(split_command),
-            sync_daemon: c
-                .syncdaemon
+            // Connection sync is IPVS's, and the services are lvsd's: LVS mode only.
+            sync_daemon: (c.syncdaemon && lvs)
                 .then(|| (c.syncd_iface.clone(), (c.syncd_id & 0xff) as u8)),
             services: c
                 .active_virtuals()
+                .filter(|_| lvs)
                 .filter_map(|v| v.service_key())
                 .collect(),
             switches,
@@ -214,10 +219,11 @@ pub fn split_command(cmd: &str) -> Vec<String> {
         .collect()
 }
 
-/// The NAT router (when a service forwards by NAT, [`Config::uses_nat`]) then each distinct active VIP, in file order.
+/// The NAT router (when a service forwards by NAT, [`Config::uses_nat`]) then each
+/// distinct active VIP, in file order; in fos mode each distinct failover VIP.
 fn takeover_addresses(c: &Config) -> Vec<TakeoverAddress> {
     let mut out: Vec<TakeoverAddress> = Vec::new();
-    if c.uses_nat() {
+    if c.uses_nat() && c.service == ServiceType::Lvs {
         if let Some(r) = &c.nat_router {
             out.push(TakeoverAddress {
                 addr: r.addr(),
@@ -226,7 +232,7 @@ fn takeover_addresses(c: &Config) -> Vec<TakeoverAddress> {
             });
         }
     }
-    for vs in c.active_virtuals() {
+    for vs in c.active_services() {
         let Some(a) = &vs.address else { continue };
         if out.iter().any(|t| t.addr == a.addr()) {
             continue;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use daemon::driver::{Executor, Step};
 use daemon::process::{self, ExitStatus, Spawn};
+use daemon::worker::Worker;
 use hostnet::ledger::{Entry, Ledger};
 use hostnet::monitor::LinkMonitor;
 use hostnet::packet_socket::PacketSender;
@@ -18,7 +19,9 @@ use hostnet::{Address, ArpFrame, Link, NeighbourAdvert, Rtnl};
 use log::{debug, info};
 use nix::sys::signal::Signal;
 
-use crate::machine::{Action, Channel, Event, LvsdSignal, Pulse, SyncState};
+use crate::machine::{
+    Action, Channel, ChildSignal, Connectivity, Event, FosRole, Pulse, SyncState,
+};
 use crate::settings::{Settings, TakeoverAddress};
 
 /// How long `active_cmd`/`inactive_cmd` may run before they are killed (legacy: forever).
@@ -26,47 +29,66 @@ pub const COMMAND_LIMIT: Duration = Duration::from_secs(30);
 /// Datagrams longer than this are cut (the legacy heartbeat is 4 bytes, ours 52).
 const MAX_DATAGRAM: usize = 128;
 
-/// How lvsd is started (docs/legacy.md "pulse activation").
+/// How pulse starts lvsd and fos (docs/legacy.md "pulse activation", "fos").
 #[derive(Debug, Clone)]
-pub struct LvsdCommand {
-    pub program: String,
+pub struct Children {
+    pub lvsd: String,
+    pub fos: String,
     pub config: String,
     pub nodaemon: bool,
     pub verbose: bool,
-    /// Passed as `--pidfile=` when pulse itself runs with a non-default pid file.
-    pub pidfile: Option<PathBuf>,
+    /// Where their pid files go (`--pidfile=`) when pulse itself runs with a
+    /// non-default pid file: beside it.
+    pub pid_dir: Option<PathBuf>,
     /// Pulse's control socket, told to lvsd in its environment.
     pub pulse_socket: PathBuf,
 }
 
-impl LvsdCommand {
+impl Children {
     /// `lvsd --nofork -c FILE` (daemon) or `lvsd --nodaemon -c FILE`, `-v` appended.
-    pub fn argv(&self) -> Vec<String> {
-        let mut argv = vec![
-            self.program.clone(),
-            if self.nodaemon {
-                "--nodaemon"
-            } else {
-                "--nofork"
-            }
-            .to_string(),
-            "-c".to_string(),
-            self.config.clone(),
-        ];
-        if self.verbose {
-            argv.push("-v".into());
-        }
-        if let Some(p) = &self.pidfile {
-            argv.push(format!("--pidfile={}", p.display()));
-        }
+    pub fn lvsd_argv(&self) -> Vec<String> {
+        let mut argv = vec![self.lvsd.clone(), self.fork_flag(), "-c".into()];
+        argv.push(self.config.clone());
+        self.append_common(&mut argv, "lvs.pid");
         argv
     }
 
-    /// lvsd's pid file: `--pidfile`'s, or the legacy one.
-    pub fn pid_path(&self) -> PathBuf {
-        self.pidfile
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(daemon::pidfile::LVSD))
+    /// `fos --active|--monitor -c FILE --nofork|--nodaemon`, `-v` appended.
+    pub fn fos_argv(&self, role: FosRole) -> Vec<String> {
+        let mode = match role {
+            FosRole::Active => "--active",
+            FosRole::Monitor => "--monitor",
+        };
+        let mut argv = vec![self.fos.clone(), mode.into(), "-c".into()];
+        argv.extend([self.config.clone(), self.fork_flag()]);
+        self.append_common(&mut argv, "fos.pid");
+        argv
+    }
+
+    fn fork_flag(&self) -> String {
+        if self.nodaemon {
+            "--nodaemon"
+        } else {
+            "--nofork"
+        }
+        .into()
+    }
+
+    fn append_common(&self, argv: &mut Vec<String>, pid_file: &str) {
+        if self.verbose {
+            argv.push("-v".into());
+        }
+        if let Some(d) = &self.pid_dir {
+            argv.push(format!("--pidfile={}", d.join(pid_file).display()));
+        }
+    }
+
+    /// lvsd's pid file: beside pulse's, or the legacy one.
+    pub fn lvsd_pid_path(&self) -> PathBuf {
+        match &self.pid_dir {
+            Some(d) => d.join("lvs.pid"),
+            None => PathBuf::from(daemon::pidfile::LVSD),
+        }
     }
 
     fn env(&self) -> Vec<(String, String)> {
@@ -118,7 +140,11 @@ pub struct Shell {
     inactive_cmd: Option<Vec<String>>,
     sync_daemon: Option<(String, u8)>,
     services: Vec<ipvs::ServiceKey>,
-    lvsd: LvsdCommand,
+    children: Children,
+    /// This director's public heartbeat address (its family picks the gateway checked).
+    own_public: IpAddr,
+    /// fos mode: the connectivity checks, on a thread of their own.
+    gateway: Option<Worker<IpAddr, Connectivity>>,
     rtnl: Option<Rtnl>,
     packets: Option<PacketSender>,
     ledger: Ledger,
@@ -132,9 +158,15 @@ impl Shell {
     pub fn new(
         s: &Settings,
         channels: Vec<HeartbeatChannel>,
-        lvsd: LvsdCommand,
+        children: Children,
         ledger_path: PathBuf,
     ) -> Shell {
+        let gateway = (s.mode == lvscf::ServiceType::Fos)
+            .then(|| Worker::start("gateway-check", 256 * 1024, check_connectivity))
+            .and_then(|w| {
+                w.map_err(|e| info!("cannot start the gateway check: {e}"))
+                    .ok()
+            });
         let rtnl = Rtnl::open()
             .map_err(|e| info!("cannot open rtnetlink: {e}"))
             .ok();
@@ -148,7 +180,9 @@ impl Shell {
             inactive_cmd: s.inactive_cmd.clone(),
             sync_daemon: s.sync_daemon.clone(),
             services: s.services.clone(),
-            lvsd,
+            children,
+            own_public: s.own_public,
+            gateway,
             rtnl,
             packets,
             ledger: Ledger::load(&ledger_path),
@@ -310,19 +344,49 @@ impl Shell {
         }
     }
 
-    fn start_lvsd(&mut self) -> Step<Event> {
-        let argv = self.lvsd.argv();
+    /// Starts lvsd or fos; the machine hears how it went.
+    fn start_child(&mut self, argv: Vec<String>) -> Step<Event> {
         debug!("DEBUG -- Executing '{}'", argv.join(" "));
+        let program = argv[0].clone();
         match process::spawn(&Spawn {
             argv,
-            env: self.lvsd.env(),
+            env: self.children.env(),
             ..Spawn::default()
         }) {
-            Ok(pid) => Step::Answer(Event::LvsdStarted { pid }),
-            Err(e) => Step::Answer(Event::LvsdFailedToStart {
-                reason: format!("{}: {e}", self.lvsd.program),
+            Ok(pid) => Step::Answer(Event::ChildStarted { pid }),
+            Err(e) => Step::Answer(Event::ChildFailedToStart {
+                reason: format!("{program}: {e}"),
             }),
         }
+    }
+
+    /// The file descriptor that is readable when a connectivity check has finished.
+    pub fn gateway_fd(&self) -> Option<&std::fs::File> {
+        self.gateway.as_ref().map(Worker::done_fd)
+    }
+
+    /// The connectivity checks that finished, as events.
+    pub fn checked(&self) -> Vec<Event> {
+        self.gateway
+            .as_ref()
+            .map(Worker::finished)
+            .unwrap_or_default()
+            .into_iter()
+            .map(Event::Connectivity)
+            .collect()
+    }
+
+    fn check_connectivity(&mut self) -> Step<Event> {
+        match &self.gateway {
+            // The heartbeat's family says which default route matters.
+            Some(w) => w.submit(self.own_public),
+            None => {
+                return Step::Answer(Event::Connectivity(Connectivity::Unknown(
+                    "the check could not be started".into(),
+                )))
+            }
+        }
+        Step::Done
     }
 
     fn sync_daemon(&mut self, state: SyncState) {
@@ -476,6 +540,30 @@ impl Shell {
     }
 }
 
+/// Tries of the gateway check, each waiting this long for an answer (legacy: `ping -c 1
+/// -w 1`, up to three times).
+const GATEWAY_TRIES: u16 = 3;
+const GATEWAY_WAIT: Duration = Duration::from_secs(1);
+
+/// The connectivity check, on the worker thread: the default gateway for the family of
+/// `like`, then up to [`GATEWAY_TRIES`] echo requests to it.
+fn check_connectivity(like: IpAddr) -> Connectivity {
+    let gateway = match Rtnl::open().and_then(|mut r| r.default_gateway(like)) {
+        Ok(Some(g)) => g,
+        Ok(None) => return Connectivity::NoGateway,
+        Err(e) => return Connectivity::Unknown(format!("cannot list routes: {e}")),
+    };
+    let ident = std::process::id() as u16;
+    for seq in 1..=GATEWAY_TRIES {
+        match hostnet::echo::ping(gateway, hostnet::echo::Echo { ident, seq }, GATEWAY_WAIT) {
+            Ok(true) => return Connectivity::Reachable(gateway),
+            Ok(false) => debug!("DEBUG -- gateway {gateway} did not answer echo request {seq}"),
+            Err(e) => return Connectivity::Unknown(format!("cannot ping {gateway}: {e}")),
+        }
+    }
+    Connectivity::Unreachable(gateway)
+}
+
 fn link_named<'a>(links: &'a [Link], name: &str) -> Option<&'a Link> {
     let link = links.iter().find(|l| l.name == name);
     if link.is_none() {
@@ -516,13 +604,15 @@ impl Executor<Pulse> for Shell {
             Action::Send(bytes) => self.send(&bytes),
             Action::RunActiveCmd => self.run_command("active_cmd", self.active_cmd.clone()),
             Action::RunInactiveCmd => self.run_command("inactive_cmd", self.inactive_cmd.clone()),
-            Action::StartLvsd => return self.start_lvsd(),
-            Action::SignalLvsd { pid, signal } => process::signal(
+            Action::StartLvsd => return self.start_child(self.children.lvsd_argv()),
+            Action::StartFos(role) => return self.start_child(self.children.fos_argv(role)),
+            Action::CheckConnectivity => return self.check_connectivity(),
+            Action::SignalChild { pid, signal } => process::signal(
                 pid,
                 match signal {
-                    LvsdSignal::Term => Signal::SIGTERM,
-                    LvsdSignal::Kill => Signal::SIGKILL,
-                    LvsdSignal::Hup => Signal::SIGHUP,
+                    ChildSignal::Term => Signal::SIGTERM,
+                    ChildSignal::Kill => Signal::SIGKILL,
+                    ChildSignal::Hup => Signal::SIGHUP,
                 },
             ),
             Action::SyncDaemon(state) => self.sync_daemon(state),
@@ -552,16 +642,47 @@ pub fn read_links(monitor: &mut LinkMonitor, shell: &mut Shell) -> Event {
 mod tests {
     use super::*;
 
-    fn command(nodaemon: bool, verbose: bool, pidfile: Option<&str>) -> Vec<String> {
-        LvsdCommand {
-            program: "/usr/sbin/lvsd".into(),
+    fn children(nodaemon: bool, verbose: bool, pid_dir: Option<&str>) -> Children {
+        Children {
+            lvsd: "/usr/sbin/lvsd".into(),
+            fos: "/usr/sbin/fos".into(),
             config: "/etc/sysconfig/ha/lvs.cf".into(),
             nodaemon,
             verbose,
-            pidfile: pidfile.map(PathBuf::from),
+            pid_dir: pid_dir.map(PathBuf::from),
             pulse_socket: "/var/run/pulse.sock".into(),
         }
-        .argv()
+    }
+
+    fn command(nodaemon: bool, verbose: bool, pid_dir: Option<&str>) -> Vec<String> {
+        children(nodaemon, verbose, pid_dir).lvsd_argv()
+    }
+
+    #[test]
+    fn fos_gets_the_legacy_command_line() {
+        let c = children(false, false, None);
+        assert_eq!(
+            c.fos_argv(FosRole::Monitor),
+            [
+                "/usr/sbin/fos",
+                "--monitor",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf",
+                "--nofork"
+            ]
+        );
+        assert_eq!(
+            children(true, true, Some("/tmp/x")).fos_argv(FosRole::Active),
+            [
+                "/usr/sbin/fos",
+                "--active",
+                "-c",
+                "/etc/sysconfig/ha/lvs.cf",
+                "--nodaemon",
+                "-v",
+                "--pidfile=/tmp/x/fos.pid"
+            ]
+        );
     }
 
     #[test]
@@ -586,9 +707,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            command(false, false, Some("/tmp/x/lvs.pid"))
-                .last()
-                .unwrap(),
+            command(false, false, Some("/tmp/x")).last().unwrap(),
             "--pidfile=/tmp/x/lvs.pid"
         );
     }

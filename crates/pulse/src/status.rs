@@ -9,12 +9,18 @@ pub struct Status {
     pub pid: u32,
     /// `primary` or `backup` (which director lvs.cf names this one).
     pub role: &'static str,
-    /// `active`, `standby`, `link failure`, `lvsd failure`, `stopping`.
+    /// `active`, `standby`, `link failure`, `lvsd failure`, `stopping`; in fos mode also
+    /// `fos failure`, `checking the network`, `network fault`.
     pub state: &'static str,
     pub partner: Partner,
     /// The takeover addresses this director holds (`ADDRESS/PREFIX DEVICE`).
     pub addresses: Vec<String>,
+    /// `lvs` or `fos` (lvs.cf's `service`).
+    pub service: &'static str,
     pub lvsd_pid: Option<u32>,
+    /// fos mode: the running fos (`--active` or `--monitor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fos_pid: Option<u32>,
     pub keepalive_ms: u64,
     pub deadtime_ms: u64,
     pub heartbeat_auth: String,

@@ -186,3 +186,33 @@ fn version_has_the_legacy_layout() {
     );
     assert!(text.contains("A component of:\t\tpiranha-0.8.6-1"));
 }
+
+#[test]
+fn shared_scsi_keywords_are_read_and_said_to_be_unsupported() {
+    let path = temp_file(
+        "fos-scsi.cf",
+        "service = fos\nprimary = 192.0.2.10\nbackup = 192.0.2.11\nbackup_active = 1\n\
+         primary_shared = /dev/sdb\nbackup_shared = /dev/sdb\n\
+         reservation_conflict_action = preempt\n\
+         failover web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\
+         start_cmd = \"/bin/true\"\n stop_cmd = \"/bin/true\"\n}\n",
+    );
+    let out = pulse(&["--check-config", "-c", path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning, not an error: {text}"
+    );
+    assert!(
+        text.contains("shared SCSI reservation (primary_shared, backup_shared) is not supported"),
+        "{text}"
+    );
+    let json = pulse(&["--check-config", "--json", "-c", path.to_str().unwrap()]);
+    let model: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(model["config"]["primary_shared"], "/dev/sdb", "{model}");
+    assert_eq!(
+        model["config"]["reservation_conflict_action"], "preempt",
+        "{model}"
+    );
+}

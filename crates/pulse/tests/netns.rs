@@ -743,24 +743,6 @@ fn preemption_hands_the_role_back_to_the_primary_after_the_delay() {
     assert!(within(2.0, || has_vip(&lan, "d1") && !has_vip(&lan, "d2")));
 }
 
-#[test]
-fn fos_mode_is_refused_clearly() {
-    let dir = TempDir::new("pulse-fos");
-    let cf = format!("service = fos\nprimary = {D1}\nbackup = {D2}\nbackup_active = 1\nfailover ftp {{\n active = 1\n address = {VIP} eth0:1\n port = 21\n start_cmd = \"/bin/true\"\n stop_cmd = \"/bin/true\"\n}}\n");
-    std::fs::write(dir.join("lvs.cf"), cf).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pulse"))
-        .args(["-n", "-c"])
-        .arg(dir.join("lvs.cf"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("failover services are not supported"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// pulse's answer to `status` on its control socket (beside its pid file).
 fn status(d: &Director) -> serde_json::Value {
     let v = daemon::control::ask(

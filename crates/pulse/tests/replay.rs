@@ -2,6 +2,8 @@
 //! scripted times against the actions expected, one test per row of the legacy table
 //! (docs/legacy.md "pulse state machine") and per fixed defect and extension.
 
+mod replay_common;
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -9,10 +11,11 @@ use daemon::driver::Core;
 use daemon::process::ExitStatus;
 use pulse::auth::{Key, Signer};
 use pulse::machine::{
-    Action, Channel, Event, LvsdSignal, Pulse, SyncState, LINK_RESTORE_GRACE, SERVICES_WAIT_LIMIT,
+    Action, Channel, ChildSignal, Event, Pulse, SyncState, LINK_RESTORE_GRACE, SERVICES_WAIT_LIMIT,
 };
 use pulse::settings::{Settings, Switches};
 use pulse::wire::Magic;
+use replay_common::{effects, logs};
 
 const PRIMARY: &str = "192.168.0.10";
 const BACKUP: &str = "192.168.0.11";
@@ -125,7 +128,7 @@ impl Run {
     /// lvsd started (pid 4242) and its services in IPVS: a holding activation takes its
     /// addresses.
     fn lvsd_up(&mut self) -> Vec<Action> {
-        self.ev(Event::LvsdStarted { pid: 4242 });
+        self.ev(Event::ChildStarted { pid: 4242 });
         self.ev(Event::Services { ready: true })
     }
 
@@ -144,25 +147,6 @@ fn key() -> Key {
     Key::new(9, b"a shared key of enough length!!".to_vec()).unwrap()
 }
 
-fn logs(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Log(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The actions without logs and debug lines.
-fn effects(actions: &[Action]) -> Vec<Action> {
-    actions
-        .iter()
-        .filter(|a| !matches!(a, Action::Log(_) | Action::Debug(_)))
-        .cloned()
-        .collect()
-}
-
 /// A cold activation with the sync daemon of [`file`]: the addresses wait for lvsd's
 /// services ([`Run::lvsd_up`] reports them).
 fn activation() -> Vec<Action> {
@@ -177,9 +161,9 @@ fn deactivation() -> Vec<Action> {
     vec![
         Action::RunInactiveCmd,
         Action::SyncDaemon(SyncState::Backup),
-        Action::SignalLvsd {
+        Action::SignalChild {
             pid: 4242,
-            signal: LvsdSignal::Term,
+            signal: ChildSignal::Term,
         },
         Action::RemoveAddresses,
     ]
@@ -463,9 +447,9 @@ fn a_lvsd_that_ignores_sigterm_is_killed_after_the_limit() {
     r.partner_says(Magic::LvsRunning);
     let a: Vec<Action> = r.run_until(16.0).into_iter().map(|(_, a)| a).collect();
     assert!(
-        a.contains(&Action::SignalLvsd {
+        a.contains(&Action::SignalChild {
             pid: 4242,
-            signal: LvsdSignal::Kill
+            signal: ChildSignal::Kill
         }),
         "{a:?}"
     );
@@ -493,7 +477,7 @@ fn announcements_are_five_a_second_apart_and_stop_the_moment_the_node_yields() {
     let mut y = Run::backup();
     y.ev(Event::Start);
     y.partner_says(Magic::LvsStopped);
-    y.ev(Event::LvsdStarted { pid: 4242 });
+    y.ev(Event::ChildStarted { pid: 4242 });
     y.at(1.2);
     y.partner_says(Magic::LvsRunning);
     let a = y.run_until(4.0);
@@ -569,9 +553,9 @@ fn sighup_goes_to_a_running_lvsd_only() {
     r.make_active();
     assert_eq!(
         r.ev(Event::Hangup),
-        [Action::SignalLvsd {
+        [Action::SignalChild {
             pid: 4242,
-            signal: LvsdSignal::Hup
+            signal: ChildSignal::Hup
         }]
     );
 }
@@ -686,7 +670,7 @@ fn warm_standby_keeps_lvsd_running_while_inactive() {
     assert!(
         !effects(&a)
             .iter()
-            .any(|x| matches!(x, Action::SignalLvsd { .. })),
+            .any(|x| matches!(x, Action::SignalChild { .. })),
         "{a:?}"
     );
     assert!(effects(&a).contains(&Action::RemoveAddresses));
@@ -792,7 +776,7 @@ impl Pair {
             match a {
                 Action::Log(t) => self.log.push((at, from, t)),
                 Action::StartLvsd => {
-                    let more = self.nodes[from].ev(Event::LvsdStarted {
+                    let more = self.nodes[from].ev(Event::ChildStarted {
                         pid: 100 + from as u32,
                     });
                     self.deliver(from, more, at);
@@ -802,9 +786,9 @@ impl Pair {
                     let more = self.nodes[from].ev(Event::Services { ready: true });
                     self.deliver(from, more, at);
                 }
-                Action::SignalLvsd {
+                Action::SignalChild {
                     pid,
-                    signal: LvsdSignal::Term,
+                    signal: ChildSignal::Term,
                 } => {
                     let more = self.nodes[from].ev(Event::ChildExited {
                         pid,
@@ -923,7 +907,7 @@ fn a_lvsd_that_cannot_start_is_a_childfail() {
     r.ev(Event::Start);
     r.run_until(3.0);
     assert!(r.pulse.is_active());
-    let a = r.ev(Event::LvsdFailedToStart {
+    let a = r.ev(Event::ChildFailedToStart {
         reason: "/usr/sbin/lvsd: No such file or directory".into(),
     });
     assert_eq!(
@@ -966,7 +950,7 @@ fn with_connection_sync_a_cold_activation_takes_the_addresses_once_lvsds_service
     r.ev(Event::Start);
     let a = r.partner_says(Magic::LvsStopped);
     assert_eq!(effects(&a), activation(), "no address before the services");
-    r.ev(Event::LvsdStarted { pid: 4242 });
+    r.ev(Event::ChildStarted { pid: 4242 });
     // The machine looks every SERVICES_POLL; not there yet: it keeps holding.
     let a: Vec<Action> = r.run_until(0.05).into_iter().map(|(_, a)| a).collect();
     assert!(a.contains(&Action::CheckServices), "{a:?}");
@@ -987,7 +971,7 @@ fn with_connection_sync_the_addresses_come_after_the_wait_limit_without_services
     let mut r = Run::primary();
     r.ev(Event::Start);
     r.partner_says(Magic::LvsStopped);
-    r.ev(Event::LvsdStarted { pid: 4242 });
+    r.ev(Event::ChildStarted { pid: 4242 });
     let limit = SERVICES_WAIT_LIMIT.as_secs_f64();
     let a: Vec<Action> = r
         .run_until(limit - 0.01)

@@ -16,8 +16,11 @@ pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
             let _ = writeln!(o, "director   pulse is not answering: {e}");
         }
     }
+    // Failover services run fos, not lvsd: no virtual services to show.
+    let fos = pulse.as_ref().is_ok_and(|p| p["service"] == "fos");
     match lvsd {
         Ok(l) => services(&mut o, l),
+        Err(_) if fos => {}
         Err(e) => {
             let _ = writeln!(o, "services   lvsd is not answering: {e}");
         }
@@ -49,6 +52,13 @@ fn director(o: &mut String, p: &Value) {
             held.join(", ")
         }
     );
+    if p["service"] == "fos" {
+        let _ = match p["fos_pid"].as_u64() {
+            Some(pid) if p["state"] == "active" => writeln!(o, "fos        --active, pid {pid}"),
+            Some(pid) => writeln!(o, "fos        --monitor, pid {pid}"),
+            None => writeln!(o, "fos        not running"),
+        };
+    }
     let _ = writeln!(
         o,
         "heartbeat  every {} ms, dead after {} ms, authentication {}",
@@ -172,6 +182,26 @@ mod tests {
                 {"name": "b", "address": "10.0.0.22:80", "configured_weight": 1, "health": "down",
                  "drained": true,
                  "monitor": "restarting", "monitor_pid": null, "kernel": null}]}]})
+    }
+
+    #[test]
+    fn in_fos_mode_the_running_fos_is_shown_and_no_lvsd_is_missed() {
+        let mut p = pulse();
+        p["service"] = json!("fos");
+        p["fos_pid"] = json!(12);
+        p["state"] = json!("standby");
+        let s = render(
+            &Ok(p.clone()),
+            &Err("/var/run/lvs.sock: no such file".into()),
+        );
+        assert!(s.contains("fos        --monitor, pid 12"), "{s}");
+        assert!(!s.contains("lvsd is not answering"), "{s}");
+        p["state"] = json!("active");
+        let s = render(&Ok(p), &Err("x".into()));
+        assert!(s.contains("fos        --active, pid 12"), "{s}");
+        // LVS mode still names a silent lvsd.
+        let s = render(&Ok(pulse()), &Err("x".into()));
+        assert!(s.contains("lvsd is not answering"), "{s}");
     }
 
     #[test]

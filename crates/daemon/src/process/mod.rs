@@ -17,7 +17,7 @@ use std::fmt;
 
 pub use backoff::{Backoff, Decision};
 pub use lines::LineReader;
-pub use run::{kill_running, run, run_with_input, Output, RunError};
+pub use run::{kill_running, run, run_service_command, run_with_input, Output, RunError};
 pub use spawn::{spawn, Spawn};
 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};

@@ -61,7 +61,24 @@ const EXIT_CHECK: u16 = 5;
 /// Runs `argv` (no shell) with stdin on /dev/null and stderr discarded, for at most
 /// `timeout`; keeps at most `max_output` bytes of its standard output.
 pub fn run(argv: &[String], timeout: Duration, max_output: usize) -> Result<Output, RunError> {
-    run_from(argv, Stdio::null(), timeout, max_output)
+    run_from(argv, Stdio::null(), timeout, max_output, Leftovers::Kill)
+}
+
+/// [`run`] for a command that starts or stops a service (fos's `start_cmd`/`stop_cmd`):
+/// what it leaves running when it exits in time is the service and stays (its daemon
+/// may not have left the group yet); only at the deadline is the group killed. Its
+/// output is discarded.
+pub fn run_service_command(argv: &[String], timeout: Duration) -> Result<Output, RunError> {
+    run_from(argv, Stdio::null(), timeout, 0, Leftovers::Keep)
+}
+
+/// What happens to the processes a command leaves in its group when it exits in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leftovers {
+    /// A check's stray children go with it.
+    Kill,
+    /// A daemon being started (it may not have left the group yet) stays.
+    Keep,
 }
 
 /// [`run`] with `input` on the command's standard input. The input is handed over in an
@@ -80,7 +97,13 @@ pub fn run_with_input(
     file.write_all(input)
         .and_then(|()| file.rewind())
         .map_err(RunError::Spawn)?;
-    run_from(argv, Stdio::from(file), timeout, max_output)
+    run_from(
+        argv,
+        Stdio::from(file),
+        timeout,
+        max_output,
+        Leftovers::Kill,
+    )
 }
 
 fn run_from(
@@ -88,6 +111,7 @@ fn run_from(
     stdin: Stdio,
     timeout: Duration,
     max_output: usize,
+    leftovers: Leftovers,
 ) -> Result<Output, RunError> {
     let deadline = Instant::now() + timeout;
     let (prog, args) = argv
@@ -103,7 +127,7 @@ fn run_from(
         .map_err(RunError::Spawn)?;
     let group = Pid::from_raw(child.id() as i32);
     RUNNING_GROUP.store(group.as_raw(), std::sync::atomic::Ordering::SeqCst);
-    let outcome = wait_for(&mut child, group, deadline, max_output);
+    let outcome = wait_for(&mut child, group, deadline, max_output, leftovers);
     RUNNING_GROUP.store(0, std::sync::atomic::Ordering::SeqCst);
     outcome
 }
@@ -114,6 +138,7 @@ fn wait_for(
     group: Pid,
     deadline: Instant,
     max_output: usize,
+    leftovers: Leftovers,
 ) -> Result<Output, RunError> {
     let mut stdout = child.stdout.take();
     if let Some(out) = &stdout {
@@ -128,8 +153,10 @@ fn wait_for(
         }
         match child.try_wait() {
             Ok(Some(status)) => {
-                // What the command left running in its group goes with it.
-                let _ = killpg(group, Signal::SIGKILL);
+                if leftovers == Leftovers::Kill {
+                    // What the command left running in its group goes with it.
+                    let _ = killpg(group, Signal::SIGKILL);
+                }
                 if let Some(out) = stdout.as_mut() {
                     drain(out, &mut collected, max_output);
                 }
@@ -261,6 +288,51 @@ mod tests {
         );
         assert!(matches!(r, Err(RunError::TimedOut)));
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_service_started_by_a_start_command_stays_and_a_checks_leftover_goes() {
+        // Running, not a zombie waiting for whoever inherited it.
+        let alive = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+                st.rsplit(')')
+                    .next()
+                    .is_some_and(|r| !r.trim_start().starts_with('Z'))
+            })
+        };
+        // The background sleep is still in the command's group when the command exits
+        // (a daemon that has not called setsid yet).
+        let start = sh("sleep 30 & echo $!");
+        let out = run(&start, Duration::from_secs(10), 64).unwrap();
+        let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!alive(pid), "a check's leftover survived");
+
+        let dir = std::env::temp_dir().join(format!("run-service-{}", std::process::id()));
+        let start = sh(&format!("sleep 30 & echo $! > {}", dir.display()));
+        let out = run_service_command(&start, Duration::from_secs(10)).unwrap();
+        assert_eq!(out.status, ExitStatus::Code(0));
+        let pid: i32 = std::fs::read_to_string(&dir)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(&dir);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(alive(pid), "the started service was killed");
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+
+    #[test]
+    fn a_service_command_that_hangs_is_killed_at_its_deadline() {
+        let start = Instant::now();
+        let r = run_service_command(&sh("sleep 30"), Duration::from_millis(300));
+        assert!(matches!(r, Err(RunError::TimedOut)), "{r:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

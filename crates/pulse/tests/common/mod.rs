@@ -10,6 +10,12 @@ pub fn pulse_in(ns: &str, dir: &Path, lvsd: &str) -> Command {
     cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_pulse"), "-n"])
         .arg(format!("-c{}", dir.join("lvs.cf").display()))
         .arg(format!("--pidfile={}", dir.join("pulse.pid").display()))
-        .arg(format!("--lvsd={lvsd}"));
+        .arg(format!("--lvsd={lvsd}"))
+        .arg(format!("--fos={}", sibling("fos").display()));
     cmd
+}
+
+/// A binary built beside pulse (`cargo build --workspace --bins`).
+pub fn sibling(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_pulse")).with_file_name(name)
 }

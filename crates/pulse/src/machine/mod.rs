@@ -1,6 +1,8 @@
-//! The heartbeat state machine (LVS mode), sans-IO: events and the time in, actions out
+//! The heartbeat state machine, sans-IO: events and the time in, actions out
 //! (docs/legacy.md "pulse state machine"; each row of its table has a replay test in
-//! tests/replay.rs). The shell ([`crate::shell`]) carries the actions out.
+//! tests/replay.rs). The shell ([`crate::shell`]) carries the actions out. LVS mode runs
+//! lvsd on the active director; fos mode ([`fos`]) runs `fos --active` there and
+//! `fos --monitor` on the other, with the same heartbeat rules.
 //!
 //! Kept from legacy: the start-up rule (an inactive node that hears "stopped" activates,
 //! so the node started second wins), no preemption by default, CHILDFAIL, link failure,
@@ -22,6 +24,9 @@ pub use ipvs::SyncState;
 use crate::auth::{Rejection, Signer, Verdict, Verifier};
 use crate::settings::{Role, Settings};
 use crate::wire::{Heartbeat, Magic};
+
+mod fos;
+pub use fos::{Connectivity, FosRole, FOS_RESTART_DELAY, FOS_STOP_LIMIT};
 
 /// Legacy `send_arp` rounds after an activation, one a second.
 pub const ANNOUNCEMENTS: u32 = 5;
@@ -63,16 +68,18 @@ pub enum Event {
         public_up: bool,
         private_up: bool,
     },
-    LvsdStarted {
+    ChildStarted {
         pid: u32,
     },
-    LvsdFailedToStart {
+    ChildFailedToStart {
         reason: String,
     },
     ChildExited {
         pid: u32,
         status: ExitStatus,
     },
+    /// The answer to [`Action::CheckConnectivity`] (fos mode).
+    Connectivity(Connectivity),
     /// The answer to [`Action::CheckServices`]: every configured service is in IPVS.
     Services {
         ready: bool,
@@ -90,9 +97,14 @@ pub enum Action {
     RunActiveCmd,
     RunInactiveCmd,
     StartLvsd,
-    SignalLvsd {
+    /// fos mode: start `fos --active` or `fos --monitor` (answered like lvsd's start).
+    StartFos(FosRole),
+    /// fos mode: can this director reach its default gateway? The shell answers with
+    /// [`Event::Connectivity`] without holding up the heartbeat.
+    CheckConnectivity,
+    SignalChild {
         pid: u32,
-        signal: LvsdSignal,
+        signal: ChildSignal,
     },
     SyncDaemon(SyncState),
     /// Bring the takeover addresses up (those already present are left alone).
@@ -106,14 +118,15 @@ pub enum Action {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LvsdSignal {
+pub enum ChildSignal {
     Term,
     Kill,
     Hup,
 }
 
+/// The daemon pulse runs beside it: lvsd (LVS mode) or fos (fos mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lvsd {
+enum Child {
     Stopped,
     Starting,
     Running(u32),
@@ -142,7 +155,7 @@ pub struct Pulse {
     linkfail: bool,
     childfail: bool,
     exiting: bool,
-    lvsd: Lvsd,
+    child: Child,
     /// Start lvsd again once the one stopping has gone.
     restart_lvsd: bool,
     send_at: Instant,
@@ -155,6 +168,7 @@ pub struct Pulse {
     last_handled: Option<(Channel, Magic, Instant)>,
     signer: Option<Signer>,
     verifier: Verifier,
+    fos: fos::FosState,
     /// When each kind of refused datagram was last logged, and how many since.
     refusals: HashMap<Refusal, (Option<Instant>, u32)>,
 }
@@ -186,7 +200,7 @@ impl Pulse {
             linkfail: false,
             childfail: false,
             exiting: false,
-            lvsd: Lvsd::Stopped,
+            child: Child::Stopped,
             restart_lvsd: false,
             announcing: None,
             holding: None,
@@ -194,6 +208,7 @@ impl Pulse {
             last_handled: None,
             signer,
             verifier,
+            fos: fos::FosState::default(),
             refusals: HashMap::new(),
         }
     }
@@ -202,11 +217,46 @@ impl Pulse {
         self.active
     }
 
-    /// lvsd's pid while it runs or is being stopped.
+    /// lvsd's pid while it runs or is being stopped (LVS mode).
     pub fn lvsd_pid(&self) -> Option<u32> {
-        match self.lvsd {
-            Lvsd::Running(pid) | Lvsd::Stopping { pid, .. } => Some(pid),
+        self.child_pid().filter(|_| !self.is_fos())
+    }
+
+    /// The pid of lvsd or fos while it runs or is being stopped.
+    pub fn child_pid(&self) -> Option<u32> {
+        match self.child {
+            Child::Running(pid) | Child::Stopping { pid, .. } => Some(pid),
             _ => None,
+        }
+    }
+
+    fn is_fos(&self) -> bool {
+        self.s.mode == lvscf::ServiceType::Fos
+    }
+
+    /// The daemon pulse runs beside it, as the log names it.
+    fn child_name(&self) -> &'static str {
+        if self.is_fos() {
+            "fos"
+        } else {
+            "lvsd"
+        }
+    }
+
+    /// The legacy log's words for (de)activation in this mode.
+    fn activating(&self) -> &'static str {
+        if self.is_fos() {
+            "activating fos"
+        } else {
+            "activating lvs"
+        }
+    }
+
+    fn deactivating(&self) -> &'static str {
+        if self.is_fos() {
+            "deactivating FOS"
+        } else {
+            "deactivating LVS"
         }
     }
 
@@ -221,7 +271,13 @@ impl Pulse {
         } else if self.linkfail {
             "link failure"
         } else if self.childfail {
-            "lvsd failure"
+            if self.is_fos() {
+                "fos failure"
+            } else {
+                "lvsd failure"
+            }
+        } else if let Some(state) = self.fos.state() {
+            state
         } else if self.active {
             "active"
         } else {
@@ -254,7 +310,9 @@ impl Pulse {
             } else {
                 Vec::new()
             },
+            service: self.s.mode.keyword(),
             lvsd_pid: self.lvsd_pid(),
+            fos_pid: self.child_pid().filter(|_| self.is_fos()),
             keepalive_ms: self.s.keepalive.as_millis() as u64,
             deadtime_ms: self.s.deadtime.as_millis() as u64,
             heartbeat_auth: self.s.auth.to_string(),
@@ -265,12 +323,15 @@ impl Pulse {
         out.push(Action::Log(text.to_string()));
     }
 
-    /// The heartbeat this node sends now.
+    /// The heartbeat this node sends now: running or stopped in its mode's words, or
+    /// fos's "stop, I take over" while it takes a failed service from the partner.
     fn heartbeat(&mut self) -> Vec<u8> {
-        let magic = if self.active {
-            Magic::LvsRunning
-        } else {
-            Magic::LvsStopped
+        let magic = match (self.is_fos(), self.active) {
+            (false, true) => Magic::LvsRunning,
+            (false, false) => Magic::LvsStopped,
+            (true, true) if self.fos.failpartner => Magic::StopMe,
+            (true, true) => Magic::FosRunning,
+            (true, false) => Magic::FosStopped,
         };
         match &mut self.signer {
             Some(s) => s.sign(magic),
@@ -288,49 +349,73 @@ impl Pulse {
 
     fn start(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        // Legacy runs the deactivation path at loop entry: inactive_cmd, backup syncd.
-        self.deactivate(&mut out, now);
-        if self.s.warm_standby && !self.s.switches.test_start {
+        let lone_fos = self.is_fos() && self.s.partner_public.is_none();
+        if self.is_fos() {
+            // A monitor only when this director stands by (not one stopped at once).
+            self.run_inactive_cmd(&mut out);
+            if !self.s.switches.force_active && !lone_fos {
+                self.reconcile_fos(&mut out, now);
+            }
+        } else {
+            // Legacy runs the deactivation path at loop entry: inactive_cmd, backup syncd.
+            self.deactivate(&mut out, now);
+        }
+        if self.s.warm_standby && !self.s.switches.test_start && !self.is_fos() {
             self.start_lvsd(&mut out);
         }
         if self.s.switches.force_active {
-            Self::log(&mut out, "Forced active on startup: activating lvs");
+            let text = format!("Forced active on startup: {}", self.activating());
+            Self::log(&mut out, &text);
+            self.activate(&mut out, now);
+        } else if lone_fos {
+            Self::log(
+                &mut out,
+                "Warning: FOS backup node not defined -- skipping checks",
+            );
             self.activate(&mut out, now);
         }
         out
     }
 
     fn start_lvsd(&mut self, out: &mut Vec<Action>) {
-        match self.lvsd {
-            Lvsd::Stopped => {
-                self.lvsd = Lvsd::Starting;
+        match self.child {
+            Child::Stopped => {
+                self.child = Child::Starting;
                 out.push(Action::StartLvsd);
             }
-            Lvsd::Stopping { .. } => self.restart_lvsd = true,
-            Lvsd::Starting | Lvsd::Running(_) => {}
+            Child::Stopping { .. } => self.restart_lvsd = true,
+            Child::Starting | Child::Running(_) => {}
         }
     }
 
     fn stop_lvsd(&mut self, out: &mut Vec<Action>, now: Instant) {
         self.restart_lvsd = false;
-        if let Lvsd::Running(pid) = self.lvsd {
-            self.signal_stopping(out, pid, LvsdSignal::Term, now);
+        if let Child::Running(pid) = self.child {
+            self.signal_stopping(out, pid, ChildSignal::Term, now);
         }
     }
 
-    /// Signals lvsd and gives it [`LVSD_STOP_LIMIT`] to go.
+    /// Signals the child and gives it [`Self::stop_limit`] to go.
     fn signal_stopping(
         &mut self,
         out: &mut Vec<Action>,
         pid: u32,
-        signal: LvsdSignal,
+        signal: ChildSignal,
         now: Instant,
     ) {
-        out.push(Action::SignalLvsd { pid, signal });
-        self.lvsd = Lvsd::Stopping {
+        out.push(Action::SignalChild { pid, signal });
+        self.child = Child::Stopping {
             pid,
-            kill_at: now + LVSD_STOP_LIMIT,
+            kill_at: now + self.stop_limit(),
         };
+    }
+
+    /// How long the child gets to stop: fos --active first runs every stop_cmd.
+    fn stop_limit(&self) -> Duration {
+        match self.fos.role {
+            Some(FosRole::Active) => FOS_STOP_LIMIT,
+            _ => LVSD_STOP_LIMIT,
+        }
     }
 
     /// Activation (docs/legacy.md "pulse activation"). The addresses and the first
@@ -350,7 +435,7 @@ impl Pulse {
         }
         self.active = true;
         self.preempt_at = None;
-        let cold = !matches!(self.lvsd, Lvsd::Running(_));
+        let cold = !matches!(self.child, Child::Running(_));
         if !test && self.s.sync_daemon.is_some() && cold && !self.s.services.is_empty() {
             self.holding = Some(Holding {
                 next_check: now + SERVICES_POLL,
@@ -362,7 +447,9 @@ impl Pulse {
         if self.s.sync_daemon.is_some() {
             out.push(Action::SyncDaemon(SyncState::Master));
         }
-        if !test {
+        if self.is_fos() {
+            self.reconcile_fos(out, now);
+        } else if !test {
             self.start_lvsd(out);
         }
     }
@@ -399,17 +486,24 @@ impl Pulse {
     }
 
     /// Deactivation (docs/legacy.md "pulse deactivation"); announcements stop at once.
-    fn deactivate(&mut self, out: &mut Vec<Action>, now: Instant) {
-        let test = self.s.switches.test_start;
-        if !test && self.s.inactive_cmd.is_some() {
+    fn run_inactive_cmd(&self, out: &mut Vec<Action>) {
+        if !self.s.switches.test_start && self.s.inactive_cmd.is_some() {
             out.push(Action::RunInactiveCmd);
         }
+    }
+
+    fn deactivate(&mut self, out: &mut Vec<Action>, now: Instant) {
+        let test = self.s.switches.test_start;
+        self.run_inactive_cmd(out);
         if self.s.sync_daemon.is_some() {
             out.push(Action::SyncDaemon(SyncState::Backup));
         }
         self.announcing = None;
         self.holding = None;
         let was_active = std::mem::replace(&mut self.active, false);
+        if self.is_fos() {
+            return self.fos_deactivated(out, was_active, now);
+        }
         if test || !was_active {
             return;
         }
@@ -431,14 +525,19 @@ impl Pulse {
         }
         self.tick_announcements(&mut out, now);
         self.tick_holding(&mut out, now);
-        if let Lvsd::Stopping { pid, kill_at } = self.lvsd {
+        if let Child::Stopping { pid, kill_at } = self.child {
             if now >= kill_at {
                 out.push(Action::Log(format!(
-                    "lvsd (pid {pid}) did not stop within {} s; killing it",
-                    LVSD_STOP_LIMIT.as_secs()
+                    "{} (pid {pid}) did not stop within {} s; killing it",
+                    self.child_name(),
+                    self.stop_limit().as_secs()
                 )));
-                self.signal_stopping(&mut out, pid, LvsdSignal::Kill, now);
+                self.signal_stopping(&mut out, pid, ChildSignal::Kill, now);
             }
+        }
+        if self.fos.restart_at.is_some_and(|t| now >= t) {
+            self.fos.restart_at = None;
+            self.reconcile_fos(&mut out, now);
         }
         if self.preempt_at.is_some_and(|t| now >= t) {
             self.preempt_at = None;
@@ -466,7 +565,8 @@ impl Pulse {
             })
         } else {
             if a.left == 1 {
-                Self::log(out, "gratuitous lvs arps finished");
+                let which = if self.is_fos() { "fos" } else { "lvs" };
+                Self::log(out, &format!("gratuitous {which} arps finished"));
             }
             self.s.arp_refresh.map(|r| Announcing {
                 next: now + r,
@@ -476,11 +576,17 @@ impl Pulse {
     }
 
     fn may_activate(&self) -> bool {
-        !self.active && !self.linkfail && !self.childfail && !self.exiting
+        !self.active
+            && !self.linkfail
+            && !self.childfail
+            && !self.exiting
+            && !self.fos.network_fault
     }
 
     fn partner_dead(&mut self, out: &mut Vec<Action>, now: Instant) {
-        if self.may_activate() {
+        if self.is_fos() {
+            self.fos_partner_dead(out);
+        } else if self.may_activate() {
             Self::log(out, "partner dead: activating lvs");
             self.activate(out, now);
         }
@@ -505,12 +611,15 @@ impl Pulse {
                 return out;
             }
         };
-        let Some(magic) = hb.magic().filter(|m| {
-            matches!(
-                m,
-                Magic::LvsRunning | Magic::LvsStopped | Magic::StopMe | Magic::Hold | Magic::Held
-            )
-        }) else {
+        let (running, stopped) = if self.is_fos() {
+            (Magic::FosRunning, Magic::FosStopped)
+        } else {
+            (Magic::LvsRunning, Magic::LvsStopped)
+        };
+        let Some(magic) = hb
+            .magic()
+            .filter(|m| [running, stopped, Magic::StopMe, Magic::Hold, Magic::Held].contains(m))
+        else {
             let text =
                 "Incompatible heartbeat received -- other system not using identical services";
             self.refused(&mut out, Refusal::Incompatible, text.into(), now);
@@ -530,14 +639,20 @@ impl Pulse {
         ));
         // Any accepted heartbeat resets the dead timer.
         self.need_at = now + self.s.deadtime;
+        // Before the copy check: a public heartbeat ends a network fault even when its
+        // private copy came first.
+        if channel == Channel::Public {
+            self.fos_heard_public(&mut out, now);
+        }
         if self.is_copy(channel, magic, now) {
             return out;
         }
         self.last_handled = Some((channel, magic, now));
         match magic {
+            Magic::StopMe if self.is_fos() => self.partner_stop_me(&mut out, now),
             // STOPME is FOS's; an LVS node takes it as "running" (docs/legacy.md).
-            Magic::LvsRunning | Magic::StopMe => self.partner_running(&mut out, now),
-            Magic::LvsStopped => self.partner_stopped(&mut out, now),
+            m if m == running || m == Magic::StopMe => self.partner_running(&mut out, now),
+            m if m == stopped => self.partner_stopped(&mut out, now),
             _ => {}
         }
         out
@@ -554,12 +669,19 @@ impl Pulse {
     fn partner_running(&mut self, out: &mut Vec<Action>, now: Instant) {
         if self.childfail {
             self.childfail = false;
-            if self.s.warm_standby && !self.s.switches.test_start && !self.exiting {
+            if self.is_fos() {
+                self.reconcile_fos(out, now);
+            } else if self.s.warm_standby && !self.s.switches.test_start && !self.exiting {
                 self.start_lvsd(out);
             }
         }
         if !self.active {
             self.consider_preempting(now);
+            return;
+        }
+        if self.fos.failpartner {
+            // Sent before our "stop, I take over" reached it: it yields on that.
+            Self::log(out, "partner active: we want control!");
             return;
         }
         match self.s.role {
@@ -568,7 +690,8 @@ impl Pulse {
                 // state machine": the extra heartbeat after a split brain).
                 let bytes = self.heartbeat();
                 out.push(Action::Send(bytes));
-                Self::log(out, "partner active: deactivating LVS");
+                let text = format!("partner active: {}", self.deactivating());
+                Self::log(out, &text);
                 self.deactivate(out, now);
             }
             Role::Primary => {
@@ -601,16 +724,17 @@ impl Pulse {
 
     fn partner_stopped(&mut self, out: &mut Vec<Action>, now: Instant) {
         self.preempt_at = None;
+        // The partner has yielded the service this node took: "running" from now on.
+        self.fos.failpartner = false;
         if !self.may_activate() {
             return;
         }
-        Self::log(
-            out,
-            match self.s.role {
-                Role::Primary => "backup inactive: activating lvs",
-                Role::Backup => "primary inactive: activating lvs",
-            },
-        );
+        let who = match self.s.role {
+            Role::Primary => "backup",
+            Role::Backup => "primary",
+        };
+        let text = format!("{who} inactive: {}", self.activating());
+        Self::log(out, &text);
         self.activate(out, now);
     }
 
@@ -645,7 +769,8 @@ impl Pulse {
             self.linkfail = true;
             self.preempt_at = None;
             if self.active {
-                Self::log(&mut out, "local link failure: deactivating LVS");
+                let text = format!("local link failure: {}", self.deactivating());
+                Self::log(&mut out, &text);
                 self.deactivate(&mut out, now);
             }
         } else if !failed && self.linkfail {
@@ -665,23 +790,28 @@ impl Pulse {
 
     fn child_exited(&mut self, pid: u32, status: ExitStatus, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        match self.lvsd {
-            Lvsd::Running(p) if p == pid => {
+        if self.is_fos() && self.child_pid() == Some(pid) {
+            self.fos_exited(&mut out, status, now);
+            self.maybe_exit(&mut out);
+            return out;
+        }
+        match self.child {
+            Child::Running(p) if p == pid => {
                 out.push(Action::Log(match status {
                     ExitStatus::Code(c) => format!("Child process {pid} exited with status {c}"),
                     ExitStatus::Signal(s) => {
                         format!("Child process {pid} terminated with signal {s}")
                     }
                 }));
-                self.lvsd = Lvsd::Stopped;
+                self.child = Child::Stopped;
                 if !self.exiting {
                     // Legacy: deactivate, clear ACTIVE, set CHILDFAIL.
                     self.deactivate(&mut out, now);
                     self.childfail = true;
                 }
             }
-            Lvsd::Stopping { pid: p, .. } if p == pid => {
-                self.lvsd = Lvsd::Stopped;
+            Child::Stopping { pid: p, .. } if p == pid => {
+                self.child = Child::Stopped;
                 if std::mem::take(&mut self.restart_lvsd) && !self.exiting {
                     self.start_lvsd(&mut out);
                 }
@@ -705,7 +835,7 @@ impl Pulse {
         if was_active {
             self.send(&mut out);
         }
-        if let Lvsd::Running(_) = self.lvsd {
+        if let (Child::Running(_), false) = (self.child, self.is_fos()) {
             self.stop_lvsd(&mut out, now);
         }
         self.maybe_exit(&mut out);
@@ -713,16 +843,23 @@ impl Pulse {
     }
 
     fn maybe_exit(&mut self, out: &mut Vec<Action>) {
-        if self.exiting && matches!(self.lvsd, Lvsd::Stopped) {
+        if self.exiting && matches!(self.child, Child::Stopped) {
             out.push(Action::Exit(0));
         }
     }
 
     fn hangup(&mut self) -> Vec<Action> {
-        match self.lvsd {
-            Lvsd::Running(pid) => vec![Action::SignalLvsd {
+        if self.is_fos() {
+            // fos takes SIGHUP as "stop the services" (legacy pulse's kill(0, SIGHUP) did
+            // that to an active director's services); pulse rereads nothing itself.
+            return vec![Action::Debug(
+                "SIGHUP: nothing to reload in fos mode".into(),
+            )];
+        }
+        match self.child {
+            Child::Running(pid) => vec![Action::SignalChild {
                 pid,
-                signal: LvsdSignal::Hup,
+                signal: ChildSignal::Hup,
             }],
             // Legacy sent kill(0, SIGHUP) here: its whole process group.
             _ => vec![Action::Debug(
@@ -749,20 +886,27 @@ impl Core for Pulse {
                 public_up,
                 private_up,
             } => self.links(public_up, private_up, now),
-            Event::LvsdStarted { pid } => {
-                self.lvsd = Lvsd::Running(pid);
-                Vec::new()
+            Event::ChildStarted { pid } => {
+                self.child = Child::Running(pid);
+                let mut out = Vec::new();
+                if self.is_fos() {
+                    self.reconcile_fos(&mut out, now);
+                }
+                out
             }
-            Event::LvsdFailedToStart { reason } => {
-                self.lvsd = Lvsd::Stopped;
-                let mut out = vec![Action::Log(format!("cannot start lvsd: {reason}"))];
+            Event::ChildFailedToStart { reason } => {
+                self.child = Child::Stopped;
+                self.fos.role = None;
+                let text = format!("cannot start {}: {reason}", self.child_name());
+                let mut out = vec![Action::Log(text)];
+                self.childfail = true;
                 if self.active {
                     self.deactivate(&mut out, now);
                 }
-                self.childfail = true;
                 self.maybe_exit(&mut out);
                 out
             }
+            Event::Connectivity(c) => self.connectivity(c, now),
             Event::ChildExited { pid, status } => self.child_exited(pid, status, now),
             Event::Services { ready } => {
                 let mut out = Vec::new();
@@ -781,7 +925,7 @@ impl Core for Pulse {
         if let Some(a) = self.announcing {
             d = d.min(a.next);
         }
-        if let Lvsd::Stopping { kill_at, .. } = self.lvsd {
+        if let Child::Stopping { kill_at, .. } = self.child {
             d = d.min(kill_at);
         }
         if let Some(p) = self.preempt_at {
@@ -789,6 +933,9 @@ impl Core for Pulse {
         }
         if let Some(h) = self.holding {
             d = d.min(h.next_check).min(h.give_up);
+        }
+        if let Some(r) = self.fos.restart_at {
+            d = d.min(r);
         }
         Some(d)
     }
