@@ -9,7 +9,9 @@ Runs as root in the IPVS test VM (scripts/test-all runs it there):
     tests/vm/vm.sh run python3 tests/acceptance/suite.py [NAME...]
 
 NAMEs pick scenarios by substring; ACCEPTANCE_REPEAT=N runs them N times. PIRANHA_BIN names the directory of the binaries
-(default target/debug). The ipvsadm and ip tools are only witnesses and clean-up here:
+(default target/debug). ACCEPTANCE_MONITORS=integrated runs every scenario with
+`integrated_monitors = 1` (the real servers' monitors inside lvsd, not nanny processes);
+scripts/test-all runs the suite in both modes. The ipvsadm and ip tools are only witnesses and clean-up here:
 every change the scenarios check is made by our daemons.
 """
 import itertools
@@ -31,6 +33,7 @@ P = "ac"
 W = "/run/acceptance"
 VIP, DR_VIP, FWM_VIP, DR_VIP6 = "192.168.77.100", "192.168.77.101", "192.168.77.102", "2001:db8:77::101"
 HEALTH = 'send = "GET /health HTTP/1.0\\r\\n\\r\\n"\n expect = "HTTP/1.1 200"'
+INTEGRATED = os.environ.get("ACCEPTANCE_MONITORS", "processes") == "integrated"
 
 
 class Failed(Exception):
@@ -96,7 +99,8 @@ def lvs_cf(*virtuals, keepalive=0.2, deadtime=1, extra=""):
             f"backup = 192.168.77.11\nheartbeat = 1\nheartbeat_port = 539\n"
             f"keepalive = {keepalive}\ndeadtime = {deadtime}\nnetwork = nat\n"
             f"nat_router = 10.77.1.254 eth1:1\nnat_nmask = 255.255.255.0\nmonitor_links = 1\n"
-            f"{extra}\n"
+            + ("integrated_monitors = 1\n" if INTEGRATED else "")
+            + f"{extra}\n"
             + "".join(virtuals))
 
 
@@ -466,7 +470,8 @@ def sorry_server_serves_when_all_are_down():
 
 @scenario
 def reload_adds_and_removes_without_loss():
-    """A reload (SIGHUP to pulse) adding rs4 and removing rs1 loses no request."""
+    """A reload (SIGHUP to pulse) adding rs4 and removing rs1 loses no request: rs1 goes
+    to weight 0 at once and out of the table once the requests in flight are done."""
     if not os.path.exists(f"/run/netns/{P}rs4"):
         topo("rs", "4")
     start_active(lvs_cf(web()))
@@ -477,12 +482,15 @@ def reload_adds_and_removes_without_loss():
     servers = [server(n, a) for n, a in (("rs2", "10.77.1.22"), ("rs3", "10.77.1.23"), ("rs4", "10.77.1.24"))]
     D1.write_cf(lvs_cf(web(servers=servers)))
     D1.signal(signal.SIGHUP)
+    quiet = wait_for(5, lambda: D1.dests(svc).get("10.77.1.21:80", (None, -1))[1] == 0)
+    expect(quiet is not None, f"rs1 at weight 0 after the reload: {D1.dests(svc)}")
     changed = wait_for(15, lambda: set(D1.dests(svc)) == {"10.77.1.22:80", "10.77.1.23:80", "10.77.1.24:80"})
     v = loop.join()
     expect(changed is not None, f"table after the reload: {D1.dests(svc)}")
+    expect(changed >= 3, f"rs1 deleted {changed:.2f} s after its weight went to 0, not after the grace")
     expect(v["failed"] == 0, f"{v['failed']} requests failed: {v}")
     expect(v["hits"].get("rs4", 0) > 0, f"rs4 answered nothing: {v['hits']}")
-    return f"table changed {changed:.2f} s after SIGHUP; {v['ok']} requests, {v['failed']} failed; answers {v['hits']}"
+    return f"rs1 at weight 0 {quiet:.2f} s and deleted {quiet + changed:.2f} s after SIGHUP; {v['ok']} requests, {v['failed']} failed; answers {v['hits']}"
 
 
 def failover_and_failback(keepalive, deadtime, warm, failover_limit_ms):
@@ -582,8 +590,11 @@ def fwmark_service():
     nft("d1", f"ip daddr {FWM_VIP} tcp dport 80 meta mark set 5")
     start_active(lvs_cf(virtual("marked", f"{FWM_VIP} eth0:3", nat_servers(), extra="fwmark = 5")))
     full(D1, "FWM 5")
+    before = D1.dests("FWM 5")
     got = hits(FWM_VIP, 30)
-    expect(split_within(got, {"rs1": 10, "rs2": 10, "rs3": 10}, 1), f"answers {got}")
+    conns = inns("d1", "ipvsadm", "-Lnc")
+    expect(split_within(got, {"rs1": 10, "rs2": 10, "rs3": 10}, 1),
+           f"answers {got}; table before {before}, after {D1.dests('FWM 5')}; connections:\n{conns}")
     return f"FWM 5 via {FWM_VIP}: {got}"
 
 
@@ -767,7 +778,9 @@ def main():
     finally:
         reset()
         run("bash", TOPOLOGY, "down", P, timeout=60, check=False)
-    print(f"\nacceptance: {passed} passed, {failed} failed", flush=True)
+    mode = "integrated monitors" if INTEGRATED else "nanny processes"
+    print(f"\nacceptance ({mode}): {passed} passed, {failed} failed")
+    print(f"acceptance: {passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed or not passed else 0)
 
 

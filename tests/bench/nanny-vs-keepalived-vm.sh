@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The VM side of tests/bench/nanny-vs-keepalived.sh (see there).
 set -euo pipefail
-SERVICES=$1 REALS=$2 SECS=$3
+SERVICES=$1 REALS=$2 SECS=$3 ROWS=${4:-processes integrated keepalived}
 N=$PWD/target/release/nanny
+L=$PWD/target/release/lvsd
+C=$PWD/target/release/lvsctl
 B=$PWD/target/release/examples/nanny-bench
 W=/tmp/nbench
 mkdir -p $W
@@ -12,7 +14,8 @@ vip() { echo "198.18.$(($1 / 250)).$(($1 % 250 + 1))"; }
 rip() { local n=$(($1 * REALS + $2 + 1)); echo "10.1.$((n / 250)).$((n % 250 + 1))"; }
 
 # Director "d" and real-server namespace "rs" joined by veth; every real-server address
-# lives on rs's side, one responder answers them all.
+# lives on rs's side, one responder answers them all. `setup services` also creates the
+# IPVS services (lvsd creates its own).
 setup() {
     ip netns del d 2>/dev/null || true; ip netns del rs 2>/dev/null || true
     ip netns add d; ip netns add rs
@@ -29,19 +32,53 @@ setup() {
     } | ip -n rs -batch -
     ip -n rs link set vr up
     ip netns exec rs $B responder 8080 &
-    for s in $(seq 0 $((SERVICES - 1))); do echo "-A -t $(vip $s):8080 -s wlc"; done | ip netns exec d ipvsadm -R
+    if [ "${1:-}" = services ]; then
+        for s in $(seq 0 $((SERVICES - 1))); do echo "-A -t $(vip $s):8080 -s wlc"; done | ip netns exec d ipvsadm -R
+    fi
     sleep 1
+}
+
+# lvs.cf for lvsd with the same services and checks (TCP connect every second, timeout
+# 1 s, re-entry after one good probe, no load query), integrated monitors on.
+lvs_cf() {
+    printf 'serial_no = 1\nservice = lvs\nnetwork = nat\nintegrated_monitors = 1\n'
+    for s in $(seq 0 $((SERVICES - 1))); do
+        printf 'virtual v%d {\n active = 1\n address = %s vd:%d\n port = 8080\n scheduler = wlc\n timeout = 1\n reentry = 1\n load_monitor = none\n client_monitor = %s\n' "$s" "$(vip $s)" "$s" "$N"
+        for r in $(seq 0 $((REALS - 1))); do
+            printf ' server r%d {\n  address = %s\n  port = 8080\n  active = 1\n  weight = 1\n }\n' "$r" "$(rip $s $r)"
+        done
+        printf '}\n'
+    done
+}
+
+# The integrated monitors' figures from lvsd's status: monitors, probes, worst lateness.
+# (At 10,000 real servers: tests/bench/monitors-10000.sh.)
+figures() {
+    ip netns exec d $C --lvsd-socket=$W/lvs.sock --pulse-socket=$W/none.sock status --json |
+        python3 -c 'import json,sys; m=json.load(sys.stdin)["lvsd"]["integrated_monitors"]; print(m["monitors"], m["probes"], m["worst_lateness_ms"])'
+}
+
+start_lvsd() {
+    lvs_cf >$W/lvs.cf
+    rm -f $W/lvs.pid $W/lvs.services
+    ip netns exec d $L -c $W/lvs.cf --nofork --pidfile=$W/lvs.pid >/dev/null 2>&1 &
+    for _ in $(seq 1 100); do [ -s $W/lvs.pid ] && break; sleep 0.1; done
+    cat $W/lvs.pid >$W/lvsd.pids
 }
 
 dests_in_use() { ip netns exec d ipvsadm -Ln | grep -c -- '-> 10.1.' || true; }
 
 # Samples the PSS sum of the given pids file until the table is full; prints the peak.
+# (In a file, not a variable: it runs in a command substitution.) The table counts as
+# complete once it was: 1,000 nanny processes on a busy VM make probes late enough that
+# a healthy server may flap out for a moment right after.
 peak_until_full() { # pidsfile
     local peak=0 p
+    rm -f $W/full
     for _ in $(seq 1 600); do
         p=$($B pss $(cat "$1"))
         [ "$p" -gt "$peak" ] && peak=$p
-        [ "$(dests_in_use)" -ge $((SERVICES * REALS)) ] && break
+        [ "$(dests_in_use)" -ge $((SERVICES * REALS)) ] && { touch $W/full; break; }
         sleep 0.5
     done
     echo "$peak"
@@ -51,7 +88,7 @@ measure() { # label pidsfile
     local label=$1 pids=$2
     local peak steady c0 c1 lat
     peak=$(peak_until_full "$pids")
-    [ "$(dests_in_use)" -ge $((SERVICES * REALS)) ] || { echo "$label: table never complete ($(dests_in_use))" >&2; exit 1; }
+    [ -e $W/full ] || { echo "$label: table never complete ($(dests_in_use))" >&2; exit 1; }
     sleep 5
     steady=$($B pss $(cat "$pids"))
     c0=$($B cpu $(cat "$pids")); sleep "$SECS"; c1=$($B cpu $(cat "$pids"))
@@ -61,13 +98,16 @@ measure() { # label pidsfile
     done
     lat=$(sort -n $W/$label.lat | sed -n 3p)
     echo "$label: detection latencies $(sort -n $W/$label.lat | tr '\n' ' ')" >>$W/samples
-    echo "$label $peak $steady $(echo "($c1 - $c0) / $HZ" | bc -l) $lat" >>$W/results
+    echo "$label $peak $steady $(echo "($c1 - $c0) / $HZ" | bc -l) $lat" | tee -a $W/results
 }
 
 : >$W/results
 : >$W/samples
+row() { [[ " $ROWS " == *" $1 "* ]]; }
+private=-
 # ---- piranha-rs: 1000 nannies, started as lvsd starts them (-c: no fork, detached).
-setup
+if row processes; then
+setup services
 for s in $(seq 0 $((SERVICES - 1))); do
     for r in $(seq 0 $((REALS - 1))); do
         ip netns exec d $N -c -h "$(rip $s $r)" -p 8080 -r 8080 -a 1 -t 1 -w 1 -V "$(vip $s)" -M m -U none --lvs &
@@ -81,9 +121,18 @@ one=$(head -1 $W/nanny.pids)
 private=$(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' /proc/$one/smaps_rollup)
 pkill -x nanny || true; sleep 1
 ip netns exec rs pkill -f "nanny-bench responder" || true
+fi
+
+# ---- piranha-rs, integrated monitors: lvsd with integrated_monitors = 1 runs them all.
+setup
+start_lvsd
+measure integrated $W/lvsd.pids
+read -r _ probes late100 <<<"$(figures)"
+kill "$(cat $W/lvs.pid)"; sleep 2
+ip netns exec rs pkill -f "nanny-bench responder" || true
 
 # ---- keepalived --check with the same checks.
-setup
+setup services
 {
     printf 'global_defs {\n    router_id bench\n}\n'
     for s in $(seq 0 $((SERVICES - 1))); do
@@ -99,6 +148,7 @@ sleep 2
 pgrep -x keepalived >$W/ka.pids
 measure keepalived $W/ka.pids
 pkill -x keepalived || true
+ip netns exec rs pkill -f "nanny-bench responder" || true
 
 printf '\n%d services x %d real servers, TCP connect check every 1 s (timeout 1 s, no retries)\n' "$SERVICES" "$REALS"
 printf '  %-28s %14s %14s %14s %12s\n' "" "peak PSS (MiB)" "steady (MiB)" "CPU in ${SECS}s" "down->out (s)"
@@ -106,10 +156,19 @@ while read -r label peak steady cpu lat; do
     printf '  %-28s %14.1f %14.1f %13.1fs %12s\n' "$label" "$(echo "$peak/1024" | bc -l)" "$(echo "$steady/1024" | bc -l)" "$cpu" "$lat"
 done <$W/results
 printf '  one nanny: private memory %s KiB\n' "$private"
+printf '  integrated monitors: %s probes, the latest started %s ms after its schedule\n' "$probes" "$late100"
 sed 's/^/  /' $W/samples
-lat=$(awk '$1 == "piranha-rs" {print $5}' $W/results)
 fail=0
-(( $(echo "$lat <= 2.1" | bc -l) )) || { echo "FAIL: detection latency $lat s > interval + timeout + 100 ms"; fail=1; }
-[ "$private" -lt 1024 ] || { echo "FAIL: a nanny's private memory is $private KiB"; fail=1; }
+if row processes; then
+    lat=$(awk '$1 == "piranha-rs" {print $5}' $W/results)
+    (( $(echo "$lat <= 2.1" | bc -l) )) || { echo "FAIL: detection latency $lat s > interval + timeout + 100 ms"; fail=1; }
+    [ "$private" -lt 1024 ] || { echo "FAIL: a nanny's private memory is $private KiB"; fail=1; }
+fi
+ilat=$(awk '$1 == "integrated" {print $5}' $W/results)
+(( $(echo "$ilat <= 2.1" | bc -l) )) || { echo "FAIL: integrated detection latency $ilat s"; fail=1; }
+# (No process substitution: the VM has no /dev/fd.)
+read -r _ ipss icpu <<<"$(awk '$1 == "integrated" {print $2, $3, $4}' $W/results)"
+read -r _ kpss kcpu <<<"$(awk '$1 == "keepalived" {print $2, $3, $4}' $W/results)"
+(( $(echo "$ipss < $kpss && $icpu < $kcpu" | bc -l) )) || { echo "FAIL: integrated monitors not below keepalived (PSS $ipss vs $kpss KiB, CPU $icpu vs $kcpu s)"; fail=1; }
 [ $fail = 0 ] && echo PASS
 exit $fail

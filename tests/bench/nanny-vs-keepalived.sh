@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Real-server monitoring benchmark (issue 4), in the VM test bed, side by side with
-# keepalived in one run: SERVICES x REALS real servers (default 100 x 10) answering on
-# test addresses in a namespace, probed every second with a TCP connect check by
-#   * piranha-rs: one nanny per real server (as lvsd starts them), and
+# Real-server monitoring benchmark (issues 4 and 16), in the VM test bed, side by side
+# with keepalived in one run: SERVICES x REALS real servers (default 100 x 10) answering
+# on test addresses in a namespace, probed every second with a TCP connect check by
+#   * piranha-rs: one nanny per real server (as lvsd starts them),
+#   * piranha-rs integrated: lvsd with integrated_monitors = 1 (every monitor inside
+#     lvsd; the row also counts lvsd itself), and
 #   * keepalived --check with one TCP_CHECK per real server (delay_loop 1,
 #     connect_timeout 1, retry 0: the same check and the same single-failure rule).
 # Prints the sum of PSS (peak during start-up and steady), CPU over SECONDS, and the
 # time from a real server going down to its removal from IPVS (median of 5).
-# Exits 1 if the detection latency exceeds interval + timeout + 100 ms (2.1 s) or a
-# nanny's private memory is 1 MiB or more.
+# The integrated monitors alone at 10,000 real servers: tests/bench/monitors-10000.sh.
+# Exits 1 if a detection latency exceeds interval + timeout + 100 ms (2.1 s), a nanny's
+# private memory is 1 MiB or more, the integrated monitors do not use less memory and
+# less CPU than keepalived.
 #
 # Usage: tests/bench/nanny-vs-keepalived.sh [SERVICES [REALS [SECONDS]]]
+#   BENCH_ROWS="integrated keepalived" leaves out the nanny processes (their row alone
+#   takes about half an hour in the VM); the default runs all three.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SERVICES=${1:-100}
@@ -22,5 +28,5 @@ command -v keepalived >/dev/null 2>&1 || {
     scripts/apt-install keepalived
     systemctl stop keepalived >/dev/null 2>&1 || true
 }
-cargo build --release -q -p nanny --bin nanny --example nanny-bench
-PIRANHA_VM_MEM=${PIRANHA_VM_MEM:-3072} tests/vm/vm.sh run bash tests/bench/nanny-vs-keepalived-vm.sh "$SERVICES" "$REALS" "$SECONDS_CPU"
+cargo build --release -q -p nanny --bin nanny --example nanny-bench -p lvsd --bin lvsd -p lvsctl --bin lvsctl
+PIRANHA_VM_MEM=${PIRANHA_VM_MEM:-3072} tests/vm/vm.sh run bash tests/bench/nanny-vs-keepalived-vm.sh "$SERVICES" "$REALS" "$SECONDS_CPU" "${BENCH_ROWS:-processes integrated keepalived}"

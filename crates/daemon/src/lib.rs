@@ -9,6 +9,7 @@
 //! * [`driver`]: the driver of the sans-IO cores (`handle(event, now)`, `next_deadline`);
 //! * [`process`]: children: spawn with the legacy argv, reap, run with a timeout,
 //!   restart backoff, line channels;
+//! * [`inbox`]: results from a thread that wake the event loop (channel and pipe);
 //! * [`worker`]: blocking work on a thread whose results wake the event loop;
 //! * [`vitals`]: what the process itself costs (memory, CPU, descriptors), from /proc;
 //! * [`notify`]: systemd's readiness protocol and watchdog (`Type=notify` units);
@@ -19,6 +20,7 @@ pub mod control;
 pub mod driver;
 pub mod event_loop;
 pub mod files;
+pub mod inbox;
 pub mod log;
 pub mod notify;
 pub mod pidfile;

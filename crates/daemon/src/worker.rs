@@ -3,14 +3,13 @@
 //! watches, so the main thread never blocks on the work (nanny's probes, lvsd's reread
 //! of lvs.cf) and acts on signals meanwhile.
 
+use crate::inbox::{inbox, Inbox};
 use std::fs::File;
-use std::io::Read;
 use std::sync::mpsc;
 
 pub struct Worker<J, R> {
     jobs: mpsc::Sender<J>,
-    results: mpsc::Receiver<R>,
-    done: File,
+    results: Inbox<R>,
 }
 
 impl<J: Send + 'static, R: Send + 'static> Worker<J, R> {
@@ -20,26 +19,19 @@ impl<J: Send + 'static, R: Send + 'static> Worker<J, R> {
         stack: usize,
         mut work: impl FnMut(J) -> R + Send + 'static,
     ) -> std::io::Result<Worker<J, R>> {
-        let (done_read, done_write) = crate::nonblocking_pipe()?;
+        let (outbox, results) = inbox()?;
         let (jobs, job_rx) = mpsc::channel::<J>();
-        let (result_tx, results) = mpsc::channel();
         std::thread::Builder::new()
             .name(name.into())
             .stack_size(stack)
             .spawn(move || {
                 for job in job_rx {
-                    if result_tx.send(work(job)).is_err() {
+                    if !outbox.send(work(job)) {
                         return;
                     }
-                    // The result is in the channel before the event loop is woken.
-                    let _ = nix::unistd::write(&done_write, b"x");
                 }
             })?;
-        Ok(Worker {
-            jobs,
-            results,
-            done: File::from(done_read),
-        })
+        Ok(Worker { jobs, results })
     }
 
     /// Queues a job (run after those queued before it).
@@ -50,14 +42,12 @@ impl<J: Send + 'static, R: Send + 'static> Worker<J, R> {
     /// The descriptor that becomes readable when a job has finished (register it with
     /// the event loop).
     pub fn done_fd(&self) -> &File {
-        &self.done
+        self.results.fd()
     }
 
     /// The results of the jobs finished since the last call.
     pub fn finished(&self) -> Vec<R> {
-        let mut buf = [0u8; 64];
-        while matches!((&self.done).read(&mut buf), Ok(n) if n > 0) {}
-        self.results.try_iter().collect()
+        self.results.take()
     }
 }
 

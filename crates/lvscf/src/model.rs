@@ -385,6 +385,9 @@ pub struct Config {
     /// Extension: lvsd also runs on the inactive director, so activation is addresses
     /// and announcements only.
     pub warm_standby: bool,
+    /// Extension: lvsd runs every real server's monitor itself, in one thread, instead
+    /// of one nanny process each (for servers whose `client_monitor` is our nanny).
+    pub integrated_monitors: bool,
     /// Extension: after the legacy five announcements, announce the addresses again this
     /// often while active; `None` (legacy) stops after five.
     #[serde(serialize_with = "serialize_opt_secs")]
@@ -449,6 +452,7 @@ impl Default for Config {
             heartbeat_key_id: 0,
             preempt_delay: None,
             warm_standby: false,
+            integrated_monitors: false,
             arp_refresh: None,
             status_http: None,
             virtuals: Vec::new(),

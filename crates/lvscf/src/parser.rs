@@ -958,6 +958,7 @@ impl<'a> Parser<'a> {
                 }
             }
             "warm_standby" => self.config.warm_standby = Self::boolean(stmt)?,
+            "integrated_monitors" => self.config.integrated_monitors = Self::boolean(stmt)?,
             "status_http" => {
                 self.config.status_http = value::parse_listen(tok.text)
                     .map_err(|e| Self::value_error(&tok, e, Code::BadArgument))?
@@ -1322,6 +1323,7 @@ pub const EXTENSION_GLOBAL_KEYWORDS: &[&str] = &[
     "warm_standby",
     "arp_refresh",
     "status_http",
+    "integrated_monitors",
 ];
 
 /// Every `virtual`/`failover` keyword (docs/legacy.md, "lvs.cf"); `server` and `}` are structure.

@@ -76,6 +76,11 @@ pub fn write_config(c: &Config) -> String {
         bool01(d.warm_standby),
     );
     w.opt("arp_refresh", c.arp_refresh.map(format_seconds));
+    w.changed(
+        "integrated_monitors",
+        bool01(c.integrated_monitors),
+        bool01(d.integrated_monitors),
+    );
     w.opt("status_http", c.status_http.map(|a| a.to_string()));
     for f in &c.failovers {
         w.block("failover", f);

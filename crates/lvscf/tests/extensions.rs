@@ -135,8 +135,9 @@ fn pulse_extension_keywords_parse_and_default_to_legacy() {
     );
     let c = ok(
         "heartbeat_auth = enforce\nheartbeat_key = /etc/ha.key\nheartbeat_key_id = 7\n\
-                preempt_delay = 2.5\nwarm_standby = 1\narp_refresh = 60\n",
+                preempt_delay = 2.5\nwarm_standby = 1\narp_refresh = 60\nintegrated_monitors = 1\n",
     );
+    assert!(c.integrated_monitors && !legacy.integrated_monitors);
     assert_eq!(c.heartbeat_auth, HeartbeatAuth::Enforce);
     assert_eq!(c.heartbeat_key.as_deref(), Some("/etc/ha.key"));
     assert_eq!(c.heartbeat_key_id, 7);
@@ -155,6 +156,8 @@ fn pulse_extension_keywords_parse_and_default_to_legacy() {
     );
     assert!(ok(&text).same_settings(&c));
     assert!(!write_config(&legacy).contains("heartbeat_auth"));
+    assert!(!write_config(&legacy).contains("integrated_monitors"));
+    assert!(text.contains("integrated_monitors = 1\n"), "{text}");
 }
 
 #[test]

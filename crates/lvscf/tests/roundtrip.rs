@@ -330,6 +330,7 @@ fn config() -> impl Strategy<Value = Config> {
             "[::1]:9180".parse().unwrap(),
             "0.0.0.0:80".parse().unwrap(),
         ])),
+        any::<bool>(),
     );
     (a, b, c, d).prop_map(|(a, b, c, d)| {
         let mut cfg = Config {
@@ -371,6 +372,7 @@ fn config() -> impl Strategy<Value = Config> {
             warm_standby: d.4,
             arp_refresh: d.5.map(Duration::from_millis),
             status_http: d.6,
+            integrated_monitors: d.7,
             virtuals: c.8,
             failovers: c.9,
         };

@@ -67,9 +67,17 @@ const MAX_WAIT: Duration = Duration::from_secs(5);
 /// control socket (and its clients after it).
 const AVAILABILITY: usize = 0;
 const RELOADED: usize = 1;
+/// The integrated monitors' reports (`integrated_monitors = 1`).
+const MONITORS: usize = 2;
 const CONTROL: usize = 10;
 
 fn main() {
+    // One malloc arena: lvsd's threads (the start-up check's, the rereader, the
+    // integrated monitors and their check threads) allocate little each, and an arena per
+    // thread would keep megabytes of freed memory (docs/differences.md, "Integrated
+    // monitors").
+    // SAFETY: called first, before any thread exists; mallopt only sets a limit.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     // Legacy lvsd prints its messages as `lvs: ...`.
     let opts = cli::parse_args_or_exit("lvs", OPTIONS);
     let config_path = PathBuf::from(opts.value(Id::Config).unwrap_or(lvscf::DEFAULT_CONFIG_PATH));
@@ -248,10 +256,19 @@ fn run(
     if let Some(code) = driver.carry_out(first) {
         return code;
     }
+    // The start-up check's buffers are freed: give the memory back to the system.
+    // SAFETY: malloc_trim only releases free heap memory; no precondition.
+    unsafe { libc::malloc_trim(0) };
     if let Some(n) = &notifier {
         n.ready();
     }
     loop {
+        // Integrated monitors started by the last turn (the first at start-up).
+        if let Some(fd) = driver.exec.monitors_to_watch() {
+            if let Err(e) = events.register(fd, MONITORS) {
+                info!("cannot watch the integrated monitors: {e}");
+            }
+        }
         let now = Instant::now();
         let deadline = driver
             .next_deadline()
@@ -267,10 +284,13 @@ fn run(
         // Reports first: a nanny that reported and then died did both in that order.
         let mut queue = driver.exec.read_availability();
         queue.extend(
-            daemon::process::reap()
+            driver
+                .exec
+                .reap()
                 .into_iter()
                 .map(|(pid, status)| Event::Exited { pid, status }),
         );
+        queue.extend(driver.exec.monitor_events());
         for r in ready {
             match r {
                 Ready::Signal(SIGHUP) => {
@@ -335,6 +355,10 @@ fn answer(
                     pid: std::process::id(),
                     config: config_path.display().to_string(),
                     services,
+                    integrated_monitors: driver
+                        .exec
+                        .monitor_stats()
+                        .map(lvsd::status::MonitorFigures::of),
                 })
             }
             command @ ("drain" | "enable") => {

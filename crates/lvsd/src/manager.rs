@@ -26,6 +26,10 @@ use daemon::process::{Backoff, Decision, ExitStatus};
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often the table is read back from the kernel and repaired.
 pub const AUDIT_EVERY: Duration = Duration::from_secs(60);
+/// How long a real server a reload removed stays in the table at weight 0, so that the
+/// requests in flight to it finish (IPVS drops the packets of a deleted destination's
+/// connections); docs/differences.md, lvsd.
+pub const LEAVE_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -84,9 +88,11 @@ pub enum Action {
     /// ones; answer with `Event::Swept`.
     Sweep(Vec<SweepItem>),
     /// Start a nanny; answer with `Event::Spawned` or `Event::SpawnFailed`.
+    /// `integrated`: lvs.cf's `integrated_monitors`, run it inside lvsd if it can be.
     Spawn {
         key: NannyKey,
         argv: Vec<String>,
+        integrated: bool,
     },
     /// SIGTERM: the nanny removes its server and exits.
     Stop {
@@ -194,6 +200,8 @@ pub struct Manager {
     /// Real servers the operator drained (`lvsctl drain`): their nannies run with weight
     /// 0 until enabled, across nanny restarts, reloads and lvsd restarts.
     drained: BTreeSet<NannyKey>,
+    /// Real servers a reload removed: at weight 0 until they are deleted at this time.
+    leaving: BTreeMap<NannyKey, Instant>,
 }
 
 /// The sorry server of a virtual: weight 1, the virtual's forwarding method, the
@@ -206,6 +214,19 @@ pub fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> 
         c.network_of(vs).forward_method(),
         1,
     ))
+}
+
+/// Removes the entries whose time has come and returns their keys.
+fn take_due<K: Ord + Copy>(timers: &mut BTreeMap<K, Instant>, now: Instant) -> Vec<K> {
+    let due: Vec<K> = timers
+        .iter()
+        .filter(|(_, t)| **t <= now)
+        .map(|(k, _)| *k)
+        .collect();
+    for k in &due {
+        timers.remove(k);
+    }
+    due
 }
 
 /// The active virtual services of a file, by how IPVS knows them.
@@ -296,6 +317,7 @@ impl Manager {
                 Sweep::Due(None)
             },
             drained: BTreeSet::new(),
+            leaving: BTreeMap::new(),
         };
         let known: BTreeSet<NannyKey> = real_servers(&m.config).map(|(k, _, _)| k).collect();
         m.drained = drained.intersection(&known).copied().collect();
@@ -442,6 +464,7 @@ impl Manager {
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let mut t: Vec<Instant> = vec![self.next_audit];
         t.extend(self.stopping.values().copied());
+        t.extend(self.leaving.values().copied());
         for n in self.nannies.values() {
             match n.state {
                 NannyState::Pending { not_before, .. } => t.push(not_before),
@@ -755,12 +778,16 @@ impl Manager {
             self.sweep = Sweep::Due(Some(first_time));
         }
         let (mut predecessors, mut signals) = (BTreeMap::new(), Vec::new());
+        let staying = keyed_virtuals(new);
         for key in &plan.stop {
             let restart = starts.contains_key(key);
+            // The server leaves a virtual service that stays: drained out by `leave`.
+            let leaves = !restart && staying.contains_key(&key.service);
             if let Some(NannyState::Running(pid)) = self.nannies.remove(key).map(|n| n.state) {
-                // Killed, not stopped, when it is replaced: a stopped nanny removes its
-                // server, a killed one leaves it for its successor to adopt.
-                signals.push(if restart {
+                // Killed, not stopped, when its entry must stay: a stopped nanny removes
+                // its server at once, a killed one leaves it for its successor to adopt
+                // or for `leave`.
+                signals.push(if restart || leaves {
                     Action::Kill { pid }
                 } else {
                     Action::Stop { pid }
@@ -768,13 +795,38 @@ impl Manager {
                 self.stopping.insert(pid, now + STOP_GRACE);
                 predecessors.insert(*key, pid);
             }
-            if !restart {
-                // The nanny removes its server when it stops; doing it here too makes
-                // the table right at once instead of when each nanny gets to it.
+            if leaves {
+                self.leave(*key, now, out);
+            }
+        }
+        // A server that comes back while it is leaving starts afresh, like a new one.
+        for key in starts.keys() {
+            if self.leaving.remove(key).is_some() {
                 out.push(Action::Ipvs(Op::DelDest(key.service, key.dest())));
             }
         }
         (starts, predecessors, signals)
+    }
+
+    /// A real server the reload removed: weight 0 now, so that it gets no new connections
+    /// and the ones in flight finish; deleted after [`LEAVE_GRACE`] (legacy deleted it at
+    /// once, failing the requests in flight).
+    fn leave(&mut self, key: NannyKey, now: Instant, out: &mut Vec<Action>) {
+        let method = real_servers(&self.config)
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, vs, _)| self.config.network_of(vs).forward_method());
+        if let Some(method) = method {
+            let quiet = Destination::new(key.server, key.port, method, 0);
+            out.push(Action::Ipvs(Op::EditDest(key.service, quiet)));
+        }
+        self.leaving.insert(key, now + LEAVE_GRACE);
+    }
+
+    /// The leaving real servers whose grace is over are deleted.
+    fn delete_left(&mut self, now: Instant, out: &mut Vec<Action>) {
+        for key in take_due(&mut self.leaving, now) {
+            out.push(Action::Ipvs(Op::DelDest(key.service, key.dest())));
+        }
     }
 
     fn shut_down(&mut self, code: i32, now: Instant, out: &mut Vec<Action>) {
@@ -790,21 +842,16 @@ impl Manager {
                 self.stopping.insert(pid, now + STOP_GRACE);
             }
         }
+        // Their services are deleted.
+        self.leaving.clear();
         self.phase = Phase::ShuttingDown { code };
     }
 
     /// What is due after any event: stragglers, (re)starts, the sorry servers, the end
     /// of a shutdown, the periodic audit.
     fn after(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let late: Vec<u32> = self
-            .stopping
-            .iter()
-            .filter(|(_, t)| **t <= now)
-            .map(|(p, _)| *p)
-            .collect();
-        for pid in late {
+        for pid in take_due(&mut self.stopping, now) {
             // Reaped (and forgotten) later; waiting longer would only stall.
-            self.stopping.remove(&pid);
             out.push(Action::Kill { pid });
         }
         match self.phase {
@@ -819,6 +866,7 @@ impl Manager {
             Phase::Running => {}
             _ => return,
         }
+        self.delete_left(now, out);
         self.start_due(now, out);
         self.sorry_servers(now, out);
         if now >= self.next_audit {
@@ -849,6 +897,7 @@ impl Manager {
                     out.push(Action::Spawn {
                         key,
                         argv: n.argv.clone(),
+                        integrated: self.config.integrated_monitors,
                     });
                 }
             }
@@ -1143,6 +1192,22 @@ mod tests {
     }
 
     #[test]
+    fn integrated_monitors_are_asked_for_in_every_spawn_when_lvs_cf_says_so() {
+        let integrated = |out: &[Action]| -> Vec<bool> {
+            out.iter()
+                .filter_map(|a| match a {
+                    Action::Spawn { integrated, .. } => Some(*integrated),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (_, out) = Sim::start(BASE);
+        assert_eq!(integrated(&out), [false, false, false]);
+        let (_, out) = Sim::start(&format!("integrated_monitors = 1\n{BASE}"));
+        assert_eq!(integrated(&out), [true, true, true]);
+    }
+
+    #[test]
     fn a_service_ipvs_refused_gets_no_nannies_until_an_audit_succeeds() {
         let (mut sim, out) = Sim::start_failing(BASE, [web()].into());
         assert!(logs(&out).contains(&"ipvsadm failed for virtual server web!".to_string()));
@@ -1281,22 +1346,29 @@ mod tests {
     }
 
     #[test]
-    fn reload_removing_a_server_stops_only_its_nanny() {
+    fn reload_removing_a_server_quiesces_it_and_deletes_it_after_the_grace() {
         let (mut sim, _) = Sim::start(BASE);
+        let b = sim.pid("10.0.0.2");
         let new = BASE.replace("server b {\n address = 10.0.0.2\n active = 1\n }\n", "");
         assert_ne!(new, BASE);
         let out = sim.feed(Event::Reload(Box::new(cfg(&new))));
-        assert_eq!(stopped(&out), [sim.pid("10.0.0.2")]);
+        let killed: Vec<&Action> = out
+            .iter()
+            .filter(|a| matches!(a, Action::Kill { .. } | Action::Stop { .. }))
+            .collect();
         assert_eq!(
-            ipvs_ops(&out),
-            [Op::DelDest(
-                web(),
-                DestKey {
-                    addr: ipvs::ip("10.0.0.2"),
-                    port: 80
-                }
-            )],
-            "removed at once, not when the nanny gets to it"
+            killed,
+            [&Action::Kill { pid: b }],
+            "a stopped nanny deletes at once"
+        );
+        let dest = DestKey {
+            addr: ipvs::ip("10.0.0.2"),
+            port: 80,
+        };
+        let ops = ipvs_ops(&out);
+        assert!(
+            matches!(&ops[..], [Op::EditDest(s, d)] if *s == web() && d.key() == dest && d.weight == 0),
+            "weight 0 at once, not deleted: {ops:?}"
         );
         assert!(spawned(&out).is_empty());
         assert!(logs(&out).is_empty(), "no service went: {out:?}");
@@ -1304,6 +1376,51 @@ mod tests {
         assert!(
             !out.iter().any(|a| matches!(a, Action::SetTimeouts(_))),
             "timeouts unchanged"
+        );
+        sim.feed(Event::Exited {
+            pid: b,
+            status: ExitStatus::Signal(libc::SIGKILL),
+        });
+        let grace = LEAVE_GRACE.as_secs_f64();
+        assert!(ipvs_ops(&sim.at(grace - 0.1)).is_empty(), "still draining");
+        assert_eq!(
+            sim.d.core.next_deadline(sim.d.exec.now),
+            Some(sim.t0 + LEAVE_GRACE),
+            "the driver wakes up for it"
+        );
+        let out = sim.at(grace);
+        assert_eq!(
+            ipvs_ops(&out),
+            [Op::DelDest(web(), dest)],
+            "deleted after the grace"
+        );
+        assert!(ipvs_ops(&sim.at(2.0 * grace)).is_empty(), "once");
+    }
+
+    #[test]
+    fn a_leaving_server_put_back_by_a_reload_starts_afresh() {
+        let (mut sim, _) = Sim::start(BASE);
+        let b = sim.pid("10.0.0.2");
+        let without = BASE.replace("server b {\n address = 10.0.0.2\n active = 1\n }\n", "");
+        sim.feed(Event::Reload(Box::new(cfg(&without))));
+        sim.feed(Event::Exited {
+            pid: b,
+            status: ExitStatus::Signal(libc::SIGKILL),
+        });
+        let out = sim.feed(Event::Reload(Box::new(cfg(BASE))));
+        let dest = DestKey {
+            addr: ipvs::ip("10.0.0.2"),
+            port: 80,
+        };
+        assert_eq!(
+            ipvs_ops(&out),
+            [Op::DelDest(web(), dest)],
+            "its weight-0 entry goes"
+        );
+        let later = sim.at(2.0 * LEAVE_GRACE.as_secs_f64());
+        assert!(
+            !ipvs_ops(&later).contains(&Op::DelDest(web(), dest)),
+            "no late deletion under the new nanny: {later:?}"
         );
     }
 
@@ -1565,12 +1682,13 @@ mod tests {
                     .map(|i| Action::Spawn {
                         key: i.key,
                         argv: i.argv.clone(),
+                        integrated: false,
                     })
                     .collect::<Vec<_>>()
                     .iter(),
             )
             .filter_map(|a| match a {
-                Action::Spawn { key, argv } => {
+                Action::Spawn { key, argv, .. } => {
                     let i = argv.iter().position(|x| x == "-w")?;
                     Some((key.server.to_string(), argv[i + 1].clone()))
                 }

@@ -13,6 +13,7 @@ use daemon::process::{self, LineReader, Spawn};
 use ipvs::{Op, Reconciler, ServiceKey};
 use log::info;
 use nanny::check::Check;
+use nanny::integrated::{Monitors, Report};
 use nix::sys::signal::Signal;
 
 use crate::manager::{Action, Event, Manager, SweepItem};
@@ -39,6 +40,12 @@ pub struct Shell {
     reports: LineReader,
     /// Client monitor paths and whether they adopt existing entries.
     monitors: HashMap<String, bool>,
+    /// The nanny processes started and not reaped yet (lvsd reaps only these: a check
+    /// program of the integrated monitors is its own thread's to wait for).
+    children: BTreeSet<u32>,
+    /// `integrated_monitors = 1`: the real servers' monitors inside lvsd, started when
+    /// first needed; whether the event loop watches them yet.
+    integrated: Option<(Monitors, bool)>,
 }
 
 impl Shell {
@@ -67,7 +74,49 @@ impl Shell {
             availability_write: write,
             reports: LineReader::new(MAX_REPORT),
             monitors: HashMap::new(),
+            children: BTreeSet::new(),
+            integrated: None,
         })
+    }
+
+    /// The integrated monitors' descriptor, once, when they have just started: the
+    /// event loop is to watch it.
+    pub fn monitors_to_watch(&mut self) -> Option<&File> {
+        match self.integrated.as_mut() {
+            Some((m, watched)) if !*watched => {
+                *watched = true;
+                Some(m.done_fd())
+            }
+            _ => None,
+        }
+    }
+
+    /// What the integrated monitors reported, as the events nanny processes cause.
+    pub fn monitor_events(&mut self) -> Vec<Event> {
+        let Some((m, _)) = self.integrated.as_ref() else {
+            return Vec::new();
+        };
+        m.finished()
+            .into_iter()
+            .map(|r| match r {
+                Report::Status { id, active } => Event::Status { pid: id, active },
+                Report::Exited { id, status } => Event::Exited { pid: id, status },
+            })
+            .collect()
+    }
+
+    /// The integrated monitors' figures (none in process mode).
+    pub fn monitor_stats(&self) -> Option<&nanny::integrated::Stats> {
+        self.integrated.as_ref().map(|(m, _)| m.stats())
+    }
+
+    /// The nanny processes that ended, reaped.
+    pub fn reap(&mut self) -> Vec<(u32, process::ExitStatus)> {
+        let reaped = process::reap_these(self.children.iter().copied().collect::<Vec<u32>>());
+        for (pid, _) in &reaped {
+            self.children.remove(pid);
+        }
+        reaped
     }
 
     /// The descriptor the event loop watches for the nannies' reports.
@@ -209,14 +258,34 @@ impl Shell {
         ours
     }
 
-    /// Starts a nanny: the availability channel in `LVSD_STATUS_FD`.
-    fn spawn(&self, argv: Vec<String>) -> std::io::Result<u32> {
+    /// Starts a nanny: inside lvsd when `integrated` and the command line is our
+    /// nanny's for netlink, else a process with the availability channel in
+    /// `LVSD_STATUS_FD`.
+    fn spawn(&mut self, argv: Vec<String>, integrated: bool) -> std::io::Result<u32> {
+        if integrated && Monitors::accepts(&argv) && self.adopts_entries(&argv[0]) {
+            if self.integrated.is_none() {
+                self.integrated = Some((Monitors::start()?, false));
+            }
+            if let Some((m, _)) = self.integrated.as_mut() {
+                return Ok(m.spawn(argv));
+            }
+        }
         let fd = self.availability_write.as_raw_fd();
-        process::spawn(&Spawn {
+        let pid = process::spawn(&Spawn {
             argv,
             env: vec![(nanny::availability::ENV.to_string(), fd.to_string())],
             keep_fds: vec![fd],
-        })
+        })?;
+        self.children.insert(pid);
+        Ok(pid)
+    }
+
+    /// A nanny's signal, to its process or its integrated monitor.
+    fn signal(&self, pid: u32, signal: Signal) {
+        match self.integrated.as_ref().filter(|_| Monitors::owns(pid)) {
+            Some((m, _)) => m.signal(pid, signal as i32),
+            None => process::signal(pid, signal),
+        }
     }
 }
 
@@ -237,8 +306,12 @@ impl Executor<Manager> for Shell {
                 let admitted = self.sweep(items);
                 return Step::Answer(Event::Swept { admitted, checked });
             }
-            Action::Spawn { key, argv } => {
-                return Step::Answer(match self.spawn(argv) {
+            Action::Spawn {
+                key,
+                argv,
+                integrated,
+            } => {
+                return Step::Answer(match self.spawn(argv, integrated) {
                     Ok(pid) => Event::Spawned { key, pid },
                     Err(e) => Event::SpawnFailed {
                         key,
@@ -246,8 +319,8 @@ impl Executor<Manager> for Shell {
                     },
                 })
             }
-            Action::Stop { pid } => process::signal(pid, Signal::SIGTERM),
-            Action::Kill { pid } => process::signal(pid, Signal::SIGKILL),
+            Action::Stop { pid } => self.signal(pid, Signal::SIGTERM),
+            Action::Kill { pid } => self.signal(pid, Signal::SIGKILL),
             Action::StoreDrained(keys) => {
                 let path = self.drained_path();
                 if let Err(e) = crate::drained::store(&path, &keys) {

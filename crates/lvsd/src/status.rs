@@ -12,6 +12,30 @@ pub struct Status {
     pub pid: u32,
     pub config: String,
     pub services: Vec<Service>,
+    /// With `integrated_monitors = 1`: how the monitors inside lvsd keep their schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrated_monitors: Option<MonitorFigures>,
+}
+
+/// The integrated monitors' figures (docs/control.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorFigures {
+    pub monitors: u64,
+    /// Probes started since lvsd started.
+    pub probes: u64,
+    /// The latest any probe started after its due time, since lvsd started.
+    pub worst_lateness_ms: f64,
+}
+
+impl MonitorFigures {
+    pub fn of(s: &nanny::integrated::Stats) -> MonitorFigures {
+        use std::sync::atomic::Ordering::Relaxed;
+        MonitorFigures {
+            monitors: s.monitors.load(Relaxed),
+            probes: s.probes.load(Relaxed),
+            worst_lateness_ms: s.worst_lateness_us.load(Relaxed) as f64 / 1000.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

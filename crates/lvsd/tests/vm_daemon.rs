@@ -448,6 +448,15 @@ fn reload_applies_each_change_as_a_diff_without_disturbing_clients() {
         ],
     );
     l.reload(&after);
+    // d leaves at weight 0 first, so that requests in flight to it finish; deleted after
+    // lvsd's grace (below).
+    assert!(
+        eventually(3, || ns
+            .ipvsadm()
+            .has("TCP 192.0.2.5:80 -> 10.4.0.2:80 Masq 0")),
+        "{:#?}",
+        ns.ipvsadm()
+    );
     l.wait_for("shutting down virtual service gone", 5);
     l.wait_for("starting virtual service new active: 80", 5);
     let new_c = l.nanny_pid_other_than("app/c", pid_c);

@@ -10,11 +10,15 @@
 //!   timer, as one core for `daemon`'s driver;
 //! * [`shell`]: the driver's executor; [`southbound`]: IPVS changes;
 //! * [`availability`]: the availability channel to lvsd;
+//! * [`integrated`] and [`exchange`]: every server's monitor in one thread of lvsd
+//!   (`integrated_monitors = 1`), with non-blocking probes;
 //! * `main.rs`: the command line and the event loop.
 
 pub mod availability;
 pub mod check;
+pub mod exchange;
 pub mod expect;
+pub mod integrated;
 pub mod load;
 pub mod monitor;
 pub mod options;

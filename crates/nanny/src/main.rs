@@ -10,11 +10,11 @@ use daemon::event_loop::{EventLoop, Ready};
 use daemon::log::{LegacyLog, Sinks};
 use log::info;
 use nanny::check::Check;
-use nanny::monitor::{self, Mode, Monitor, Settings};
+use nanny::monitor::{self, Monitor, Settings};
 use nanny::options::{self, Command, Options};
 use nanny::schedule::{Event, Nanny};
 use nanny::shell::Shell;
-use nanny::southbound::{Backend, Southbound, Target};
+use nanny::southbound::Southbound;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 /// The event loop's token for the probe thread's "done" pipe.
@@ -69,20 +69,7 @@ fn run(o: Options, channel: Option<nanny::availability::Channel>) -> i32 {
     for n in notes {
         info!("{n}");
     }
-    let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
-    // An IPv6 VIP in brackets, so that its port reads as one.
-    let vip = if vip.contains(':') {
-        format!("[{vip}]")
-    } else {
-        vip
-    };
-    match o.mode {
-        Mode::Fos => info!("Failover service monitor for {vip}:{} started", o.port),
-        Mode::Lvs => info!(
-            "starting LVS client monitor for {vip}:{} -> {server}",
-            o.port
-        ),
-    }
+    info!("{}", nanny::options::start_line(&o));
     let (monitor, shell) = match core_and_shell(&o, check, server, channel, &events) {
         Ok(pair) => pair,
         Err(msg) => {
@@ -104,7 +91,7 @@ fn run(o: Options, channel: Option<nanny::availability::Channel>) -> i32 {
         let ready = events.wait(driver.next_deadline()).unwrap_or_default();
         for r in ready {
             let events = match r {
-                Ready::Signal(sig) => vec![Event::Monitor(signal_event(sig))],
+                Ready::Signal(sig) => vec![Event::Monitor(monitor::Event::of_signal(sig))],
                 Ready::Source(PROBED) => driver.exec.worker.finished(),
                 _ => vec![Event::Tick],
             };
@@ -126,19 +113,9 @@ fn core_and_shell(
     channel: Option<nanny::availability::Channel>,
     events: &EventLoop,
 ) -> Result<(Monitor, Shell), String> {
-    let southbound = southbound(o)?;
+    let southbound = Southbound::for_options(o, None)?;
     let load_argv = nanny::load::load_argv(&o.load_cmd, &o.server.to_string());
-    let monitor = Monitor::new(Settings {
-        mode: o.mode,
-        weight: o.weight,
-        interval: o.interval,
-        reentry: o.reentry,
-        quiesce: o.quiesce,
-        scale: o.scale,
-        retries: o.retries,
-        load_monitoring: load_argv.is_some(),
-        server,
-    });
+    let monitor = Monitor::new(Settings::of_options(o, load_argv.is_some(), server));
     let interval = Duration::from_secs(o.interval.into());
     let worker = nanny::shell::start_worker(check, load_argv, interval, o.server.to_string())
         .map_err(|e| format!("cannot start the probe thread: {e}"))?;
@@ -151,36 +128,4 @@ fn core_and_shell(
         channel,
     };
     Ok((monitor, shell))
-}
-
-/// What a signal means (docs/legacy.md, "nanny"): USR1 forces the server down, USR2 up,
-/// HUP resumes probing; TERM and INT end nanny, removing its server.
-fn signal_event(sig: i32) -> monitor::Event {
-    match sig {
-        SIGUSR1 => monitor::Event::ForceDown,
-        SIGUSR2 => monitor::Event::ForceUp,
-        SIGHUP => monitor::Event::Resume,
-        _ => {
-            info!("Terminating due to signal {sig}");
-            monitor::Event::Terminate
-        }
-    }
-}
-
-/// Where the IPVS changes go: none for FOS, a wrapper program with `-I`, a dry run with
-/// `--test-start`, netlink otherwise.
-fn southbound(o: &Options) -> Result<Option<Southbound>, String> {
-    if o.mode == Mode::Fos {
-        return Ok(None);
-    }
-    let target = Target::from_options(o)?;
-    let backend = if o.test_start {
-        Backend::DryRun
-    } else if o.ipvsadm != lvscf::DEFAULT_IPVSADM {
-        Backend::wrapper(&o.ipvsadm)
-    } else {
-        let ipvs = ipvs::Ipvs::open().map_err(|e| format!("cannot reach IPVS: {e}"))?;
-        Backend::Netlink(ipvs)
-    };
-    Ok(Some(Southbound { target, backend }))
 }

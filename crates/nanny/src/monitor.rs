@@ -40,6 +40,25 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// A command line's settings; `server` is `RIP:RPORT` as the messages show it.
+    pub fn of_options(
+        o: &crate::options::Options,
+        load_monitoring: bool,
+        server: String,
+    ) -> Settings {
+        Settings {
+            mode: o.mode,
+            weight: o.weight,
+            interval: o.interval,
+            reentry: o.reentry,
+            quiesce: o.quiesce,
+            scale: o.scale,
+            retries: o.retries,
+            load_monitoring,
+            server,
+        }
+    }
+
     /// Good probes needed to re-admit a server (legacy integer division).
     pub fn reentry_threshold(&self) -> u32 {
         match self.mode {
@@ -61,6 +80,22 @@ pub fn initial_weight(weight: u32) -> u32 {
         0
     } else {
         (weight >> 5).max(1)
+    }
+}
+
+impl Event {
+    /// What a signal means (docs/legacy.md, "nanny"): USR1 forces the server down, USR2
+    /// up, HUP resumes probing; TERM and INT end nanny, removing its server (logged).
+    pub fn of_signal(sig: i32) -> Event {
+        match sig {
+            libc::SIGUSR1 => Event::ForceDown,
+            libc::SIGUSR2 => Event::ForceUp,
+            libc::SIGHUP => Event::Resume,
+            _ => {
+                log::info!("Terminating due to signal {sig}");
+                Event::Terminate
+            }
+        }
     }
 }
 
@@ -663,6 +698,25 @@ mod tests {
             vec![
                 Action::Log("Timeout waiting for remote service -- triggering failover!".into()),
                 Action::Exit(1)
+            ]
+        );
+    }
+
+    #[test]
+    fn fos_mode_a_first_failure_is_forgotten_once_the_service_answers() {
+        // Legacy never reset the counter: a failed first probe made any later failure,
+        // even after the service was available, a "Timeout waiting" with exit 1.
+        let mut s = settings(1, 10, 0);
+        s.mode = Mode::Fos;
+        let mut m = Monitor::new(s);
+        assert_eq!(m.handle(Event::Probe { ok: false }), vec![]);
+        assert_eq!(m.handle(Event::Probe { ok: true }).len(), 1);
+        let a = m.handle(Event::Probe { ok: false });
+        assert_eq!(
+            a,
+            vec![
+                Action::Log("Exiting due to connection failure of 10.0.0.21:8080".into()),
+                Action::Exit(0)
             ]
         );
     }

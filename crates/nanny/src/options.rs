@@ -246,6 +246,25 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     })))
 }
 
+/// The line a monitor logs when it starts (docs/legacy.md, "nanny"); an IPv6 VIP in
+/// brackets, so that its port reads as one.
+pub fn start_line(o: &Options) -> String {
+    let vip = o.virtual_address.clone().unwrap_or_else(|| "(null)".into());
+    let vip = if vip.contains(':') {
+        format!("[{vip}]")
+    } else {
+        vip
+    };
+    let server = std::net::SocketAddr::new(o.server, o.rport);
+    match o.mode {
+        Mode::Fos => format!("Failover service monitor for {vip}:{} started", o.port),
+        Mode::Lvs => format!(
+            "starting LVS client monitor for {vip}:{} -> {server}",
+            o.port
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

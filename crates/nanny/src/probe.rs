@@ -14,7 +14,7 @@ use ipvs::Protocol;
 use crate::expect::{Expect, Verdict};
 
 /// At most this much of an answer is kept.
-const MAX_ANSWER: usize = 64 * 1024;
+pub(crate) const MAX_ANSWER: usize = 64 * 1024;
 
 /// A probe's result: `Err` carries the legacy log message.
 pub type Outcome = Result<(), String>;
@@ -152,7 +152,7 @@ impl NetProbe {
 }
 
 /// An error as C's `strerror` words it (legacy messages), without Rust's "(os error N)".
-fn strerror(e: &std::io::Error) -> String {
+pub(crate) fn strerror(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.rfind(" (os error ") {
         Some(i) => text[..i].to_string(),
@@ -161,7 +161,7 @@ fn strerror(e: &std::io::Error) -> String {
 }
 
 /// A failed read: `None` to read again (interrupted), or the message that fails the probe.
-fn read_failure(e: &std::io::Error, t: &str) -> Option<String> {
+pub(crate) fn read_failure(e: &std::io::Error, t: impl std::fmt::Display) -> Option<String> {
     match e.kind() {
         ErrorKind::Interrupted => None,
         ErrorKind::WouldBlock | ErrorKind::TimedOut => Some(format!("READ to {t} timed out")),
@@ -173,11 +173,11 @@ fn read_failure(e: &std::io::Error, t: &str) -> Option<String> {
     }
 }
 
-fn mismatch(t: &str) -> String {
+pub(crate) fn mismatch(t: impl std::fmt::Display) -> String {
     format!("Trouble. Received results are not what we expected from ({t})")
 }
 
-fn judge_final(expect: &Expect, received: &[u8], t: &str) -> Outcome {
+pub(crate) fn judge_final(expect: &Expect, received: &[u8], t: impl std::fmt::Display) -> Outcome {
     match expect.judge(received, true) {
         Verdict::Pass => Ok(()),
         _ => match expect {

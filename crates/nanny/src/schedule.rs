@@ -58,6 +58,12 @@ impl Nanny {
         }
     }
 
+    /// Moves the first probe to `at` (the integrated monitors spread their first probes
+    /// over the interval).
+    pub fn delay_first_probe(&mut self, at: Instant) {
+        self.next_probe = self.next_probe.max(at);
+    }
+
     pub fn monitor(&self) -> &Monitor {
         &self.monitor
     }

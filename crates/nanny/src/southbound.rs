@@ -96,8 +96,12 @@ impl Target {
 /// ever, so a wrapper that hung froze the nanny and its signals (docs/differences.md).
 pub const WRAPPER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// An IPVS netlink connection, shared by the monitors of one thread (the integrated
+/// monitors: one socket for every real server, not one each).
+pub type SharedIpvs = std::rc::Rc<std::cell::RefCell<Ipvs>>;
+
 pub enum Backend {
-    Netlink(Ipvs),
+    Netlink(SharedIpvs),
     /// `-I PATH` with a path other than the default: run it as legacy nanny ran ipvsadm,
     /// for at most `timeout`.
     Wrapper {
@@ -124,13 +128,37 @@ pub struct Southbound {
 }
 
 impl Southbound {
+    /// Where a command line's IPVS changes go: none for FOS, the wrapper program with
+    /// `-I`, a dry run with `--test-start`, netlink otherwise (over `shared` when given,
+    /// else a connection of its own).
+    pub fn for_options(
+        o: &Options,
+        shared: Option<&SharedIpvs>,
+    ) -> Result<Option<Southbound>, String> {
+        if o.mode == crate::monitor::Mode::Fos {
+            return Ok(None);
+        }
+        let target = Target::from_options(o)?;
+        let backend = if o.test_start {
+            Backend::DryRun
+        } else if o.ipvsadm != lvscf::DEFAULT_IPVSADM {
+            Backend::wrapper(&o.ipvsadm)
+        } else if let Some(ipvs) = shared {
+            Backend::Netlink(ipvs.clone())
+        } else {
+            let ipvs = Ipvs::open().map_err(|e| format!("cannot reach IPVS: {e}"))?;
+            Backend::Netlink(std::rc::Rc::new(std::cell::RefCell::new(ipvs)))
+        };
+        Ok(Some(Southbound { target, backend }))
+    }
+
     /// The weight of this nanny's destination if it is in IPVS already (netlink only:
     /// a wrapper program cannot be asked).
     pub fn existing_weight(&mut self) -> Option<u32> {
         let Backend::Netlink(ipvs) = &mut self.backend else {
             return None;
         };
-        let dests = ipvs.destinations(&self.target.service).ok()?;
+        let dests = ipvs.borrow_mut().destinations(&self.target.service).ok()?;
         dests
             .into_iter()
             .find(|d| d.dest.addr == self.target.server && d.dest.port == self.target.rport)
@@ -154,6 +182,7 @@ impl Southbound {
                 }
             }
             Backend::Netlink(ipvs) => {
+                let mut ipvs = ipvs.borrow_mut();
                 let key = self.target.service;
                 let mut attempt = 0;
                 loop {

@@ -1,0 +1,165 @@
+//! The integrated monitors on this host, on loopback, with `--test-start` (IPVS is not
+//! touched; the VM tests cover the table): each monitor takes a nanny command line and
+//! reports as that nanny would, signals act as on a nanny, and a server that never
+//! answers, or a check program that hangs, delays no other server's probe.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use daemon::process::ExitStatus;
+use nanny::integrated::{Monitors, Report, FIRST_ID};
+
+/// A nanny command line for a real server on 127.0.0.1:`port`, probed every second.
+fn argv(port: u16, extra: &[&str]) -> Vec<String> {
+    let port = port.to_string();
+    let mut a = vec![
+        "nanny",
+        "-c",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "81",
+        "-r",
+        &port,
+        "-V",
+        "192.0.2.1",
+        "-t",
+        "1",
+        "-a",
+        "1",
+        "--test-start",
+        "--lvs",
+    ];
+    a.extend_from_slice(extra);
+    a.into_iter().map(String::from).collect()
+}
+
+/// Reports until `want` matches one, for at most `secs`; all of them.
+fn wait_for(m: &Monitors, secs: f64, want: impl Fn(&Report) -> bool) -> Vec<Report> {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let mut seen = Vec::new();
+    while Instant::now() < end {
+        let got = m.finished();
+        let done = got.iter().any(&want);
+        seen.extend(got);
+        if done {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("not reported within {secs} s; saw {seen:?}");
+}
+
+/// A TCP server answering every connection with `answer` (or holding it silently).
+fn server(answer: Option<&'static [u8]>) -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let l2 = l.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut c in l2.incoming().map_while(Result::ok) {
+            match answer {
+                Some(a) => {
+                    let mut buf = [0u8; 256];
+                    let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+                    let _ = c.read(&mut buf);
+                    let _ = c.write_all(a);
+                }
+                None => held.push(c),
+            }
+        }
+    });
+    (l, port)
+}
+
+#[test]
+fn a_monitor_reports_as_its_nanny_and_stops_on_sigterm() {
+    let mut m = Monitors::start().unwrap();
+    let (_l, port) = server(Some(b"OK\n"));
+    let id = m.spawn(argv(port, &["-s", "hello", "-x", "OK"]));
+    assert!(id >= FIRST_ID && Monitors::owns(id));
+    wait_for(&m, 5.0, |r| *r == Report::Status { id, active: true });
+    m.signal(id, libc::SIGTERM);
+    wait_for(&m, 5.0, |r| {
+        *r == Report::Exited {
+            id,
+            status: ExitStatus::Code(0),
+        }
+    });
+}
+
+#[test]
+fn a_server_that_goes_away_is_reported_inactive_and_back_active() {
+    let mut m = Monitors::start().unwrap();
+    // A port with nothing listening: refused at once.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let id = m.spawn(argv(closed, &[]));
+    // Never up: no report of "active"; the first report says inactive.
+    let seen = wait_for(&m, 5.0, |r| matches!(r, Report::Status { .. }));
+    assert!(
+        seen.contains(&Report::Status { id, active: false }),
+        "{seen:?}"
+    );
+    let l = TcpListener::bind(("127.0.0.1", closed)).unwrap();
+    wait_for(&m, 5.0, |r| *r == Report::Status { id, active: true });
+    drop(l);
+    wait_for(&m, 5.0, |r| *r == Report::Status { id, active: false });
+    m.signal(id, libc::SIGKILL);
+    wait_for(
+        &m,
+        2.0,
+        |r| matches!(r, Report::Exited { id: i, status: ExitStatus::Signal(9) } if *i == id),
+    );
+}
+
+#[test]
+fn silent_servers_and_hanging_checks_delay_no_other_probe() {
+    let mut m = Monitors::start().unwrap();
+    // Ten servers that accept and never answer (probes time out after 1 s each) and
+    // ten check programs that hang until killed at their 1 s limit...
+    let (_silent, silent_port) = server(None);
+    for _ in 0..10 {
+        m.spawn(argv(silent_port, &["-s", "x", "-x", "OK"]));
+        m.spawn(argv(1, &["-e", "/bin/sleep 30"]));
+    }
+    // ...and one healthy server, which must still be seen at once and keep its schedule.
+    let (_ok, ok_port) = server(Some(b"OK\n"));
+    let id = m.spawn(argv(ok_port, &["-s", "hello", "-x", "OK"]));
+    wait_for(&m, 3.0, |r| *r == Report::Status { id, active: true });
+    std::thread::sleep(Duration::from_secs(3));
+    let late = m
+        .stats()
+        .worst_lateness_us
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        late < 100_000,
+        "a probe started {late} µs after its schedule"
+    );
+    let probes = m.stats().probes.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        probes >= 21 * 3,
+        "only {probes} probes in about 4 s for 21 servers"
+    );
+}
+
+#[test]
+fn command_lines_that_need_a_process_are_not_taken() {
+    let wrapper = argv(80, &["-I", "/usr/local/sbin/my-ipvsadm"]);
+    assert!(
+        !Monitors::accepts(&wrapper),
+        "an -I wrapper blocks: it keeps its process"
+    );
+    let mut fos = argv(80, &[]);
+    fos.retain(|a| a != "--lvs");
+    fos.push("--fos".into());
+    assert!(!Monitors::accepts(&fos));
+    assert!(Monitors::accepts(&argv(80, &[])));
+    assert!(!Monitors::accepts(&[
+        "nanny".to_string(),
+        "--bogus".to_string()
+    ]));
+}
