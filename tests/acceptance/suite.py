@@ -594,7 +594,8 @@ def fwmark_service():
     got = hits(FWM_VIP, 30)
     conns = inns("d1", "ipvsadm", "-Lnc")
     expect(split_within(got, {"rs1": 10, "rs2": 10, "rs3": 10}, 1),
-           f"answers {got}; table before {before}, after {D1.dests('FWM 5')}; connections:\n{conns}")
+           f"answers {got}; table before {before}, after {D1.dests('FWM 5')}; connections:\n{conns}"
+           f"\nd1's log (a monitor that flapped during the requests shows here):\n{''.join(D1.tail(40))}")
     return f"FWM 5 via {FWM_VIP}: {got}"
 
 
