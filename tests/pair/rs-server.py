@@ -10,6 +10,8 @@ demo and the acceptance suite use, on every address of its namespace (IPv4 and I
   SCTP 9   on eth0's address (NAT): every message on an association is answered with
            NAME (skipped, with a line on stderr, when the kernel has no SCTP)
 
+The moment the HTTP listener began goes to FLAGDIR/listening (time.monotonic()).
+
     rs-server.py NAME FLAGDIR
 """
 import http.server
@@ -19,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 name, flagdir = sys.argv[1], sys.argv[2]
 answer = (name + "\n").encode()
@@ -86,4 +89,10 @@ def sctp():
 for addr in ipv4_addresses():
     threading.Thread(target=udp, args=(addr,), daemon=True).start()
 threading.Thread(target=sctp, daemon=True).start()
-DualStack(("::", 80), Handler).serve_forever()
+web = DualStack(("::", 80), Handler)
+# When the HTTP listener began (the system's monotonic clock), for tests that time what
+# follows from it; written whole, then renamed.
+with open(os.path.join(flagdir, "listening.tmp"), "w") as f:
+    f.write(f"{time.monotonic()}\n")
+os.replace(os.path.join(flagdir, "listening.tmp"), os.path.join(flagdir, "listening"))
+web.serve_forever()
