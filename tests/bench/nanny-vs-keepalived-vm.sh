@@ -66,6 +66,14 @@ start_lvsd() {
     cat $W/lvs.pid >$W/lvsd.pids
 }
 
+# Connections the real servers accepted so far (the kernel's PassiveOpens of namespace
+# rs): every TCP check is one, whoever makes it, so the checkers' work is counted by the
+# same witness. keepalived waits delay_loop after a check ends, nanny from start to
+# start, so under load they need not do the same number of checks.
+served() {
+    ip netns exec rs awk '$1 == "Tcp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "PassiveOpens") n = i } else print $n }' /proc/net/snmp
+}
+
 dests_in_use() { ip netns exec d ipvsadm -Ln | grep -c -- '-> 10.1.' || true; }
 
 # Samples the PSS sum of the given pids file until the table is full; prints the peak.
@@ -86,19 +94,19 @@ peak_until_full() { # pidsfile
 
 measure() { # label pidsfile
     local label=$1 pids=$2
-    local peak steady c0 c1 lat
+    local peak steady c0 c1 s0 s1 lat
     peak=$(peak_until_full "$pids")
     [ -e $W/full ] || { echo "$label: table never complete ($(dests_in_use))" >&2; exit 1; }
     sleep 5
     steady=$($B pss $(cat "$pids"))
-    c0=$($B cpu $(cat "$pids")); sleep "$SECS"; c1=$($B cpu $(cat "$pids"))
+    s0=$(served); c0=$($B cpu $(cat "$pids")); sleep "$SECS"; c1=$($B cpu $(cat "$pids")); s1=$(served)
     : >$W/$label.lat
     for i in 0 1 2 3 4; do
         ip netns exec d $B gone "$(vip $i)" 8080 "$(rip $i 0)" 8080 rs >>$W/$label.lat
     done
     lat=$(sort -n $W/$label.lat | sed -n 3p)
     echo "$label: detection latencies $(sort -n $W/$label.lat | tr '\n' ' ')" >>$W/samples
-    echo "$label $peak $steady $(echo "($c1 - $c0) / $HZ" | bc -l) $lat" | tee -a $W/results
+    echo "$label $peak $steady $(echo "($c1 - $c0) / $HZ" | bc -l) $lat $((s1 - s0))" | tee -a $W/results
 }
 
 : >$W/results
@@ -151,9 +159,10 @@ pkill -x keepalived || true
 ip netns exec rs pkill -f "nanny-bench responder" || true
 
 printf '\n%d services x %d real servers, TCP connect check every 1 s (timeout 1 s, no retries)\n' "$SERVICES" "$REALS"
-printf '  %-28s %14s %14s %14s %12s\n' "" "peak PSS (MiB)" "steady (MiB)" "CPU in ${SECS}s" "down->out (s)"
-while read -r label peak steady cpu lat; do
-    printf '  %-28s %14.1f %14.1f %13.1fs %12s\n' "$label" "$(echo "$peak/1024" | bc -l)" "$(echo "$steady/1024" | bc -l)" "$cpu" "$lat"
+printf '  %-20s %14s %14s %14s %12s %10s %13s\n' "" "peak PSS (MiB)" "steady (MiB)" "CPU in ${SECS}s" "down->out (s)" "checks/s" "CPU per check"
+while read -r label peak steady cpu lat checks; do
+    printf '  %-20s %14.1f %14.1f %13.1fs %12s %10.0f %11.3fms\n' "$label" "$(echo "$peak/1024" | bc -l)" "$(echo "$steady/1024" | bc -l)" "$cpu" "$lat" \
+        "$(echo "$checks / $SECS" | bc -l)" "$(echo "$cpu * 1000 / ($checks + (${checks} == 0))" | bc -l)"
 done <$W/results
 printf '  one nanny: private memory %s KiB\n' "$private"
 printf '  integrated monitors: %s probes, the latest started %s ms after its schedule\n' "$probes" "$late100"

@@ -7,8 +7,11 @@
 #     lvsd; the row also counts lvsd itself), and
 #   * keepalived --check with one TCP_CHECK per real server (delay_loop 1,
 #     connect_timeout 1, retry 0: the same check and the same single-failure rule).
-# Prints the sum of PSS (peak during start-up and steady), CPU over SECONDS, and the
-# time from a real server going down to its removal from IPVS (median of 5).
+# Prints the sum of PSS (peak during start-up and steady), CPU over SECONDS, the time
+# from a real server going down to its removal from IPVS (median of 5), and the checks
+# the real servers saw in those SECONDS (connections they accepted) with the CPU per
+# check: keepalived waits delay_loop after each check ends, nanny from start to start,
+# so on a loaded machine the two need not make as many checks.
 # The integrated monitors alone at 10,000 real servers: tests/bench/monitors-10000.sh.
 # Exits 1 if a detection latency exceeds interval + timeout + 100 ms (2.1 s), a nanny's
 # private memory is 1 MiB or more, the integrated monitors do not use less memory and
