@@ -51,7 +51,14 @@ fn pointers(v: &[CString]) -> Vec<*const libc::c_char> {
 }
 
 /// Starts the child: stdin on /dev/null, stdout and stderr shared with us, SIGTERM when
-/// we die (`PR_SET_PDEATHSIG`), no blocked signals. Returns its pid.
+/// we die (`PR_SET_PDEATHSIG`), every signal at its default disposition and none blocked.
+/// Returns its pid.
+///
+/// Every signal is blocked across the fork, and the child unblocks them only once it has
+/// restored the default dispositions: until then the child runs with our handlers, and a
+/// signal sent to the new pid at once (pulse stopping lvsd just after starting it) would
+/// run our handler in the child and be lost there (docs/differences.md). Blocked, it waits
+/// and then does what it would do to the program about to be exec'd.
 pub fn spawn(s: &Spawn) -> io::Result<u32> {
     let prog = cstring(s.argv.first().cloned().unwrap_or_default().into_bytes())?;
     nix::unistd::access(prog.as_c_str(), nix::unistd::AccessFlags::X_OK)?;
@@ -63,8 +70,37 @@ pub fn spawn(s: &Spawn) -> io::Result<u32> {
     let env = environment(&s.env)?;
     let (argp, envp) = (pointers(&args), pointers(&env));
     let parent = nix::unistd::getpid().as_raw();
-    // SAFETY: between fork and exec the child makes only async-signal-safe system calls
-    // on data prepared above (no allocation: other threads may hold the allocator's lock).
+    let all = nix::sys::signal::SigSet::all();
+    let mut ours = nix::sys::signal::SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&all),
+        Some(&mut ours),
+    )?;
+    // SAFETY: see fork_exec.
+    let forked = unsafe { fork_exec(&prog, &argp, &envp, &s.keep_fds, parent) };
+    // Signals that came for us meanwhile are delivered now.
+    nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&ours),
+        None,
+    )?;
+    forked
+}
+
+/// The fork, and in the child everything up to the exec.
+///
+/// # Safety
+/// Call it with every signal blocked. Between fork and exec the child makes only
+/// async-signal-safe system calls on data prepared by the caller (no allocation: other
+/// threads may hold the allocator's lock).
+unsafe fn fork_exec(
+    prog: &CString,
+    argp: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    keep_fds: &[RawFd],
+    parent: libc::pid_t,
+) -> io::Result<u32> {
     unsafe {
         match libc::fork() {
             -1 => Err(io::Error::last_os_error()),
@@ -79,8 +115,16 @@ pub fn spawn(s: &Spawn) -> io::Result<u32> {
                     libc::dup2(null, 0);
                     libc::close(null);
                 }
-                for &fd in &s.keep_fds {
+                for &fd in keep_fds {
                     libc::fcntl(fd, libc::F_SETFD, 0);
+                }
+                // Our handlers (and Rust's ignored SIGPIPE) are not the program's.
+                let mut default: libc::sigaction = std::mem::zeroed();
+                default.sa_sigaction = libc::SIG_DFL;
+                for sig in 1..=libc::SIGRTMAX() {
+                    if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                        libc::sigaction(sig, &default, std::ptr::null_mut());
+                    }
                 }
                 let mut empty: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut empty);
