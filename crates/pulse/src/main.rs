@@ -174,6 +174,24 @@ fn local_addresses() -> Vec<IpAddr> {
     }
 }
 
+/// This start's epoch for signed heartbeats (crate::auth): random, from the kernel's
+/// generator; should that fail, the clock and the pid, which still differ per start.
+fn epoch() -> u64 {
+    let mut b = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    let e = match random {
+        Ok(()) => u64::from_ne_bytes(b),
+        Err(_) => {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 40)
+        }
+    };
+    e.max(1)
+}
+
 /// The settings, or the legacy refusal on the terminal; `None` for a backup whose file
 /// says `backup_active = 0` (legacy says so once running, then exits 255).
 fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Option<Settings> {
@@ -292,10 +310,7 @@ fn serve(
             Err(e) => info!("cannot watch link changes: {e}"),
         }
     }
-    let first_seq = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut driver = Driver::new(Pulse::new(settings, Instant::now(), first_seq), shell);
+    let mut driver = Driver::new(Pulse::new(settings, Instant::now(), epoch()), shell);
     let mut first = vec![Event::Start];
     if around.monitor.is_some() {
         first.push(driver.exec.relist_links());

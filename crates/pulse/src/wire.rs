@@ -4,16 +4,20 @@
 //! and ignores the rest, so our authenticated heartbeats append a trailer ([`Trailer`])
 //! that a legacy pulse never looks at.
 //!
-//! Trailer (48 bytes, after the magic; integers big-endian):
+//! Trailer (72 bytes, after the magic; integers big-endian; docs/legacy.md, "Authenticated
+//! heartbeats"):
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 4..8 | tag `50 48 42 01` ("PHB", version 1) |
+//! | 4..8 | tag `50 48 42 02` ("PHB", version 2) |
 //! | 8 | key id |
 //! | 9 | sender role: 1 primary, 2 backup (a heartbeat reflected back is refused) |
 //! | 10..12 | zero |
-//! | 12..20 | sequence number, increasing per sender, the same on both channels |
-//! | 20..52 | HMAC-SHA256 over bytes 0..20 |
+//! | 12..20 | sender's epoch: random, new at every start |
+//! | 20..28 | sequence number within the epoch, from 1, the same on both channels |
+//! | 28..36 | sender's challenge: the value the receiver must echo |
+//! | 36..44 | echo: the receiver's challenge as the sender last heard it (0: none yet) |
+//! | 44..76 | HMAC-SHA256 over bytes 0..44 |
 
 use std::fmt;
 
@@ -90,13 +94,29 @@ pub struct Heartbeat {
 pub struct Trailer {
     pub key_id: u8,
     pub role: u8,
+    pub epoch: u64,
     pub seq: u64,
+    pub challenge: u64,
+    pub echo: u64,
     pub mac: [u8; 32],
 }
 
-pub const TAG: [u8; 4] = [0x50, 0x48, 0x42, 0x01];
+/// The signed fields of a trailer (what [`signed_part`] lays out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signed {
+    pub magic: Magic,
+    pub key_id: u8,
+    pub role: u8,
+    pub epoch: u64,
+    pub seq: u64,
+    pub challenge: u64,
+    pub echo: u64,
+}
+
+/// Version 2: epoch, challenge and echo (version 1, a sequence number alone, is not read).
+pub const TAG: [u8; 4] = [0x50, 0x48, 0x42, 0x02];
 /// Length of the signed part (magic and trailer header).
-pub const SIGNED_LEN: usize = 20;
+pub const SIGNED_LEN: usize = 44;
 pub const AUTH_LEN: usize = SIGNED_LEN + 32;
 
 /// Why a datagram is not a heartbeat.
@@ -118,14 +138,20 @@ impl Heartbeat {
             .and_then(|w| w.try_into().ok())
             .ok_or(TooShort(b.len()))?;
         let trailer = (b.len() == AUTH_LEN && b[4..8] == TAG).then(|| {
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&b[12..20]);
+            let u64_at = |at: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&b[at..at + 8]);
+                u64::from_be_bytes(w)
+            };
             let mut mac = [0u8; 32];
-            mac.copy_from_slice(&b[20..52]);
+            mac.copy_from_slice(&b[SIGNED_LEN..AUTH_LEN]);
             Trailer {
                 key_id: b[8],
                 role: b[9],
-                seq: u64::from_be_bytes(seq),
+                epoch: u64_at(12),
+                seq: u64_at(20),
+                challenge: u64_at(28),
+                echo: u64_at(36),
                 mac,
             }
         });
@@ -140,14 +166,16 @@ impl Heartbeat {
     }
 }
 
-/// The signed part of an authenticated heartbeat (bytes 0..20).
-pub fn signed_part(magic: Magic, key_id: u8, role: u8, seq: u64) -> [u8; SIGNED_LEN] {
+/// The signed part of an authenticated heartbeat (bytes 0..44).
+pub fn signed_part(f: &Signed) -> [u8; SIGNED_LEN] {
     let mut b = [0u8; SIGNED_LEN];
-    b[..4].copy_from_slice(&magic.bytes());
+    b[..4].copy_from_slice(&f.magic.bytes());
     b[4..8].copy_from_slice(&TAG);
-    b[8] = key_id;
-    b[9] = role;
-    b[12..20].copy_from_slice(&seq.to_be_bytes());
+    b[8] = f.key_id;
+    b[9] = f.role;
+    for (at, v) in [(12, f.epoch), (20, f.seq), (28, f.challenge), (36, f.echo)] {
+        b[at..at + 8].copy_from_slice(&v.to_be_bytes());
+    }
     b
 }
 
@@ -192,19 +220,36 @@ mod tests {
 
     #[test]
     fn a_trailer_is_read_back_field_by_field() {
-        let mut b = signed_part(Magic::LvsStopped, 7, 2, 0x0102_0304_0506_0708).to_vec();
+        let mut b = signed_part(&Signed {
+            magic: Magic::LvsStopped,
+            key_id: 7,
+            role: 2,
+            epoch: 0x0102_0304_0506_0708,
+            seq: 9,
+            challenge: 0x1112_1314_1516_1718,
+            echo: 0x2122_2324_2526_2728,
+        })
+        .to_vec();
         assert_eq!(
             &b[..12],
-            &[0xBD, 0xDA, 0xBD, 0xAD, 0x50, 0x48, 0x42, 0x01, 7, 2, 0, 0]
+            &[0xBD, 0xDA, 0xBD, 0xAD, 0x50, 0x48, 0x42, 0x02, 7, 2, 0, 0]
         );
         assert_eq!(&b[12..20], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(&b[20..28], &[0, 0, 0, 0, 0, 0, 0, 9]);
+        assert_eq!(&b[28..30], &[0x11, 0x12]);
+        assert_eq!(&b[36..38], &[0x21, 0x22]);
         b.extend_from_slice(&[0xAB; 32]);
+        assert_eq!(b.len(), AUTH_LEN);
         let hb = Heartbeat::decode(&b).unwrap();
         assert_eq!(hb.magic(), Some(Magic::LvsStopped));
         let t = hb.trailer.unwrap();
         assert_eq!(
-            (t.key_id, t.role, t.seq, t.mac),
-            (7, 2, 0x0102_0304_0506_0708, [0xAB; 32])
+            (t.key_id, t.role, t.epoch, t.seq, t.mac),
+            (7, 2, 0x0102_0304_0506_0708, 9, [0xAB; 32])
+        );
+        assert_eq!(
+            (t.challenge, t.echo),
+            (0x1112_1314_1516_1718, 0x2122_2324_2526_2728)
         );
         // Wrong tag or wrong length: no trailer (the magic still counts, as for legacy).
         b[4] = 0;

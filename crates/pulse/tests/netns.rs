@@ -455,12 +455,11 @@ fn with_a_legacy_primary_our_backup_stands_by_takes_over_and_yields_with_the_ext
     assert_eq!(last, Magic::LvsStopped.bytes(), "standing by again");
 }
 
-#[test]
-fn authenticated_heartbeats_refuse_unsigned_forged_and_replayed_packets() {
-    let lan = Lan::create();
+/// Two directors with `heartbeat_auth = enforce` and one key.
+fn signing_pair() -> (Director, Director) {
     let auth = "heartbeat_auth = enforce\nheartbeat_key = KEY\nheartbeat_key_id = 3";
-    let mut d1 = Director::new("d1", &lvs_cf(auth));
-    let mut d2 = Director::new("d2", &lvs_cf(auth));
+    let d1 = Director::new("d1", &lvs_cf(auth));
+    let d2 = Director::new("d2", &lvs_cf(auth));
     for d in [&d1, &d2] {
         let key = d.dir.join("hb.key");
         std::fs::write(&key, "a secret both directors share\n").unwrap();
@@ -471,6 +470,22 @@ fn authenticated_heartbeats_refuse_unsigned_forged_and_replayed_packets() {
             .replace("KEY", &key.display().to_string());
         std::fs::write(d.dir.join("lvs.cf"), cf).unwrap();
     }
+    (d1, d2)
+}
+
+/// The UDP payloads of the signed heartbeats among captured frames.
+fn signed_heartbeats(frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    frames
+        .into_iter()
+        .filter(|f| f.len() == 14 + 20 + 8 + 76 && f[12..14] == [0x08, 0x00] && f[14 + 9] == 17)
+        .map(|f| f[42..].to_vec())
+        .collect()
+}
+
+#[test]
+fn authenticated_heartbeats_refuse_unsigned_forged_and_replayed_packets() {
+    let lan = Lan::create();
+    let (mut d1, mut d2) = signing_pair();
     // Record d2's genuine heartbeats as they leave d2.
     let capture = Capture::start(&lan, "d2");
     start_in_order(&lan, &mut d1, &mut d2);
@@ -481,12 +496,7 @@ fn authenticated_heartbeats_refuse_unsigned_forged_and_replayed_packets() {
         "genuine heartbeats pass: {:?}",
         d1.d().printed()
     );
-    let genuine: Vec<Vec<u8>> = capture
-        .finish()
-        .into_iter()
-        .filter(|f| f.len() == 14 + 20 + 8 + 52 && f[12..14] == [0x08, 0x00] && f[14 + 9] == 17)
-        .map(|f| f[42..].to_vec())
-        .collect();
+    let genuine = signed_heartbeats(capture.finish());
     assert!(genuine.len() >= 2, "captured d2's signed heartbeats");
     assert!(genuine
         .iter()
@@ -520,6 +530,63 @@ fn authenticated_heartbeats_refuse_unsigned_forged_and_replayed_packets() {
         let n = printed.iter().filter(|l| l.contains(why)).count();
         assert_eq!(n, 1, "`{why}` logged once (rate limited): {printed:#?}");
     }
+}
+
+/// Replay protection owes nothing to the clock or to what a director sent before it
+/// restarted (issue 24, point 2): a restarted partner is accepted at once, and a director
+/// that has just started refuses heartbeats captured before it did.
+#[test]
+fn signed_heartbeats_follow_restarts_and_a_fresh_director_refuses_old_captures() {
+    let lan = Lan::create();
+    let (mut d1, mut d2) = signing_pair();
+    let capture = Capture::start(&lan, "d2");
+    start_in_order(&lan, &mut d1, &mut d2);
+    std::thread::sleep(Duration::from_secs(3));
+    // d2 restarts: its "stopped" hands the VIP to d1 at once; the new d2 stands by.
+    d2.d().signal(15);
+    d1.wait_for("activating lvs", 3);
+    d2.daemon.as_mut().unwrap().wait();
+    d2.start(&lan, &[]);
+    d2.wait_for("STARTING PULSE AS BACKUP", 5);
+    std::thread::sleep(Duration::from_millis(600));
+    // d1 stops: only if each has accepted the other's new start does d2 take its
+    // "stopped" at once rather than waiting out the dead time.
+    d1.d().signal(15);
+    d2.wait_for("primary inactive: activating lvs", 3);
+    assert_eq!(d2.said("partner dead"), 0, "{:#?}", d2.d().printed());
+    d1.daemon.as_mut().unwrap().wait();
+    d2.kill9();
+    // d2's heartbeats from its first start, replayed in order at d2's pace to a d1 that
+    // has just started: none is taken for d2, so d1 takes over after its dead time.
+    let captured = signed_heartbeats(capture.finish());
+    assert!(
+        captured.len() >= 10,
+        "captured d2's heartbeats: {}",
+        captured.len()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let (until, first) = (Arc::clone(&stop), captured.clone());
+    let replay = lan.in_ns("d2", move || {
+        let sock = UdpSocket::bind(SocketAddr::new(D2.parse().unwrap(), 539)).unwrap();
+        let to: SocketAddr = SocketAddr::new(D1.parse().unwrap(), 539);
+        for p in first.iter().cycle().take(200) {
+            if until.load(Ordering::Relaxed) {
+                break;
+            }
+            let _ = sock.send_to(p, to);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    d1.start(&lan, &[]);
+    d1.wait_for("STARTING PULSE AS MASTER", 5);
+    d1.wait_for("partner dead: activating lvs", 2);
+    stop.store(true, Ordering::Relaxed);
+    replay.join().unwrap();
+    assert!(
+        d1.said("refused heartbeat that does not answer our challenge") >= 1,
+        "{:#?}",
+        d1.d().printed()
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
-use pulse::auth::{Key, Signer};
+use pulse::auth::{Key, Session};
 use pulse::machine::{
     Action, Channel, ChildSignal, Event, Pulse, SyncState, LINK_RESTORE_GRACE, SERVICES_WAIT_LIMIT,
 };
@@ -681,6 +681,10 @@ fn authenticated_heartbeats_refuse_forgeries_and_replays_with_rate_limited_logs(
     let extra = "heartbeat_auth = enforce\nheartbeat_key = /dev/null\nheartbeat_key_id = 9";
     let mut r = Run::new(extra, true, Switches::default());
     r.ev(Event::Start);
+    // Our heartbeats carry the trailer, magic first.
+    let ours = sent(r.run_until(1.5));
+    assert_eq!(ours.len(), 76);
+    assert_eq!(&ours[..4], &Magic::LvsStopped.bytes());
     // Unsigned, as a legacy or forging sender would send: refused, logged once.
     let a = r.partner_says(Magic::LvsStopped);
     assert_eq!(
@@ -688,7 +692,7 @@ fn authenticated_heartbeats_refuse_forgeries_and_replays_with_rate_limited_logs(
         [format!("refused unauthenticated heartbeat from {BACKUP}")]
     );
     assert!(r.partner_says(Magic::LvsStopped).is_empty(), "rate limited");
-    r.at(11.0);
+    r.at(12.0);
     let a = r.partner_says(Magic::LvsStopped);
     assert_eq!(
         logs(&a),
@@ -696,11 +700,22 @@ fn authenticated_heartbeats_refuse_forgeries_and_replays_with_rate_limited_logs(
             "refused unauthenticated heartbeat from {BACKUP} (1 more not logged)"
         )]
     );
-    // A correctly signed one is accepted and acted on; its replay is refused.
-    let mut partner = Signer::new(key(), 2, 50);
+    // A partner that has not heard us yet cannot answer our challenge.
+    let mut partner = Session::new(key(), lvscf::HeartbeatAuth::Enforce, (2, 1), 50);
+    let early = partner.sign(Magic::LvsStopped);
+    let a = r.datagram(BACKUP, Channel::Public, early);
+    assert_eq!(
+        logs(&a),
+        [format!(
+            "refused heartbeat that does not answer our challenge (a partner just started, \
+             or a replay) from {BACKUP}"
+        )]
+    );
+    // Once it has: correctly signed ones are accepted and acted on; a replay is refused.
+    partner.check(&pulse::wire::Heartbeat::decode(&ours).unwrap(), &ours);
     let first = partner.sign(Magic::LvsRunning);
     let second = partner.sign(Magic::LvsStopped);
-    r.at(12.0);
+    r.at(13.0);
     assert!(effects(&r.datagram(BACKUP, Channel::Public, first.clone())).is_empty());
     let a = r.datagram(BACKUP, Channel::Public, second);
     assert_eq!(logs(&a), ["backup inactive: activating lvs"]);
@@ -709,17 +724,18 @@ fn authenticated_heartbeats_refuse_forgeries_and_replays_with_rate_limited_logs(
         logs(&a),
         [format!("refused replayed heartbeat from {BACKUP}")]
     );
-    // Our own heartbeats carry the trailer, magic first.
-    let sent: Vec<Action> = r.run_until(14.0).into_iter().map(|(_, a)| a).collect();
-    let bytes = sent
-        .iter()
-        .find_map(|a| match a {
-            Action::Send(b) => Some(b.clone()),
+}
+
+/// The last heartbeat among `actions`.
+fn sent(actions: Vec<(f64, Action)>) -> Vec<u8> {
+    actions
+        .into_iter()
+        .filter_map(|(_, a)| match a {
+            Action::Send(b) => Some(b),
             _ => None,
         })
-        .unwrap();
-    assert_eq!(bytes.len(), 52);
-    assert_eq!(&bytes[..4], &Magic::LvsRunning.bytes());
+        .next_back()
+        .expect("a heartbeat was sent")
 }
 
 /// Two state machines wired together on one scripted clock, with a lossless network

@@ -21,7 +21,7 @@ use daemon::process::ExitStatus;
 /// The IPVS connection sync daemon's role follows the director's: the `ipvs` crate's type.
 pub use ipvs::SyncState;
 
-use crate::auth::{Rejection, Signer, Verdict, Verifier};
+use crate::auth::{Rejection, Session, Verdict};
 use crate::settings::{Role, Settings};
 use crate::wire::{Heartbeat, Magic};
 
@@ -166,8 +166,8 @@ pub struct Pulse {
     preempt_at: Option<Instant>,
     /// The last heartbeat handled, to handle its copy from the other channel once.
     last_handled: Option<(Channel, Magic, Instant)>,
-    signer: Option<Signer>,
-    verifier: Verifier,
+    /// Signing and checking heartbeats (with `heartbeat_auth` and a key).
+    auth: Option<Session>,
     fos: fos::FosState,
     /// When each kind of refused datagram was last logged, and how many since.
     refusals: HashMap<Refusal, (Option<Instant>, u32)>,
@@ -183,15 +183,15 @@ enum Refusal {
 }
 
 impl Pulse {
-    /// `first_seq`: the first sequence number of signed heartbeats (the shell passes the
-    /// wall clock in nanoseconds, so it grows across restarts).
-    pub fn new(s: Settings, now: Instant, first_seq: u64) -> Pulse {
-        let signer = s
+    /// `epoch`: this start's identity in signed heartbeats (the shell draws it at random;
+    /// crate::auth).
+    pub fn new(s: Settings, now: Instant, epoch: u64) -> Pulse {
+        let roles = (s.role.wire(), s.role.partner().wire());
+        let auth = s
             .key
             .clone()
             .filter(|_| s.auth != lvscf::HeartbeatAuth::Off)
-            .map(|k| Signer::new(k, s.role.wire(), first_seq));
-        let verifier = Verifier::new(s.auth, s.key.clone(), s.role.partner().wire());
+            .map(|k| Session::new(k, s.auth, roles, epoch));
         Pulse {
             send_at: now + s.keepalive,
             need_at: now + s.deadtime,
@@ -206,8 +206,7 @@ impl Pulse {
             holding: None,
             preempt_at: None,
             last_handled: None,
-            signer,
-            verifier,
+            auth,
             fos: fos::FosState::default(),
             refusals: HashMap::new(),
         }
@@ -333,7 +332,7 @@ impl Pulse {
             (true, true) => Magic::FosRunning,
             (true, false) => Magic::FosStopped,
         };
-        match &mut self.signer {
+        match &mut self.auth {
             Some(s) => s.sign(magic),
             None => magic.bytes().to_vec(),
         }
@@ -625,9 +624,20 @@ impl Pulse {
             self.refused(&mut out, Refusal::Incompatible, text.into(), now);
             return out;
         };
-        match self.verifier.check(&hb, bytes) {
+        let verdict = match &mut self.auth {
+            Some(session) => session.check(&hb, bytes),
+            None => Verdict::Accept,
+        };
+        match verdict {
             Verdict::Accept => {}
             Verdict::Duplicate => return out,
+            Verdict::Confirmed => {
+                out.push(Action::Debug(
+                    "DEBUG -- Received Heartbeat from partner (new start, confirmed)".into(),
+                ));
+                self.need_at = now + self.s.deadtime;
+                return out;
+            }
             Verdict::Reject(why) => {
                 let text = format!("refused {why} from {from}");
                 self.refused(&mut out, Refusal::Auth(why), text, now);
