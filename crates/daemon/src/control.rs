@@ -6,8 +6,9 @@
 //!
 //! The daemon must keep working whatever a client does, so everything is bounded and
 //! non-blocking: a few clients at a time, a request line of at most 4 KiB, the pending
-//! answer of a client that does not read at most 16 MiB, and a client that neither asks
-//! nor reads goes after a time limit. The server only moves bytes; what a command means is
+//! answers of a client that does not read (error answers included) at most 16 MiB, at
+//! most [`MAX_OUTSTANDING`] requests waiting, and a client that neither asks nor reads
+//! goes after a time limit. The server only moves bytes; what a command means is
 //! the daemon's business (it answers [`Request`]s with [`ControlServer::reply`]).
 
 use std::collections::HashMap;
@@ -25,10 +26,16 @@ use crate::event_loop::EventLoop;
 
 /// Clients served at once; one more is told so and closed.
 pub const MAX_CLIENTS: usize = 16;
-/// The longest request line.
+/// The longest request line, its newline not counted.
 pub const MAX_REQUEST: usize = 4096;
 /// The most answer bytes held for a client that does not read.
 pub const MAX_PENDING: usize = 16 << 20;
+/// Requests of one client waiting for their answers; one more is refused and the client
+/// goes (no operator's tool pipelines that many; a flood must not grow the daemon).
+pub const MAX_OUTSTANDING: usize = 256;
+/// What a refused client, or one past a fatal error, may still send (read and dropped,
+/// so that closing does not reset the connection before it has read why) before it goes.
+const MAX_DISCARD: usize = 64 << 10;
 /// A client with nothing pending and no request goes after this long.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
 /// A client that reads nothing of a pending answer for this long goes.
@@ -87,6 +94,13 @@ struct Client {
     /// Not permitted: told so, its words discarded until it goes (closing at once would
     /// reset the connection and lose the answer) or the idle limit.
     refused: bool,
+    /// More answers waited for it than [`MAX_PENDING`], or it sent more than
+    /// [`MAX_DISCARD`] after it was told to go: it goes at once.
+    overflowed: bool,
+    /// Bytes dropped since it was refused or told to go.
+    discarded: usize,
+    /// Closed once its output is written, answers still to come or not.
+    hang_up: bool,
 }
 
 pub struct ControlServer {
@@ -180,6 +194,10 @@ impl ControlServer {
             if !Self::read(c, ClientId(token), now, &mut requests) {
                 c.closing = true;
             }
+            if c.overflowed {
+                self.close(token, events);
+                return Vec::new();
+            }
             c.outstanding += requests.len();
         }
         self.flush(token, events, now);
@@ -192,14 +210,11 @@ impl ControlServer {
             return;
         };
         c.outstanding = c.outstanding.saturating_sub(1);
-        let mut line = response.to_string().into_bytes();
-        line.push(b'\n');
-        if c.output.len() - c.written + line.len() > MAX_PENDING {
+        Self::queue(c, response);
+        if c.overflowed {
             // It reads nothing of what it asked for: it goes, the daemon goes on.
-            self.close(client.0, events);
-            return;
+            return self.close(client.0, events);
         }
-        c.output.extend_from_slice(&line);
         self.flush(client.0, events, now);
     }
 
@@ -262,6 +277,9 @@ impl ControlServer {
                 closing: false,
                 outstanding: 0,
                 refused: false,
+                overflowed: false,
+                discarded: 0,
+                hang_up: false,
             };
             if !Self::permitted(&client.stream) {
                 client.refused = true;
@@ -282,16 +300,29 @@ impl ControlServer {
     }
 
     /// Reads what is there; complete lines become requests (or error answers). False
-    /// when the client has closed its side (or the connection failed).
+    /// when the client has closed its side (or the connection failed): a last request
+    /// without its newline is taken then, as `printf '{...}' | socat` sends it.
     fn read(c: &mut Client, id: ClientId, now: Instant, requests: &mut Vec<Request>) -> bool {
         let mut buf = [0u8; 4096];
         loop {
             match c.stream.read(&mut buf) {
-                Ok(0) => return false,
+                Ok(0) => {
+                    if !c.refused && !c.closing && !c.input.is_empty() {
+                        let last = std::mem::take(&mut c.input);
+                        Self::line(c, id, &last, requests);
+                    }
+                    return false;
+                }
                 Ok(n) => {
                     c.last_progress = now;
                     if c.refused || c.closing {
-                        continue; // not read: refused, or past a fatal error
+                        // Not read: refused, or past a fatal error.
+                        c.discarded += n;
+                        c.overflowed |= c.discarded > MAX_DISCARD;
+                        if c.overflowed {
+                            return true;
+                        }
+                        continue;
                     }
                     c.input.extend_from_slice(&buf[..n]);
                     Self::lines(c, id, requests);
@@ -303,34 +334,67 @@ impl ControlServer {
         }
     }
 
+    /// The complete lines of the input; what is left must still fit in a request.
     fn lines(c: &mut Client, id: ClientId, requests: &mut Vec<Request>) {
         while let Some(end) = c.input.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = c.input.drain(..=end).collect();
-            let line = &line[..line.len() - 1];
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match parse(line) {
-                Ok((command, body)) => requests.push(Request {
-                    client: id,
-                    command,
-                    body,
-                }),
-                Err(text) => {
-                    let answer = format!("{}\n", error(text));
-                    c.output.extend_from_slice(answer.as_bytes());
-                }
+            Self::line(c, id, &line[..line.len() - 1], requests);
+            if c.closing {
+                c.input.clear();
+                return;
             }
         }
         if c.input.len() > MAX_REQUEST {
-            let answer = format!(
-                "{}\n",
-                error(format!("request longer than {MAX_REQUEST} bytes"))
-            );
-            c.output.extend_from_slice(answer.as_bytes());
-            c.input.clear();
-            c.closing = true;
+            Self::too_long(c);
         }
+    }
+
+    /// One request line (without its newline): a request, or an error answer.
+    fn line(c: &mut Client, id: ClientId, line: &[u8], requests: &mut Vec<Request>) {
+        if line.len() > MAX_REQUEST {
+            return Self::too_long(c);
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        if c.outstanding + requests.len() >= MAX_OUTSTANDING {
+            let text = format!("more than {MAX_OUTSTANDING} requests wait for their answers");
+            Self::queue(c, &error(text));
+            c.closing = true;
+            c.hang_up = true;
+            return;
+        }
+        match parse(line) {
+            Ok((command, body)) => requests.push(Request {
+                client: id,
+                command,
+                body,
+            }),
+            Err(text) => Self::queue(c, &error(text)),
+        }
+    }
+
+    fn too_long(c: &mut Client) {
+        Self::queue(
+            c,
+            &error(format!("request longer than {MAX_REQUEST} bytes")),
+        );
+        c.input.clear();
+        c.closing = true;
+    }
+
+    /// Queues one answer line. Every answer counts against [`MAX_PENDING`], error
+    /// answers too: a client that asks and never reads goes once that much waits for it
+    /// (its words are no longer read), and the daemon goes on.
+    fn queue(c: &mut Client, answer: &Value) {
+        let mut line = answer.to_string().into_bytes();
+        line.push(b'\n');
+        if c.output.len() - c.written + line.len() > MAX_PENDING {
+            c.overflowed = true;
+            c.closing = true;
+            return;
+        }
+        c.output.extend_from_slice(&line);
     }
 
     /// Writes what the socket takes; watches for writability while output remains.
@@ -353,7 +417,7 @@ impl ControlServer {
         if c.written == c.output.len() {
             c.output.clear();
             c.written = 0;
-            if c.closing && c.outstanding == 0 {
+            if c.closing && (c.outstanding == 0 || c.hang_up) {
                 return self.close(token, events);
             }
         }

@@ -16,8 +16,8 @@ use daemon::event_loop::{EventLoop, Ready};
 use serde_json::{json, Value};
 use testbed::TempDir;
 
-/// A server on its own thread answering `echo` with its body, `big` with 1 MiB, and
-/// anything else as an unknown command.
+/// A server on its own thread answering `echo` with its body, `big` with 1 MiB, `hold`
+/// never, and anything else as an unknown command.
 struct Served {
     path: PathBuf,
     stop: Arc<AtomicBool>,
@@ -49,7 +49,9 @@ impl Served {
                 for r in events.wait(Some(deadline)).unwrap() {
                     if let Ready::Source(t) = r {
                         for req in server.ready(t, &events, Instant::now()) {
-                            server.reply(req.client, &answer(&req), &events, Instant::now());
+                            if let Some(a) = answer(&req) {
+                                server.reply(req.client, &a, &events, Instant::now());
+                            }
                         }
                     }
                 }
@@ -86,12 +88,13 @@ impl Drop for Served {
     }
 }
 
-fn answer(req: &Request) -> Value {
-    match req.command.as_str() {
+fn answer(req: &Request) -> Option<Value> {
+    Some(match req.command.as_str() {
         "echo" => json!({"ok": true, "echo": req.body}),
         "big" => json!({"ok": true, "data": "x".repeat(1 << 20)}),
+        "hold" => return None, // a request the daemon has not answered yet
         other => control::unknown(other),
-    }
+    })
 }
 
 fn ask(path: &Path, request: Value) -> Value {
@@ -332,6 +335,97 @@ fn only_root_may_ask() {
     assert_eq!(
         as_nobody(&served.path),
         r#"{"error":"permission denied: root only","ok":false}"#
+    );
+    assert_eq!(ask(&served.path, json!({"command": "echo"}))["ok"], true);
+}
+
+/// A request line of `len` bytes (newline not counted): an `echo` padded to length.
+fn padded(len: usize) -> Vec<u8> {
+    let head = b"{\"command\":\"echo\",\"pad\":\"";
+    let mut line = head.to_vec();
+    line.resize(len - 2, b'p');
+    line.extend_from_slice(b"\"}");
+    line
+}
+
+#[test]
+fn the_request_limit_is_the_documented_one_whatever_the_reads() {
+    let dir = TempDir::new("control");
+    let served = Served::start(&dir.join("d.sock"), None);
+    let mut exact = padded(MAX_REQUEST);
+    exact.push(b'\n');
+    let (answers, _) = raw(&served.path, &exact, 1);
+    assert_eq!(answers[0]["ok"], true, "{MAX_REQUEST} bytes are a request");
+    // 6,000 bytes arrive in two reads, the first without the newline: still too long.
+    let mut long = padded(6000);
+    long.push(b'\n');
+    let (answers, closed) = raw(&served.path, &long, 2);
+    assert_eq!(
+        answers,
+        [json!({"ok": false, "error": format!("request longer than {MAX_REQUEST} bytes")})]
+    );
+    assert!(closed);
+}
+
+#[test]
+fn a_last_request_without_its_newline_is_answered() {
+    let dir = TempDir::new("control");
+    let served = Served::start(&dir.join("d.sock"), None);
+    let mut s = UnixStream::connect(&served.path).unwrap();
+    s.write_all(b"{\"command\":\"echo\",\"n\":7}").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut got = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.read_to_string(&mut got).unwrap();
+    let v: Value = serde_json::from_str(got.trim()).unwrap();
+    assert_eq!(v["echo"]["n"], 7, "{got:?}");
+}
+
+/// The resident set of this process, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn error_answers_count_against_the_pending_bound_too() {
+    let dir = TempDir::new("control");
+    let served = Served::start(
+        &dir.join("d.sock"),
+        Some((Duration::from_secs(60), Duration::from_secs(60))),
+    );
+    let before = rss_kib();
+    // Malformed lines as fast as the socket takes them, never reading an answer: the
+    // server closes it once 16 MiB of error answers wait (the write then fails).
+    let mut flood = UnixStream::connect(&served.path).unwrap();
+    flood
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let chunk = b"x\n".repeat(32 << 10);
+    let start = Instant::now();
+    let mut sent = 0usize;
+    while flood.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "still served after {sent} bytes of malformed requests"
+        );
+    }
+    wait_closed(&served, 1);
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 << 10, "the server grew by {grown} KiB");
+    // And a client with more requests waiting than may wait is told so and closed.
+    let many = b"{\"command\":\"hold\"}\n".repeat(control::MAX_OUTSTANDING + 10);
+    let (answers, closed) = raw(&served.path, &many, 2);
+    assert!(closed);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(
+        answers[0]["error"],
+        format!(
+            "more than {} requests wait for their answers",
+            control::MAX_OUTSTANDING
+        )
     );
     assert_eq!(ask(&served.path, json!({"command": "echo"}))["ok"], true);
 }
