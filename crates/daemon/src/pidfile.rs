@@ -110,7 +110,7 @@ impl PidFile {
         }
         file.set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(io_err)?;
-        let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(mut f, _)| {
+        let file = Self::take_lock(file).map_err(|mut f| {
             let mut text = String::new();
             let _ = f.read_to_string(&mut text);
             PidFileError::Locked {
@@ -122,6 +122,19 @@ impl PidFile {
             path: path.to_path_buf(),
             file,
         })
+    }
+
+    /// The exclusive lock, tried a few times over 50 ms: [`holder`] takes a shared lock
+    /// for a moment to look, which must not make a daemon starting then give up.
+    fn take_lock(mut file: File) -> Result<Flock<File>, File> {
+        for _ in 0..5 {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(locked) => return Ok(locked),
+                Err((f, _)) => file = f,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(file)
     }
 
     /// Writes this process's pid (call it after detaching: the daemon's own pid).
@@ -145,6 +158,48 @@ impl PidFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Who runs with the pid file at `path`: the pid written in it while a process holds its
+/// lock (the daemons hold it for as long as they run), `None` when nobody does. A pid file
+/// nobody holds is stale (a daemon that was killed, a file copied by hand): its pid may
+/// belong to an unrelated process by now, so nothing may be signalled on its word.
+///
+/// Looks with a shared lock taken and dropped at once (a daemon starting meanwhile
+/// retries its own, [`PidFile::lock`]). Opened without following a symlink or waiting on
+/// a FIFO; anything but a plain file is an error.
+pub fn holder(path: &Path) -> Result<Option<u32>, PidFileError> {
+    let io_err = |source| PidFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(PidFileError::NotPlain {
+                path: path.to_path_buf(),
+            })
+        }
+        other => other.map_err(io_err)?,
+    };
+    if !file.metadata().map_err(io_err)?.is_file() {
+        return Err(PidFileError::NotPlain {
+            path: path.to_path_buf(),
+        });
+    }
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_free) => Ok(None), // unlocked again as `_free` goes
+        Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
+            let mut text = String::new();
+            let _ = (&f).take(64).read_to_string(&mut text);
+            Ok(text.trim().parse().ok())
+        }
+        Err((_, e)) => Err(io_err(e.into())),
     }
 }
 
@@ -190,6 +245,28 @@ mod tests {
                 .starts_with("another instance is running (pid "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn only_a_held_pid_file_names_a_running_daemon() {
+        let d = TempDir::new("pidfile-holder");
+        let path = d.join("pulse.pid");
+        assert_eq!(holder(&path).unwrap(), None, "no file");
+        // Stale: a pid (ours, alive) in a file nobody holds.
+        std::fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        assert_eq!(holder(&path).unwrap(), None, "stale");
+        let held = PidFile::create(&path).unwrap();
+        assert_eq!(holder(&path).unwrap(), Some(std::process::id()));
+        // Looking does not keep a daemon from starting: the lock is free again.
+        drop(held);
+        let again = PidFile::create(&path).unwrap();
+        drop(again);
+        let fifo = d.join("fifo.pid");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(matches!(holder(&fifo), Err(PidFileError::NotPlain { .. })));
+        let link = d.join("link.pid");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(matches!(holder(&link), Err(PidFileError::NotPlain { .. })));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! * [`escape`], [`expect_regex`]: what a `send`/`expect` value means to nanny (backslash
 //!   escapes, the linear-time regex), shared so the check refuses what nanny could not use;
 //! * [`writer`]: the canonical layout the piranha GUI writes;
-//! * [`report`]: the `--check-config` summary and JSON.
+//! * [`report`]: the `--check-config` summary and JSON;
+//! * [`transfer`]: the header (length, SHA-256) a pushed lvs.cf must match to be installed.
 //!
 //! Differences from the legacy parser are listed in `docs/differences.md`.
 
@@ -25,6 +26,7 @@ pub mod lexer;
 pub mod model;
 pub mod parser;
 pub mod report;
+pub mod transfer;
 pub mod validate;
 pub mod value;
 pub mod writer;

@@ -31,9 +31,11 @@ metrics prints the same figures in the Prometheus text format (node_exporter's t
 collector); piranha_up says which daemon answered.
 sync has pulse push lvs.cf to the partner director now, over rsh_command, and prints what
 the partner said. receive-config is that push's other end (run by pulse over ssh/rsh):
-it reads lvs.cf on standard input, checks it, refuses one whose serial_no is not newer
-than FILE's, keeps FILE.prev, replaces FILE and tells pulse (--pidfile, default
-/var/run/pulse.pid; else lvsd's pid file beside it) to reload.
+it reads lvs.cf on standard input after a header line giving its length and SHA-256,
+installs nothing unless exactly that arrived, checks it, refuses one whose serial_no is not newer than FILE's,
+keeps FILE.prev, replaces FILE and tells pulse (--pidfile, default /var/run/pulse.pid;
+else lvsd's pid file beside it) to reload, if that pid file is held by a running daemon.
+-- ends the options: names after it may start with '-'.
 
   --json               one JSON object: {\"pulse\": ..., \"lvsd\": ...} (docs/control.md)
   --watch[=SECONDS]    refresh in place every SECONDS (default 2) until interrupted
@@ -74,8 +76,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
     };
     let mut command: Option<&str> = None;
     let mut names = Vec::new();
-    for a in args {
+    let mut args = args.iter();
+    for a in args.by_ref() {
         match a.as_str() {
+            "--" => break,
             "--json" => o.json = true,
             "--watch" => o.watch = Some(Duration::from_secs(2)),
             _ if a.starts_with("--watch=") => {
@@ -106,6 +110,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown argument: {other}")),
         }
     }
+    // After `--`: names only, whatever they start with.
+    names.extend(args.cloned());
     o.command = match (command, names.as_slice()) {
         (Some("status"), _) => Command::Status,
         (Some("metrics"), _) => Command::Metrics,
@@ -180,7 +186,8 @@ fn main() {
             lvsd: o.pidfile.with_file_name("lvs.pid"),
             pulse: o.pidfile.clone(),
         };
-        let (code, said) = receive::receive(file, &daemons, &mut std::io::stdin().lock());
+        let mut input = std::io::stdin().lock();
+        let (code, said) = receive::receive(file, &daemons, &mut input);
         println!("{said}");
         std::process::exit(code);
     }
@@ -194,7 +201,8 @@ fn main() {
     if o.command == Command::Metrics {
         let (pulse, lvsd) = status_view::collect(&o.sockets, ANSWER_LIMIT);
         print!("{}", status_view::metrics::render(&pulse, &lvsd));
-        return;
+        // As status: 1 when neither daemon answered (the page still says piranha_up 0).
+        std::process::exit(if pulse.is_ok() || lvsd.is_ok() { 0 } else { 1 });
     }
     if let Command::Drain { drain, vs, rs } = &o.command {
         let request = json!({"command": if *drain { "drain" } else { "enable" },

@@ -113,6 +113,21 @@ fn bad_command_lines_are_refused_with_the_usage() {
     assert_eq!((code, out.trim()), (0, "lvsctl 0.1.0"));
 }
 
+#[test]
+fn metrics_exit_1_when_nothing_answers_and_dash_dash_ends_the_options() {
+    let nowhere = ["--pulse-socket=/nonexistent", "--lvsd-socket=/nonexistent"];
+    let (code, out, _) = lvsctl(&["metrics", nowhere[0], nowhere[1]]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("piranha_up{daemon=\"lvsd\"} 0"), "{out}");
+    // A real server named "-rs1": without `--` an unknown option, after it a name.
+    let (code, _, err) = lvsctl(&["drain", "web", "-rs1", nowhere[1]]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.starts_with("lvsctl: unknown argument: -rs1"), "{err}");
+    let (code, _, err) = lvsctl(&["drain", nowhere[1], "web", "--", "-rs1"]);
+    assert_eq!(code, 1, "parsed, then lvsd not answering: {err}");
+    assert!(err.contains("lvsd is not answering"), "{err}");
+}
+
 /// lvsd `--test-start` on `dir`'s lvs.cf, its control socket up.
 fn start_lvsd(d: &TempDir) -> Daemon {
     let l = Daemon::spawn(
@@ -389,14 +404,20 @@ fn lvsd_started_by_pulse_leaves_the_listener_to_pulse() {
     );
 }
 
-/// `lvsctl receive-config FILE --pidfile=...` with `input` on stdin.
-fn receive(d: &TempDir, input: &[u8]) -> (i32, String) {
+/// `lvsctl receive-config FILE --pidfile=...` with `file` on stdin, framed as pulse
+/// sends it.
+fn receive(d: &TempDir, file: &[u8]) -> (i32, String) {
+    receive_stream(d, &lvscf::transfer::frame(file))
+}
+
+/// The same with `stream` on stdin as it is.
+fn receive_stream(d: &TempDir, stream: &[u8]) -> (i32, String) {
     let out = testbed::tools::run(
         Command::new(env!("CARGO_BIN_EXE_lvsctl"))
             .arg("receive-config")
             .arg(d.join("lvs.cf"))
             .arg(format!("--pidfile={}", d.join("pulse.pid").display())),
-        Some(input),
+        Some(stream),
         Duration::from_secs(20),
     );
     (
@@ -425,6 +446,8 @@ fn receive_config_checks_refuses_older_keeps_the_previous_copy_and_reloads() {
         hup.display()
     )));
     let pulse_pid = pulse.child.id();
+    // Its pid file, held as a running daemon holds it.
+    let held = daemon::pidfile::PidFile::lock(&d.join("pulse.pid")).unwrap();
     std::fs::write(d.join("pulse.pid"), format!("{pulse_pid}\n")).unwrap();
     // Not newer, or the same: refused (2), nothing changed.
     for serial in [4, 5] {
@@ -463,8 +486,96 @@ fn receive_config_checks_refuses_older_keeps_the_previous_copy_and_reloads() {
     // Nothing runs: installed all the same, and said so; an endless input is cut.
     let (code, said) = receive(&d, cf(7).as_bytes());
     assert_eq!(code, 0);
-    assert!(said.ends_with("no pulse or lvsd runs here: the file is read at their next start"));
+    assert!(
+        said.ends_with("the file is read at their next start"),
+        "{said}"
+    );
     let (code, said) = receive(&d, &vec![b'#'; 17 << 20]);
     assert_eq!(code, 2);
     assert!(said.contains("larger than the 16 MiB limit"), "{said}");
+    drop(held);
+}
+
+#[test]
+fn receive_config_installs_only_a_whole_transfer_and_signals_only_a_held_pid_file() {
+    let d = TempDir::new("lvsctl-receive-cut");
+    let cf = |serial: u32| {
+        CF.replace(
+            "serial_no = 1\n",
+            &format!("serial_no = {serial}\nprimary = 192.0.2.10\n"),
+        )
+    };
+    std::fs::write(d.join("lvs.cf"), cf(5)).unwrap();
+    // A stale pid file naming a live process that is not pulse (a reused pid).
+    let bystander = Daemon::spawn(Command::new("sh").arg("-c").arg(format!(
+        "trap 'echo hup >> {}' HUP; while :; do sleep 0.05; done",
+        d.join("hup").display()
+    )));
+    std::fs::write(d.join("pulse.pid"), format!("{}\n", bystander.child.id())).unwrap();
+    // The stream cut after the first virtual block, its serial_no newer: not installed,
+    // and exit 1, so that pulse sends it again.
+    let whole = cf(6);
+    let cut_at = whole.find("}\n").unwrap() + 2;
+    let stream = lvscf::transfer::frame(whole.as_bytes());
+    let header = stream.len() - whole.len();
+    let (code, said) = receive_stream(&d, &stream[..header + cut_at]);
+    assert_eq!(code, 1, "{said}");
+    assert_eq!(
+        said,
+        format!(
+            "not installed: the transfer was cut: {cut_at} of {} bytes arrived",
+            whole.len()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(d.join("lvs.cf")).unwrap(), cf(5));
+    // Unframed (an older pulse): refused for good.
+    let (code, said) = receive_stream(&d, whole.as_bytes());
+    assert_eq!(code, 2);
+    assert!(said.starts_with("refused: no transfer header"), "{said}");
+    // The whole file, sent again: installed; the bystander is left alone.
+    let (code, said) = receive(&d, whole.as_bytes());
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("no pulse or lvsd runs here"), "{said}");
+    assert_eq!(std::fs::read_to_string(d.join("lvs.cf")).unwrap(), cf(6));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !d.join("hup").exists(),
+        "a stale pid file's process got SIGHUP"
+    );
+    drop(bystander);
+}
+
+#[test]
+fn receive_config_follows_a_trusted_symlink_and_refuses_a_planted_one() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let d = TempDir::new("lvsctl-receive-link");
+    let cf = |serial: u32| {
+        CF.replace(
+            "serial_no = 1\n",
+            &format!("serial_no = {serial}\nprimary = 192.0.2.10\n"),
+        )
+    };
+    let real = d.join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(real.join("lvs.cf"), cf(5)).unwrap();
+    symlink(real.join("lvs.cf"), d.join("lvs.cf")).unwrap();
+    let (code, said) = receive(&d, cf(6).as_bytes());
+    assert_eq!(code, 0, "{said}");
+    assert!(std::fs::symlink_metadata(d.join("lvs.cf"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(real.join("lvs.cf")).unwrap(), cf(6));
+    assert_eq!(
+        std::fs::read_to_string(real.join("lvs.cf.prev")).unwrap(),
+        cf(5)
+    );
+    // The target's directory writable by anyone: the link may have been planted.
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, said) = receive(&d, cf(7).as_bytes());
+    assert_eq!(code, 2);
+    assert!(said.contains("not followed"), "{said}");
+    assert_eq!(std::fs::read_to_string(real.join("lvs.cf")).unwrap(), cf(6));
 }

@@ -162,9 +162,10 @@ pub fn push(p: &Push) -> Outcome {
     {
         return Outcome::Refused(format!("our own lvs.cf has errors: {e}"));
     }
+    // Framed, so that the partner installs nothing of a cut stream (lvscf::transfer).
     classify(daemon::process::run_with_input(
         &p.argv(),
-        &text,
+        &lvscf::transfer::frame(&text),
         PUSH_LIMIT,
         4096,
     ))
@@ -277,6 +278,14 @@ mod tests {
             Outcome::Installed("installed serial_no 4".into())
         );
         assert!(matches!(classify(out(2, "not newer")), Outcome::Refused(_)));
+        // A cut transfer (exit 1): retried, unlike a refusal.
+        assert!(matches!(
+            classify(out(
+                1,
+                "not installed: the transfer was cut: 10 of 99 bytes arrived"
+            )),
+            Outcome::Failed(_)
+        ));
         assert_eq!(
             classify(out(255, "")),
             Outcome::Failed("the partner did not answer (exit status 255)".into())
