@@ -252,6 +252,10 @@ pub struct VirtualServer {
     pub reentry: u32,
     pub send: Option<QuotedString>,
     pub expect: Option<QuotedString>,
+    /// Line and column of the `expect` value (diagnostics; zeroed by
+    /// [`Config::without_positions`], not serialised).
+    #[serde(skip)]
+    pub expect_at: (u32, u32),
     pub use_regex: bool,
     pub send_program: Option<QuotedString>,
     pub load_monitor: Option<String>,
@@ -290,6 +294,7 @@ impl VirtualServer {
             reentry: 180,
             send: None,
             expect: None,
+            expect_at: (0, 0),
             use_regex: false,
             send_program: None,
             load_monitor: None,
@@ -527,11 +532,12 @@ impl Config {
         self.without_positions() == other.without_positions()
     }
 
-    /// A copy with every source line number zeroed.
+    /// A copy with every source position zeroed.
     pub fn without_positions(&self) -> Config {
         let mut c = self.clone();
         for v in c.virtuals.iter_mut().chain(c.failovers.iter_mut()) {
             v.line = 0;
+            v.expect_at = (0, 0);
             for s in &mut v.servers {
                 s.line = 0;
             }

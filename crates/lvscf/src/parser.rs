@@ -1048,7 +1048,10 @@ impl<'a> Parser<'a> {
             },
             VValue::Quoted(q) => match key {
                 "send" => vs.send = Some(q),
-                "expect" => vs.expect = Some(q),
+                "expect" => {
+                    vs.expect = Some(q);
+                    vs.expect_at = (stmt.line, tok.column);
+                }
                 "send_program" => vs.send_program = Some(q),
                 "start_cmd" => vs.start_cmd = Some(q),
                 _ => vs.stop_cmd = Some(q),

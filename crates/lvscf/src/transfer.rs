@@ -77,6 +77,10 @@ pub fn frame(file: &[u8]) -> Vec<u8> {
 /// The file inside a received stream, if the stream is whole.
 pub fn unframe(stream: &[u8]) -> Result<&[u8], TransferError> {
     if !stream.starts_with(HEADER.as_bytes()) {
+        // Nothing, or the header's first bytes only: cut, not unframed.
+        if HEADER.as_bytes().starts_with(stream) {
+            return Err(TransferError::BadHeader);
+        }
         return Err(TransferError::Unframed);
     }
     let end = stream
@@ -137,6 +141,12 @@ mod tests {
             "the transfer was cut: 10 of 34 bytes arrived"
         );
         assert_eq!(unframe(&stream[..20]), Err(TransferError::BadHeader));
+        assert_eq!(unframe(&stream[..40]), Err(TransferError::BadHeader));
+        assert_eq!(
+            unframe(b""),
+            Err(TransferError::BadHeader),
+            "nothing arrived"
+        );
         let mut damaged = stream.clone();
         *damaged.last_mut().unwrap() ^= 1;
         assert_eq!(unframe(&damaged), Err(TransferError::Digest));

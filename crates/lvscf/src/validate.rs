@@ -56,12 +56,17 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn push(&mut self, severity: Severity, line: u32, message: String, hint: String) {
+        self.push_at(severity, (line, 0), message, hint);
+    }
+
+    /// At a value's line and column, as the parser's value errors are.
+    fn push_at(&mut self, severity: Severity, at: (u32, u32), message: String, hint: String) {
         self.out.push(Diagnostic {
             severity,
             code: Code::Semantic,
             file: self.file.to_string(),
-            line,
-            column: 0,
+            line: at.0,
+            column: at.1,
             message,
             hint,
         });
@@ -86,14 +91,22 @@ impl Validator<'_> {
             return;
         }
         if let Err(why) = crate::expect_regex::ExpectRegex::new(&pattern) {
-            self.error(
-                vs.line,
+            // At the `expect` line, where every other value error points (the virtual's
+            // line for a block made without a parser).
+            let at = match vs.expect_at {
+                (0, _) => (vs.line, 0),
+                at => at,
+            };
+            self.push_at(
+                Severity::Error,
+                at,
                 format!(
                     "expect of {} is not a usable regular expression: {why}",
                     vs.name
                 ),
                 "nanny would fail every probe and remove every real server; fix the \
-                 expression, or set use_regex = 0 for a plain prefix match",
+                 expression, or set use_regex = 0 for a plain prefix match"
+                    .into(),
             );
         }
     }

@@ -253,6 +253,7 @@ fn virtual_server() -> impl Strategy<Value = VirtualServer> {
         reentry: b.1,
         send: b.2,
         expect: b.3,
+        expect_at: (0, 0),
         use_regex: b.4,
         send_program: b.5,
         load_monitor: b.6,

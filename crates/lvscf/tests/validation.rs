@@ -180,7 +180,7 @@ fn inactive_blocks_are_not_checked() {
 }
 
 #[test]
-fn an_expect_regex_nanny_could_not_use_is_an_error_at_its_virtual() {
+fn an_expect_regex_nanny_could_not_use_is_an_error_at_its_expect_value() {
     let with = |expect: &str, regex: u8| {
         let extra = format!(" expect = \"{expect}\"\n use_regex = {regex}\n");
         check(&format!(
@@ -194,7 +194,23 @@ fn an_expect_regex_nanny_could_not_use_is_an_error_at_its_virtual() {
     assert!(e[0]
         .message
         .starts_with("expect of www is not a usable regular expression: "));
-    assert_eq!(e[0].line, 5, "the virtual's line");
+    // ` expect = "...`: the value (its opening quote) at column 11 of its own line, not
+    // at the virtual's (5).
+    let text = format!(
+        "{BASE}{}",
+        vs("www", "192.168.0.100", "eth0:1", 80, " expect = \"x\"\n")
+    );
+    let expect_line = text
+        .lines()
+        .position(|l| l.starts_with(" expect ="))
+        .unwrap() as u32
+        + 1;
+    assert_ne!(expect_line, 5);
+    assert_eq!(
+        (e[0].line, e[0].column),
+        (expect_line, 11),
+        "the expect value's place"
+    );
     // Back-references are refused too (nanny matches in linear time).
     assert_eq!(errors(&with("(a)\\\\1", 1)).len(), 1);
     // The same text as a plain prefix, and a sound expression after nanny's escapes.
