@@ -5,9 +5,12 @@
 //! It runs on threads of its own and collects what it shows over the daemons' control
 //! sockets, as `lvsctl` does: a scraper or a browser, however slow or hostile, costs a
 //! thread of this listener and never a turn of the daemon's event loop (the heartbeat).
-//! It is bounded everywhere: [`MAX_CLIENTS`] connections at a time (more are closed at
-//! once), [`MAX_REQUEST`] bytes of request head, [`CLIENT_LIMIT`] for a whole exchange,
-//! [`ANSWER_LIMIT`] for each daemon's answer.
+//! It is bounded everywhere: [`MAX_CLIENTS`] connections at a time, [`MAX_REQUEST`]
+//! bytes of request head, [`HEAD_LIMIT`] to send it, [`CLIENT_LIMIT`] for a whole
+//! exchange, [`ANSWER_LIMIT`] for each daemon's answer. When every place is taken, a new
+//! connection takes the place of the one that has waited longest without sending its
+//! request: idle or slow peers cannot lock a scraper out; a new connection is closed at
+//! once only when every place is answering.
 //!
 //! Hand-written rather than a server crate: three fixed GET routes, one request per
 //! connection, and the bounds above are all it needs, and they are what matters here.
@@ -15,8 +18,8 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,12 +27,14 @@ use log::info;
 
 use crate::Sockets;
 
-/// Connections served at once; more are closed unanswered.
-pub const MAX_CLIENTS: usize = 4;
+/// Connections served at once (see the module's note on what happens past it).
+pub const MAX_CLIENTS: usize = 32;
 /// The longest request head (request line and headers).
 pub const MAX_REQUEST: usize = 8 * 1024;
 /// A whole exchange: the request read, the daemons asked, the answer written.
 pub const CLIENT_LIMIT: Duration = Duration::from_secs(10);
+/// To send the request head (a scraper sends it at once).
+pub const HEAD_LIMIT: Duration = Duration::from_secs(2);
 /// How long each daemon gets to answer.
 pub const ANSWER_LIMIT: Duration = Duration::from_secs(2);
 /// Seconds between the status page's own reloads.
@@ -112,8 +117,57 @@ impl StatusHttp {
     }
 }
 
+/// The connections being served: when each came, and whether it is still sending its
+/// request (which makes it the one to drop for a newcomer when every place is taken).
+#[derive(Default)]
+struct Places {
+    next_id: u64,
+    taken: Vec<Place>,
+}
+
+struct Place {
+    id: u64,
+    since: Instant,
+    reading: bool,
+    /// A handle on the connection, to shut it down when its place is given away.
+    stream: TcpStream,
+}
+
+impl Places {
+    /// A place for a new connection, the oldest one still reading given away when all
+    /// are taken; `None` when every place is answering.
+    fn take(&mut self, stream: &TcpStream, now: Instant) -> Option<u64> {
+        if self.taken.len() >= MAX_CLIENTS {
+            let oldest = (0..self.taken.len())
+                .filter(|i| self.taken[*i].reading)
+                .min_by_key(|i| self.taken[*i].since)?;
+            let gone = self.taken.swap_remove(oldest);
+            let _ = gone.stream.shutdown(std::net::Shutdown::Both);
+        }
+        let stream = stream.try_clone().ok()?;
+        self.next_id += 1;
+        self.taken.push(Place {
+            id: self.next_id,
+            since: now,
+            reading: true,
+            stream,
+        });
+        Some(self.next_id)
+    }
+
+    fn answering(&mut self, id: u64) {
+        if let Some(p) = self.taken.iter_mut().find(|p| p.id == id) {
+            p.reading = false;
+        }
+    }
+
+    fn leave(&mut self, id: u64) {
+        self.taken.retain(|p| p.id != id);
+    }
+}
+
 fn accept_loop(listener: &TcpListener, sockets: &Sockets, stop: &AtomicBool) {
-    let busy = Arc::new(AtomicUsize::new(0));
+    let places = Arc::new(Mutex::new(Places::default()));
     while !stop.load(Ordering::Relaxed) {
         let mut fds = [nix::poll::PollFd::new(
             listener.as_fd(),
@@ -125,31 +179,38 @@ fn accept_loop(listener: &TcpListener, sockets: &Sockets, stop: &AtomicBool) {
             continue;
         }
         while let Ok((stream, _)) = listener.accept() {
-            // Over the limit: closed at once, which a scraper reports and retries.
-            if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
-                busy.fetch_sub(1, Ordering::SeqCst);
-                continue;
-            }
-            let (mine, sockets) = (Arc::clone(&busy), sockets.clone());
+            let taken = lock(&places).take(&stream, Instant::now());
+            // Every place answering: closed at once, which a scraper reports and retries.
+            let Some(id) = taken else { continue };
+            let (mine, sockets) = (Arc::clone(&places), sockets.clone());
             let spawned = std::thread::Builder::new()
                 .name("status-client".into())
                 .spawn(move || {
-                    let _ = serve(stream, &sockets);
-                    mine.fetch_sub(1, Ordering::SeqCst);
+                    let _ = serve(stream, &sockets, || lock(&mine).answering(id));
+                    lock(&mine).leave(id);
                 });
             if spawned.is_err() {
-                // The closure (and the stream) went with the error: count it back here.
-                busy.fetch_sub(1, Ordering::SeqCst);
+                lock(&places).leave(id);
             }
         }
     }
 }
 
-/// One exchange: read the request head, answer, close.
-fn serve(mut stream: TcpStream, sockets: &Sockets) -> io::Result<()> {
-    let deadline = Instant::now() + CLIENT_LIMIT;
+/// The places, whatever a panicking client thread left (its data stays consistent: each
+/// change is one push, one field or one removal).
+fn lock(places: &Mutex<Places>) -> std::sync::MutexGuard<'_, Places> {
+    places.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One exchange: read the request head, answer, close. `answering` is called once the
+/// head has been read.
+fn serve(mut stream: TcpStream, sockets: &Sockets, answering: impl FnOnce()) -> io::Result<()> {
+    let start = Instant::now();
+    let deadline = start + CLIENT_LIMIT;
     stream.set_nonblocking(false)?;
-    let response = match read_head(&mut stream, deadline) {
+    let head = read_head(&mut stream, start + HEAD_LIMIT);
+    answering();
+    let response = match head {
         Ok(head) => respond(&head, sockets),
         Err(HeadError::TooLong) => Response::plain(431, "request header too large\n"),
         Err(HeadError::Malformed) => Response::plain(400, "bad request\n"),
