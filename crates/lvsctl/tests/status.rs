@@ -404,6 +404,14 @@ fn lvsd_started_by_pulse_leaves_the_listener_to_pulse() {
     );
 }
 
+/// A director pair's file with this serial_no (pulse's checks need a primary).
+fn pair_cf(serial: u32) -> String {
+    CF.replace(
+        "serial_no = 1\n",
+        &format!("serial_no = {serial}\nprimary = 192.0.2.10\n"),
+    )
+}
+
 /// `lvsctl receive-config FILE --pidfile=...` with `file` on stdin, framed as pulse
 /// sends it.
 fn receive(d: &TempDir, file: &[u8]) -> (i32, String) {
@@ -430,13 +438,7 @@ fn receive_stream(d: &TempDir, stream: &[u8]) -> (i32, String) {
 fn receive_config_checks_refuses_older_keeps_the_previous_copy_and_reloads() {
     use std::os::unix::fs::PermissionsExt;
     let d = TempDir::new("lvsctl-receive");
-    // A director pair's file (pulse's checks need a primary).
-    let cf = |serial: u32| {
-        CF.replace(
-            "serial_no = 1\n",
-            &format!("serial_no = {serial}\nprimary = 192.0.2.10\n"),
-        )
-    };
+    let cf = pair_cf;
     std::fs::write(d.join("lvs.cf"), cf(5)).unwrap();
     std::fs::set_permissions(d.join("lvs.cf"), std::fs::Permissions::from_mode(0o600)).unwrap();
     // A stand-in pulse that notes SIGHUP.
@@ -499,12 +501,7 @@ fn receive_config_checks_refuses_older_keeps_the_previous_copy_and_reloads() {
 #[test]
 fn receive_config_installs_only_a_whole_transfer_and_signals_only_a_held_pid_file() {
     let d = TempDir::new("lvsctl-receive-cut");
-    let cf = |serial: u32| {
-        CF.replace(
-            "serial_no = 1\n",
-            &format!("serial_no = {serial}\nprimary = 192.0.2.10\n"),
-        )
-    };
+    let cf = pair_cf;
     std::fs::write(d.join("lvs.cf"), cf(5)).unwrap();
     // A stale pid file naming a live process that is not pulse (a reused pid).
     let bystander = Daemon::spawn(Command::new("sh").arg("-c").arg(format!(
@@ -549,12 +546,7 @@ fn receive_config_installs_only_a_whole_transfer_and_signals_only_a_held_pid_fil
 fn receive_config_follows_a_trusted_symlink_and_refuses_a_planted_one() {
     use std::os::unix::fs::{symlink, PermissionsExt};
     let d = TempDir::new("lvsctl-receive-link");
-    let cf = |serial: u32| {
-        CF.replace(
-            "serial_no = 1\n",
-            &format!("serial_no = {serial}\nprimary = 192.0.2.10\n"),
-        )
-    };
+    let cf = pair_cf;
     let real = d.join("real");
     std::fs::create_dir(&real).unwrap();
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();

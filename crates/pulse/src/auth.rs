@@ -27,7 +27,7 @@ use hmac::{Hmac, Mac};
 use lvscf::HeartbeatAuth;
 use sha2::Sha256;
 
-use crate::wire::{self, Heartbeat, Magic, Signed, Trailer, AUTH_LEN};
+use crate::wire::{self, Fields, Heartbeat, Magic, AUTH_LEN};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -161,15 +161,15 @@ impl Session {
             (None, None) => (None, 0),
         };
         self.answered = answered;
-        let signed = wire::signed_part(&Signed {
-            magic,
+        let fields = Fields {
             key_id: self.key.id,
             role: self.role,
             epoch: self.epoch,
             seq: self.seq,
             challenge: self.challenge,
             echo,
-        });
+        };
+        let signed = wire::signed_part(magic, &fields);
         let tag = self.key.mac(&signed).finalize().into_bytes();
         let mut out = Vec::with_capacity(AUTH_LEN);
         out.extend_from_slice(&signed);
@@ -179,19 +179,20 @@ impl Session {
 
     /// What to make of a heartbeat from the partner's address.
     pub fn check(&mut self, hb: &Heartbeat, raw: &[u8]) -> Verdict {
-        let Some(t) = hb.trailer else {
+        let Some(trailer) = hb.trailer else {
             return match self.mode {
                 HeartbeatAuth::Permissive => Verdict::Accept,
                 _ => Verdict::Reject(Rejection::Unsigned),
             };
         };
+        let t = trailer.fields;
         if t.key_id != self.key.id {
             return Verdict::Reject(Rejection::WrongKeyId(t.key_id));
         }
         if self
             .key
             .mac(&raw[..wire::SIGNED_LEN])
-            .verify_slice(&t.mac)
+            .verify_slice(&trailer.mac)
             .is_err()
         {
             return Verdict::Reject(Rejection::BadSignature);
@@ -206,7 +207,7 @@ impl Session {
     }
 
     /// A heartbeat of the epoch accepted last: fresh when its number is higher.
-    fn same_epoch(&mut self, p: Partner, t: &Trailer) -> Verdict {
+    fn same_epoch(&mut self, p: Partner, t: &Fields) -> Verdict {
         if t.seq == p.last_seq {
             return Verdict::Duplicate;
         }
@@ -229,7 +230,7 @@ impl Session {
     /// first heartbeat but acts on its next one, while the one started second acts on the
     /// first heartbeat it can trust. So the one started second activates, as with legacy
     /// pulse (docs/legacy.md, "Authenticated heartbeats").
-    fn new_epoch(&mut self, t: &Trailer) -> Verdict {
+    fn new_epoch(&mut self, t: &Fields) -> Verdict {
         if t.echo != self.challenge {
             if self.partner.is_none() {
                 self.heard = Some((t.epoch, t.challenge));

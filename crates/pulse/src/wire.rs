@@ -92,19 +92,13 @@ pub struct Heartbeat {
 /// The authentication trailer of our heartbeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trailer {
-    pub key_id: u8,
-    pub role: u8,
-    pub epoch: u64,
-    pub seq: u64,
-    pub challenge: u64,
-    pub echo: u64,
+    pub fields: Fields,
     pub mac: [u8; 32],
 }
 
-/// The signed fields of a trailer (what [`signed_part`] lays out).
+/// The trailer's signed fields (what [`signed_part`] lays out after the magic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signed {
-    pub magic: Magic,
+pub struct Fields {
     pub key_id: u8,
     pub role: u8,
     pub epoch: u64,
@@ -146,12 +140,14 @@ impl Heartbeat {
             let mut mac = [0u8; 32];
             mac.copy_from_slice(&b[SIGNED_LEN..AUTH_LEN]);
             Trailer {
-                key_id: b[8],
-                role: b[9],
-                epoch: u64_at(12),
-                seq: u64_at(20),
-                challenge: u64_at(28),
-                echo: u64_at(36),
+                fields: Fields {
+                    key_id: b[8],
+                    role: b[9],
+                    epoch: u64_at(12),
+                    seq: u64_at(20),
+                    challenge: u64_at(28),
+                    echo: u64_at(36),
+                },
                 mac,
             }
         });
@@ -167,9 +163,9 @@ impl Heartbeat {
 }
 
 /// The signed part of an authenticated heartbeat (bytes 0..44).
-pub fn signed_part(f: &Signed) -> [u8; SIGNED_LEN] {
+pub fn signed_part(magic: Magic, f: &Fields) -> [u8; SIGNED_LEN] {
     let mut b = [0u8; SIGNED_LEN];
-    b[..4].copy_from_slice(&f.magic.bytes());
+    b[..4].copy_from_slice(&magic.bytes());
     b[4..8].copy_from_slice(&TAG);
     b[8] = f.key_id;
     b[9] = f.role;
@@ -220,16 +216,15 @@ mod tests {
 
     #[test]
     fn a_trailer_is_read_back_field_by_field() {
-        let mut b = signed_part(&Signed {
-            magic: Magic::LvsStopped,
+        let fields = Fields {
             key_id: 7,
             role: 2,
             epoch: 0x0102_0304_0506_0708,
             seq: 9,
             challenge: 0x1112_1314_1516_1718,
             echo: 0x2122_2324_2526_2728,
-        })
-        .to_vec();
+        };
+        let mut b = signed_part(Magic::LvsStopped, &fields).to_vec();
         assert_eq!(
             &b[..12],
             &[0xBD, 0xDA, 0xBD, 0xAD, 0x50, 0x48, 0x42, 0x02, 7, 2, 0, 0]
@@ -243,14 +238,7 @@ mod tests {
         let hb = Heartbeat::decode(&b).unwrap();
         assert_eq!(hb.magic(), Some(Magic::LvsStopped));
         let t = hb.trailer.unwrap();
-        assert_eq!(
-            (t.key_id, t.role, t.epoch, t.seq, t.mac),
-            (7, 2, 0x0102_0304_0506_0708, 9, [0xAB; 32])
-        );
-        assert_eq!(
-            (t.challenge, t.echo),
-            (0x1112_1314_1516_1718, 0x2122_2324_2526_2728)
-        );
+        assert_eq!((t.fields, t.mac), (fields, [0xAB; 32]));
         // Wrong tag or wrong length: no trailer (the magic still counts, as for legacy).
         b[4] = 0;
         assert_eq!(Heartbeat::decode(&b).unwrap().trailer, None);

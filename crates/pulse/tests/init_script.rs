@@ -49,6 +49,11 @@ echo "== killed"; kill -9 "$(cat /var/run/pulse.pid)"; sleep 0.3; $s status; ech
 rm -f /var/run/pulse.pid
 echo "== locked"; $s status; echo "rc $?"
 rm -f /var/lock/subsys/pulse
+sleep 100 & bystander=$!
+echo "$bystander" > /var/run/pulse.pid
+echo "== stale"; $s status; echo "rc $?"; $s stop; kill -0 "$bystander" && echo "bystander alive"
+kill "$bystander"
+rm -f /var/run/pulse.pid
 echo "== usage"; $s frobnicate; echo "rc $?"
 mv /etc/sysconfig/ha/lvs.cf /etc/sysconfig/ha/lvs.cf.away
 echo "== no config"; $s start; echo "rc $?"
@@ -77,10 +82,12 @@ fn chroot_tree(root: &Path) {
     install(root, Path::new("/bin/busybox"), "/bin/busybox");
     for applet in [
         "sh", "cat", "kill", "sleep", "rm", "touch", "mkdir", "dirname", "tr", "grep", "mv",
-        "printf", "echo",
+        "printf", "echo", "true",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
+    // util-linux's flock, as on every Debian and Red Hat system (Debian's busybox has none).
+    install(root, Path::new("/usr/bin/flock"), "/usr/bin/flock");
     install(
         root,
         Path::new(env!("CARGO_BIN_EXE_pulse")),
@@ -204,6 +211,10 @@ fn the_init_script_starts_stops_reloads_and_reports_with_the_legacy_exit_codes()
     assert_eq!(rc("restart"), "0");
     assert_eq!(rc("killed"), "1");
     has("killed", "pulse dead but pid file exists");
+    // A stale pid file naming a live process (a reused pid): not pulse, not stopped.
+    assert_eq!(rc("stale"), "1");
+    has("stale", "pulse dead but pid file exists");
+    has("stale", "bystander alive");
     assert_eq!(rc("locked"), "2");
     has("locked", "pulse dead but subsys locked");
     assert_eq!(rc("usage"), "1");
