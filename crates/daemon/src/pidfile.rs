@@ -87,36 +87,20 @@ impl PidFile {
             path: path.to_path_buf(),
             source,
         };
-        let file = match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .mode(0o644)
-            .open(path)
-        {
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(PidFileError::NotPlain {
-                    path: path.to_path_buf(),
-                })
-            }
-            other => other.map_err(io_err)?,
-        };
-        let meta = file.metadata().map_err(io_err)?;
-        if !meta.file_type().is_file() || meta.nlink() != 1 {
-            return Err(PidFileError::NotPlain {
-                path: path.to_path_buf(),
-            });
-        }
+        let file = open_plain(
+            path,
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .mode(0o644),
+        )?;
         file.set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(io_err)?;
-        let file = Self::take_lock(file).map_err(|mut f| {
-            let mut text = String::new();
-            let _ = f.read_to_string(&mut text);
-            PidFileError::Locked {
-                path: path.to_path_buf(),
-                pid: text.trim().parse().ok(),
-            }
+        let file = Self::take_lock(file).map_err(|f| PidFileError::Locked {
+            path: path.to_path_buf(),
+            pid: written_pid(&f),
         })?;
         Ok(PidFile {
             path: path.to_path_buf(),
@@ -168,39 +152,55 @@ impl PidFile {
 ///
 /// Looks with a shared lock taken and dropped at once (a daemon starting meanwhile
 /// retries its own, [`PidFile::lock`]). Opened without following a symlink or waiting on
-/// a FIFO; anything but a plain file is an error.
+/// a FIFO; anything but a plain file with one link is an error.
 pub fn holder(path: &Path) -> Result<Option<u32>, PidFileError> {
+    let file = match open_plain(
+        path,
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC),
+    ) {
+        Err(PidFileError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        other => other?,
+    };
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_free) => Ok(None), // unlocked again as `_free` goes
+        Err((f, nix::errno::Errno::EWOULDBLOCK)) => Ok(written_pid(&f)),
+        Err((_, e)) => Err(PidFileError::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }),
+    }
+}
+
+/// Opens a pid file with `options` (which say O_NOFOLLOW): a symlink, or anything but a
+/// plain file with a single link (a planted hard link), is [`PidFileError::NotPlain`].
+fn open_plain(path: &Path, options: &std::fs::OpenOptions) -> Result<File, PidFileError> {
     let io_err = |source| PidFileError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(PidFileError::NotPlain {
-                path: path.to_path_buf(),
-            })
-        }
+    let not_plain = || PidFileError::NotPlain {
+        path: path.to_path_buf(),
+    };
+    let file = match options.open(path) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_plain()),
         other => other.map_err(io_err)?,
     };
-    if !file.metadata().map_err(io_err)?.is_file() {
-        return Err(PidFileError::NotPlain {
-            path: path.to_path_buf(),
-        });
+    let meta = file.metadata().map_err(io_err)?;
+    if !meta.file_type().is_file() || meta.nlink() != 1 {
+        return Err(not_plain());
     }
-    match Flock::lock(file, FlockArg::LockSharedNonblock) {
-        Ok(_free) => Ok(None), // unlocked again as `_free` goes
-        Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
-            let mut text = String::new();
-            let _ = (&f).take(64).read_to_string(&mut text);
-            Ok(text.trim().parse().ok())
-        }
-        Err((_, e)) => Err(io_err(e.into())),
-    }
+    Ok(file)
+}
+
+/// The pid written in a pid file (its first line, read no further than 64 bytes).
+fn written_pid(f: &File) -> Option<u32> {
+    let mut text = String::new();
+    let _ = f.take(64).read_to_string(&mut text);
+    text.trim().parse().ok()
 }
 
 impl Drop for PidFile {

@@ -268,16 +268,22 @@ fn a_silent_client_goes_after_the_idle_limit() {
     assert!(start.elapsed() < Duration::from_secs(3));
 }
 
-#[test]
-fn a_client_that_closes_its_side_still_gets_its_answer() {
-    let dir = TempDir::new("control");
-    let served = Served::start(&dir.join("d.sock"), None);
-    let mut s = UnixStream::connect(&served.path).unwrap();
-    s.write_all(b"{\"command\":\"echo\"}\n").unwrap();
+/// Sends `bytes`, closes the sending side and reads everything the server says.
+fn say_and_close(path: &Path, bytes: &[u8]) -> String {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.write_all(bytes).unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
     let mut got = String::new();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.read_to_string(&mut got).unwrap();
+    got
+}
+
+#[test]
+fn a_client_that_closes_its_side_still_gets_its_answer() {
+    let dir = TempDir::new("control");
+    let served = Served::start(&dir.join("d.sock"), None);
+    let got = say_and_close(&served.path, b"{\"command\":\"echo\"}\n");
     assert!(got.contains("\"ok\":true"), "{got:?}");
 }
 
@@ -371,12 +377,7 @@ fn the_request_limit_is_the_documented_one_whatever_the_reads() {
 fn a_last_request_without_its_newline_is_answered() {
     let dir = TempDir::new("control");
     let served = Served::start(&dir.join("d.sock"), None);
-    let mut s = UnixStream::connect(&served.path).unwrap();
-    s.write_all(b"{\"command\":\"echo\",\"n\":7}").unwrap();
-    s.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut got = String::new();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.read_to_string(&mut got).unwrap();
+    let got = say_and_close(&served.path, b"{\"command\":\"echo\",\"n\":7}");
     let v: Value = serde_json::from_str(got.trim()).unwrap();
     assert_eq!(v["echo"]["n"], 7, "{got:?}");
 }

@@ -32,9 +32,10 @@ collector); piranha_up says which daemon answered.
 sync has pulse push lvs.cf to the partner director now, over rsh_command, and prints what
 the partner said. receive-config is that push's other end (run by pulse over ssh/rsh):
 it reads lvs.cf on standard input after a header line giving its length and SHA-256,
-installs nothing unless exactly that arrived, checks it, refuses one whose serial_no is not newer than FILE's,
-keeps FILE.prev, replaces FILE and tells pulse (--pidfile, default /var/run/pulse.pid;
-else lvsd's pid file beside it) to reload, if that pid file is held by a running daemon.
+installs nothing unless exactly that arrived, checks it, refuses one whose serial_no is
+not newer than FILE's, keeps FILE.prev, replaces FILE and tells pulse (--pidfile,
+default /var/run/pulse.pid; else lvsd's pid file beside it) to reload, if that pid file
+is held by a running daemon.
 -- ends the options: names after it may start with '-'.
 
   --json               one JSON object: {\"pulse\": ..., \"lvsd\": ...} (docs/control.md)

@@ -257,11 +257,10 @@ impl Session {
     fn next_challenge(&mut self) -> u64 {
         loop {
             self.round += 1;
-            let mut m = HmacSha256::new_from_slice(&self.key.bytes).expect("any key length");
-            m.update(b"challenge");
-            m.update(&self.epoch.to_be_bytes());
-            m.update(&self.round.to_be_bytes());
-            let tag = m.finalize().into_bytes();
+            let mut input = b"challenge".to_vec();
+            input.extend_from_slice(&self.epoch.to_be_bytes());
+            input.extend_from_slice(&self.round.to_be_bytes());
+            let tag = self.key.mac(&input).finalize().into_bytes();
             let mut w = [0u8; 8];
             w.copy_from_slice(&tag[..8]);
             let c = u64::from_be_bytes(w);
