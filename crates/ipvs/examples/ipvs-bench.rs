@@ -7,8 +7,12 @@
 //!                                             then inject PCT % drift behind its back
 //!                                             and time a full audit
 //!   ipvs-bench restore-file SERVICES DESTS    print the same table as `ipvsadm -R` input
-//!   ipvs-bench wait SERVICES DESTS            wait until the kernel holds the table
-//!                                             (for timing another program)
+//!   ipvs-bench lvs-cf SERVICES MONITOR        print an lvs.cf of the same services, each
+//!                                             with one inactive real server (lvsd's cold
+//!                                             start: the services alone go in)
+//!   ipvs-bench wait SERVICES DESTS            wait until the kernel holds the last
+//!                                             service with its destinations (for timing
+//!                                             another program; check with `count`)
 //!   ipvs-bench flush                          delete every service (between runs)
 
 use std::time::Instant;
@@ -141,6 +145,23 @@ fn main() {
                 }
             }
         }
+        "lvs-cf" => {
+            let services = arg(2);
+            let monitor = std::env::args().nth(3).expect("argument 3 missing");
+            println!("serial_no = 1\nservice = lvs\nnetwork = nat");
+            for s in 0..services {
+                let ServiceKey::Addr { addr, port, .. } = key(s) else {
+                    unreachable!()
+                };
+                let x = dest(s, 0, 1, 1);
+                println!(
+                    "virtual v{s} {{\n active = 1\n address = {addr} eth0:{s}\n port = {port}\n \
+                     scheduler = wlc\n client_monitor = {monitor}\n server r0 {{\n  \
+                     address = {}\n  port = {}\n  active = 0\n }}\n}}",
+                    x.addr, x.port
+                );
+            }
+        }
         "keepalived-conf" => {
             let (services, dests) = (arg(2), arg(3));
             println!("global_defs {{\n    router_id bench\n}}");
@@ -166,13 +187,17 @@ fn main() {
             let last = key(services - 1);
             let t = Instant::now();
             loop {
-                if let Ok(ds) = ipvs.destinations(&last) {
-                    if ds.len() as u32 == dests {
+                // (A missing service has no destinations either: ask for it first.)
+                if let Ok(Some(_)) = ipvs.service(&last) {
+                    if ipvs
+                        .destinations(&last)
+                        .is_ok_and(|ds| ds.len() as u32 == dests)
+                    {
                         break;
                     }
                 }
                 assert!(t.elapsed().as_secs() < 600, "table never complete");
-                std::thread::sleep(std::time::Duration::from_millis(2));
+                std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
         "count" => {

@@ -58,39 +58,128 @@ pub struct Line<'a> {
 
 /// Lines go to pest in chunks of about this many bytes (cut at a line end).
 const CHUNK_BYTES: usize = 64 * 1024;
+/// At most this many threads lex the chunks of a long file.
+const MAX_LEXERS: usize = 4;
 
 /// Calls `f` for every physical line of `text`, in order, until `f` returns false.
-pub fn for_each_line<'a>(text: &'a str, mut f: impl FnMut(Line<'a>) -> bool) {
+///
+/// A file of more than one chunk is lexed on threads of its own, each taking every
+/// n-th chunk, while `f` takes the lines of the chunks already lexed here, in order:
+/// lexing is three quarters of reading lvs.cf, and lvsd's start-up waits for it
+/// (docs/architecture.md, "Performance"). Memory stays bounded by a few chunks (each
+/// lexer at most one chunk ahead of `f`), whatever the file size.
+pub fn for_each_line<'a>(text: &'a str, f: impl FnMut(Line<'a>) -> bool) {
+    let lexers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LEXERS));
+    if text.len() <= CHUNK_BYTES || lexers < 2 {
+        lex_here(text, f);
+    } else {
+        lex_on_threads(text, lexers, f);
+    }
+}
+
+/// The chunks of `text`, in order.
+fn chunks(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
-    let mut number = 0u32;
-    while !rest.is_empty() {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
         let (chunk, after) = split_chunk(rest);
         rest = after;
-        let Ok(mut pairs) = LineGrammar::parse(Rule::lines, chunk) else {
-            // The grammar matches any text, so this is unreachable; degrade to one line
-            // per chunk rather than panicking on a pest internal error.
-            number += 1;
-            if !f(Line {
-                number,
-                text: chunk,
-                tokens: Err(LexError { column: 1 }),
-            }) {
-                return;
-            }
-            continue;
+        Some(chunk)
+    })
+}
+
+/// One chunk's lines, their tokens in one buffer: a lexer thread allocates per chunk,
+/// not per line (lvsd keeps one malloc arena, which the threads would contend for).
+struct Lexed<'a> {
+    lines: Vec<(&'a str, Result<std::ops::Range<usize>, LexError>)>,
+    tokens: Vec<Token<'a>>,
+}
+
+/// Numbers the lines of one chunk after the `number` lines before it and gives them to
+/// `f`; false once `f` asked to stop.
+fn deliver<'a>(chunk: Lexed<'a>, number: &mut u32, f: &mut impl FnMut(Line<'a>) -> bool) -> bool {
+    for (text, tokens) in chunk.lines {
+        *number += 1;
+        let line = Line {
+            number: *number,
+            text,
+            tokens: tokens.map(|r| chunk.tokens[r].to_vec()),
         };
-        let _ = &mut pairs;
-        for line in pairs {
-            if line.as_rule() != Rule::line {
-                continue;
+        if !f(line) {
+            return false;
+        }
+    }
+    true
+}
+
+fn lex_here<'a>(text: &'a str, mut f: impl FnMut(Line<'a>) -> bool) {
+    let mut number = 0;
+    for chunk in chunks(text) {
+        if !deliver(lex_chunk(chunk), &mut number, &mut f) {
+            return;
+        }
+    }
+}
+
+/// `lexers` threads lex chunks k, k + lexers, ...; each hands its chunks over through a
+/// channel of one, so that `f` receives them in order. When `f` stops, the receivers
+/// are dropped and every lexer ends at its next hand-over. If a thread cannot be
+/// started, the file is lexed here.
+fn lex_on_threads<'a>(text: &'a str, lexers: usize, mut f: impl FnMut(Line<'a>) -> bool) {
+    std::thread::scope(|scope| {
+        let mut receivers = Vec::with_capacity(lexers);
+        for k in 0..lexers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Lexed<'a>>(1);
+            let lexer = move || {
+                for chunk in chunks(text).skip(k).step_by(lexers) {
+                    if tx.send(lex_chunk(chunk)).is_err() {
+                        return;
+                    }
+                }
+            };
+            if std::thread::Builder::new()
+                .name("lvs.cf lexer".into())
+                .spawn_scoped(scope, lexer)
+                .is_err()
+            {
+                drop(receivers);
+                return lex_here(text, f);
             }
-            number += 1;
-            let lexed = lex_line(number, line);
-            if !f(lexed) {
+            receivers.push(rx);
+        }
+        let mut number = 0;
+        // A lexer that has ended without a chunk k means there is no chunk k.
+        for rx in receivers.iter().cycle() {
+            let Ok(lines) = rx.recv() else { return };
+            if !deliver(lines, &mut number, &mut f) {
                 return;
             }
         }
+    });
+}
+
+/// The lines of one chunk.
+fn lex_chunk(chunk: &str) -> Lexed<'_> {
+    // Sized for lvs.cf's usual lines (about 20 bytes, 3 tokens) so that they rarely grow.
+    let mut lexed = Lexed {
+        lines: Vec::with_capacity(chunk.len() / 16),
+        tokens: Vec::with_capacity(chunk.len() / 6),
+    };
+    let Ok(pairs) = LineGrammar::parse(Rule::lines, chunk) else {
+        // The grammar matches any text, so this is unreachable; degrade to one line per
+        // chunk rather than panicking on a pest internal error.
+        lexed.lines.push((chunk, Err(LexError { column: 1 })));
+        return lexed;
+    };
+    for line in pairs.filter(|line| line.as_rule() == Rule::line) {
+        let first = lexed.tokens.len();
+        let text = line.as_str();
+        let tokens = lex_line(line, &mut lexed.tokens).map(|()| first..lexed.tokens.len());
+        lexed.lines.push((text, tokens));
     }
+    lexed
 }
 
 /// The physical lines of raw bytes as the lexer counts them (LF, CRLF and a lone CR each
@@ -147,7 +236,8 @@ fn split_chunk(text: &str) -> (&str, &str) {
     (&text[..end], &text[end + eol..])
 }
 
-fn lex_line<'a>(number: u32, line: Pair<'a, Rule>) -> Line<'a> {
+/// Appends the tokens of one line to `tokens`.
+fn lex_line<'a>(line: Pair<'a, Rule>, tokens: &mut Vec<Token<'a>>) -> Result<(), LexError> {
     let text = line.as_str();
     let start = line.as_span().start();
     let ascii = text.is_ascii();
@@ -159,9 +249,9 @@ fn lex_line<'a>(number: u32, line: Pair<'a, Rule>) -> Line<'a> {
             text[..offset].chars().count() as u32 + 1
         }
     };
-    let mut tokens = Vec::new();
     for pair in line.into_inner() {
-        let (token_text, quote) = match pair.as_rule() {
+        let column = column(pair.as_span().start());
+        let (text, quote) = match pair.as_rule() {
             Rule::bare_token => (pair.as_str(), Quote::None),
             Rule::dq_token | Rule::sq_token => {
                 let quote = if pair.as_rule() == Rule::dq_token {
@@ -169,36 +259,19 @@ fn lex_line<'a>(number: u32, line: Pair<'a, Rule>) -> Line<'a> {
                 } else {
                     Quote::Single
                 };
-                let col = column(pair.as_span().start());
-                let body = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
-                tokens.push(Token {
-                    text: body,
-                    quote,
-                    column: col,
-                });
-                continue;
+                let body = pair.into_inner().next().map_or("", |p| p.as_str());
+                (body, quote)
             }
-            Rule::unterminated => {
-                let col = column(pair.as_span().start());
-                return Line {
-                    number,
-                    text,
-                    tokens: Err(LexError { column: col }),
-                };
-            }
+            Rule::unterminated => return Err(LexError { column }),
             _ => continue, // comment
         };
         tokens.push(Token {
-            text: token_text,
+            text,
             quote,
-            column: column(pair.as_span().start()),
+            column,
         });
     }
-    Line {
-        number,
-        text,
-        tokens: Ok(tokens),
-    }
+    Ok(())
 }
 
 /// Tokenizes a single line (without its line end).
@@ -360,6 +433,53 @@ mod tests {
             .map(|(n, l)| (n, l.to_string()))
             .collect();
         assert_eq!(got, expected);
+    }
+
+    /// Every line of `text` as (number, text, tokens), lexed by `lex`.
+    fn collected(
+        text: &str,
+        lex: impl Fn(&str, &mut dyn FnMut(Line) -> bool),
+    ) -> Vec<(u32, String, Result<Vec<String>, LexError>)> {
+        let mut out = Vec::new();
+        lex(text, &mut |l| {
+            let tokens = l
+                .tokens
+                .map(|t| t.iter().map(|t| t.text.to_string()).collect());
+            out.push((l.number, l.text.to_string(), tokens));
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn lexer_threads_deliver_what_one_thread_does_in_order() {
+        let mut text = String::new();
+        for i in 0..30_000u32 {
+            match i % 4 {
+                0 => text.push_str(&format!("virtual v{i} {{\n")),
+                1 => text.push_str(&format!("  send = \"GET /{i} HTTP/1.0\"\r\n")),
+                2 => text.push_str(&format!("  # comment {i}\r")),
+                _ => text.push_str(&format!("  expect = 'open {i}\n")),
+            }
+        }
+        assert!(text.len() > 8 * CHUNK_BYTES);
+        let here = collected(&text, |t, f| lex_here(t, f));
+        assert_eq!(here.len(), 30_000);
+        for lexers in [2, 3, 4] {
+            let threads = collected(&text, |t, f| lex_on_threads(t, lexers, f));
+            assert!(threads == here, "{lexers} lexers");
+        }
+    }
+
+    #[test]
+    fn lexer_threads_stop_when_asked() {
+        let text = "key = value\n".repeat(4 * CHUNK_BYTES / 12);
+        let mut seen = 0;
+        lex_on_threads(&text, 2, |l| {
+            seen += 1;
+            l.number < 7_000
+        });
+        assert_eq!(seen, 7_000);
     }
 
     #[test]

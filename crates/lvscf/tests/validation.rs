@@ -257,3 +257,40 @@ fn programs_that_cannot_run_are_warned_about() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_program_named_by_many_virtuals_is_checked_once_and_reported_for_each() {
+    // The check is cached by path (5,000 virtuals name one client monitor); the warning
+    // is still given for every virtual that names a missing one, and only for those.
+    let monitor = |m: &str| format!(" client_monitor = {m}\n");
+    let text = format!(
+        "{BASE}{}{}{}",
+        vs(
+            "a",
+            "192.168.0.100",
+            "eth0:1",
+            80,
+            &monitor("/nonexistent/nanny")
+        ),
+        vs("b", "192.168.0.101", "eth0:2", 80, &monitor("/bin/sh")),
+        vs(
+            "c",
+            "192.168.0.102",
+            "eth0:3",
+            80,
+            &monitor("/nonexistent/nanny")
+        ),
+    );
+    let missing: Vec<String> = check(&text)
+        .iter()
+        .filter(|d| d.message.contains("client_monitor"))
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "client_monitor of a: /nonexistent/nanny does not exist",
+            "client_monitor of c: /nonexistent/nanny does not exist",
+        ]
+    );
+}

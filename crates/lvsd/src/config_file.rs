@@ -5,10 +5,11 @@ use std::path::Path;
 
 use lvscf::{Config, ParseOptions};
 
-/// A configuration that can be used, with the warnings found in it.
+/// A configuration that can be used, with the warnings found in it (shown with `-v`
+/// only, so formatted only then: a file of 5,000 virtuals may carry as many).
 pub struct Loaded {
     pub config: Config,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<lvscf::Diagnostic>,
 }
 
 /// Reads, parses and validates `path`. On failure: the messages to report, first the
@@ -29,7 +30,7 @@ pub fn load(path: &Path, opts: &ParseOptions) -> Result<Loaded, Vec<String>> {
         out.extend(errors.iter().map(|d| d.to_string()));
         return Err(out);
     }
-    let warnings = report.diagnostics.iter().map(|d| d.to_string()).collect();
+    let warnings = report.diagnostics;
     match report.config {
         Some(config) => Ok(Loaded { config, warnings }),
         None => Err(vec![format!("error parsing {file} on line 0.")]),

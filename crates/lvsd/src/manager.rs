@@ -33,9 +33,11 @@ pub const LEAVE_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// The `Reconcile` asked for was carried out; these services could not be set up.
+    /// The `Reconcile` asked for was carried out; these services could not be set up,
+    /// for these reasons (one line each, from IPVS).
     Reconciled {
         failed: BTreeSet<ServiceKey>,
+        errors: Vec<String>,
     },
     /// The `Spawn` asked for was carried out.
     Spawned {
@@ -202,6 +204,11 @@ pub struct Manager {
     drained: BTreeSet<NannyKey>,
     /// Real servers a reload removed: at weight 0 until they are deleted at this time.
     leaving: BTreeMap<NannyKey, Instant>,
+    /// The start-up's `starting virtual service` lines are still to be logged: they
+    /// follow the first reconcile, so that thousands of log lines do not delay the table
+    /// (each service's lines keep their legacy order: starting, then its failure or its
+    /// nannies).
+    announce: bool,
 }
 
 /// The sorry server of a virtual: weight 1, the virtual's forwarding method, the
@@ -294,12 +301,6 @@ impl Manager {
         if let Some(t) = timeouts(&config) {
             out.push(Action::SetTimeouts(t));
         }
-        for vs in config.active_virtuals() {
-            out.push(Action::Log(format!(
-                "starting virtual service {} active: {}",
-                vs.name, vs.port
-            )));
-        }
         let mut m = Manager {
             config,
             flags,
@@ -318,6 +319,7 @@ impl Manager {
             },
             drained: BTreeSet::new(),
             leaving: BTreeMap::new(),
+            announce: true,
         };
         let known: BTreeSet<NannyKey> = real_servers(&m.config).map(|(k, _, _)| k).collect();
         m.drained = drained.intersection(&known).copied().collect();
@@ -481,7 +483,7 @@ impl Manager {
             return out;
         }
         match event {
-            Event::Reconciled { failed } => self.reconciled(failed, &mut out),
+            Event::Reconciled { failed, errors } => self.reconciled(failed, errors, &mut out),
             Event::Spawned { key, pid } => {
                 if let Some(n) = self.nannies.get_mut(&key) {
                     n.state = NannyState::Running(pid);
@@ -574,7 +576,25 @@ impl Manager {
         }
     }
 
-    fn reconciled(&mut self, failed: BTreeSet<ServiceKey>, out: &mut Vec<Action>) {
+    fn reconciled(
+        &mut self,
+        failed: BTreeSet<ServiceKey>,
+        errors: Vec<String>,
+        out: &mut Vec<Action>,
+    ) {
+        if std::mem::take(&mut self.announce) {
+            for vs in self.config.active_virtuals() {
+                out.push(Action::Log(format!(
+                    "starting virtual service {} active: {}",
+                    vs.name, vs.port
+                )));
+            }
+        }
+        out.extend(
+            errors
+                .into_iter()
+                .map(|e| Action::Log(format!("IPVS: {e}"))),
+        );
         match self.phase {
             Phase::Deleting { code } => {
                 self.phase = Phase::Done;
@@ -1013,6 +1033,11 @@ mod tests {
                         .filter(|k| self.fail.contains(k))
                         .copied()
                         .collect(),
+                    errors: self
+                        .fail
+                        .iter()
+                        .map(|k| format!("add {k}: refused"))
+                        .collect(),
                 }),
                 Action::Sweep(items) => Step::Answer(Event::Swept {
                     admitted: items.iter().map(|i| i.key).collect(),
@@ -1180,6 +1205,14 @@ mod tests {
             reconcile < first_spawn,
             "nannies start once the services exist"
         );
+        let first_log = out
+            .iter()
+            .position(|a| matches!(a, Action::Log(_)))
+            .unwrap();
+        assert!(
+            reconcile < first_log,
+            "the start-up lines do not delay the table"
+        );
         assert_eq!(desired_services(&out)[0].len(), 2);
         // The exact legacy command line.
         let Some(Action::Spawn { argv, .. }) =
@@ -1210,7 +1243,16 @@ mod tests {
     #[test]
     fn a_service_ipvs_refused_gets_no_nannies_until_an_audit_succeeds() {
         let (mut sim, out) = Sim::start_failing(BASE, [web()].into());
-        assert!(logs(&out).contains(&"ipvsadm failed for virtual server web!".to_string()));
+        // Each service's lines in their legacy order: starting, then why it failed.
+        assert_eq!(
+            logs(&out)[..4],
+            [
+                "starting virtual service web active: 80",
+                "starting virtual service dns active: 53",
+                "IPVS: add TCP 192.0.2.1:80: refused",
+                "ipvsadm failed for virtual server web!",
+            ]
+        );
         let swept: Vec<String> = out
             .iter()
             .filter_map(|a| match a {
@@ -1577,6 +1619,7 @@ mod tests {
         all.extend(m.handle(
             Event::Reconciled {
                 failed: BTreeSet::new(),
+                errors: Vec::new(),
             },
             Instant::now(),
         ));

@@ -159,8 +159,20 @@ impl Shell {
         }
     }
 
-    /// Reconciles; returns the services that could not be set up.
-    fn reconcile(&mut self, desired: &ipvs::Desired, audit: bool) -> BTreeSet<ServiceKey> {
+    /// Reconciles; returns the services that could not be set up and why (the manager
+    /// logs it, in order with its own lines).
+    fn reconcile(&mut self, desired: &ipvs::Desired, audit: bool) -> Event {
+        let mut errors = Vec::new();
+        let failed = self.reconcile_into(desired, audit, &mut errors);
+        Event::Reconciled { failed, errors }
+    }
+
+    fn reconcile_into(
+        &mut self,
+        desired: &ipvs::Desired,
+        audit: bool,
+        errors: &mut Vec<String>,
+    ) -> BTreeSet<ServiceKey> {
         let Some(r) = self.reconciler.as_mut() else {
             return BTreeSet::new();
         };
@@ -174,12 +186,12 @@ impl Shell {
                 .failed
                 .iter()
                 .map(|(op, e)| {
-                    info!("IPVS: {}", failure(op, e));
+                    errors.push(failure(op, e));
                     *op.service_key()
                 })
                 .collect(),
             Err(e) => {
-                info!("IPVS: {e}");
+                errors.push(e.to_string());
                 desired.services.keys().copied().collect()
             }
         };
@@ -296,9 +308,7 @@ impl Executor<Manager> for Shell {
             Action::Print(msg) => println!("{msg}"),
             Action::SetTimeouts(t) => self.set_timeouts(t),
             Action::Reconcile { desired, audit } => {
-                return Step::Answer(Event::Reconciled {
-                    failed: self.reconcile(&desired, audit),
-                })
+                return Step::Answer(self.reconcile(&desired, audit))
             }
             Action::Ipvs(op) => self.apply(op),
             Action::Sweep(items) => {
