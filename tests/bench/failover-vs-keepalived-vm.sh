@@ -120,4 +120,6 @@ if [[ $legacy =~ ^[0-9]+$ ]] && [ "$legacy" -le 5500 ]; then
 else
     echo "FAIL legacy timers: $legacy ms > deadtime + 0.5 s (5500 ms)"; status=1
 fi
+printf 'VERDICT: %s: worst outage with fast timers %s ms (keepalived at advert_int 0.1: %s ms), legacy timers %s ms (target <= 5500)\n' \
+    "$([ $status = 0 ] && echo PASS || echo FAIL)" "$fast" "$ka01" "$legacy"
 exit $status

@@ -155,4 +155,6 @@ fail=0
 (( $(echo "$lvsd_start <= $ka_start" | bc -l) )) || { echo "FAIL: lvsd start-up slower than keepalived's"; fail=1; }
 (( $(echo "$lvsd_reload < 1" | bc -l) )) || { echo "FAIL: lvsd reload took $lvsd_reload s"; fail=1; }
 [ $fail = 0 ] && echo PASS
+printf 'VERDICT: %s: start-up %.2fx keepalived with alpha (target <= 1), reload %s s (< 1)\n' \
+    "$([ $fail = 0 ] && echo PASS || echo FAIL)" "$(echo "$lvsd_start / $ka_start" | bc -l)" "$lvsd_reload"
 exit $fail

@@ -4,7 +4,8 @@
 # by one responder, the monitors (lvsd's engine, nanny::integrated, with --test-start so
 # IPVS is not involved) in a namespace "d". Prints their CPU share over SECONDS and the
 # worst lateness of any probe since start-up (every probe is to start within 100 ms of
-# its schedule); exits 1 if it is later, or if not every server came up.
+# its schedule) and a one-line VERDICT; exits 1 if it is later, or if not every server
+# came up.
 #
 # Usage: tests/bench/monitors-10000.sh [--host] [COUNT [SECONDS]]
 #   --host: on this machine instead of the VM test bed (native speed; the VM is QEMU TCG).
@@ -47,4 +48,6 @@ fail=0
 [ "$up" = "$COUNT" ] || { echo "FAIL: $up of $COUNT servers came up"; fail=1; }
 awk -v l="$late" 'BEGIN { exit !(l <= 100) }' || { echo "FAIL: a probe started $late ms after its schedule"; fail=1; }
 [ $fail = 0 ] && echo PASS
+printf 'VERDICT: %s: %s of %s servers up, worst lateness of a probe %s ms (target <= 100), %s\n' \
+    "$([ $fail = 0 ] && echo PASS || echo FAIL)" "$up" "$COUNT" "$late" "$where"
 exit $fail

@@ -319,7 +319,8 @@ impl Engine {
             self.now = Instant::now();
             busy = !events.is_empty();
             for e in events.iter().filter(|e| e.token() != WAKE) {
-                self.probe_ready(e.token().0 as u32, e.is_writable());
+                let failed = e.is_error() || e.is_write_closed();
+                self.probe_ready(e.token().0 as u32, e.is_writable(), failed);
             }
             match self.take_commands() {
                 Some(more) => more_commands = more,
@@ -642,14 +643,14 @@ impl Engine {
     }
 
     /// A probe's socket is ready: on with the conversation.
-    fn probe_ready(&mut self, id: u32, writable: bool) {
+    fn probe_ready(&mut self, id: u32, writable: bool, failed: bool) {
         let Some(s) = self.slots.get_mut(&id) else {
             return;
         };
         let (Probe::Net { exchange, .. }, Check::Net(p)) = (&mut s.probe, &*s.check) else {
             return;
         };
-        if let Some(outcome) = exchange.advance(p, writable) {
+        if let Some(outcome) = exchange.advance(p, writable, failed) {
             self.probe_done(id, outcome);
         }
     }
