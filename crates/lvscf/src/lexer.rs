@@ -3,7 +3,8 @@
 //! The pest grammar in `lvs_cf.pest` splits text into physical lines (`\n`, `\r\n` and a
 //! lone `\r` each end one; legacy split CRLF files wrongly, see `docs/differences.md`) and
 //! lines into tokens. The file is fed to pest in chunks of whole lines, so that memory
-//! stays bounded by the chunk size whatever the file size.
+//! stays bounded by a few chunks whatever the file size; a long file's chunks are lexed
+//! on threads of their own ([`for_each_line`]).
 
 use pest::iterators::Pair;
 use pest::Parser as _;
