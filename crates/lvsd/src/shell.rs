@@ -159,41 +159,30 @@ impl Shell {
         }
     }
 
-    /// Reconciles; returns the services that could not be set up and why (the manager
-    /// logs it, in order with its own lines).
+    /// Reconciles; answers with the services that could not be set up and why (the
+    /// manager logs it, in order with its own lines).
     fn reconcile(&mut self, desired: &ipvs::Desired, audit: bool) -> Event {
-        let mut errors = Vec::new();
-        let failed = self.reconcile_into(desired, audit, &mut errors);
-        Event::Reconciled { failed, errors }
-    }
-
-    fn reconcile_into(
-        &mut self,
-        desired: &ipvs::Desired,
-        audit: bool,
-        errors: &mut Vec<String>,
-    ) -> BTreeSet<ServiceKey> {
         let Some(r) = self.reconciler.as_mut() else {
-            return BTreeSet::new();
+            return Event::Reconciled {
+                failed: BTreeSet::new(),
+                errors: Vec::new(),
+            };
         };
         let result = if audit {
             r.audit(desired)
         } else {
             r.reconcile(desired)
         };
-        let failed = match result {
+        let (failed, errors) = match result {
             Ok(report) => report
                 .failed
                 .iter()
-                .map(|(op, e)| {
-                    errors.push(failure(op, e));
-                    *op.service_key()
-                })
-                .collect(),
-            Err(e) => {
-                errors.push(e.to_string());
-                desired.services.keys().copied().collect()
-            }
+                .map(|(op, e)| (*op.service_key(), failure(op, e)))
+                .unzip(),
+            Err(e) => (
+                desired.services.keys().copied().collect(),
+                vec![e.to_string()],
+            ),
         };
         let owned = r.owned().clone();
         if self.owned_stored.as_ref() != Some(&owned) {
@@ -202,7 +191,7 @@ impl Shell {
                 Err(e) => info!("cannot write {}: {e}", self.state_path.display()),
             }
         }
-        failed
+        Event::Reconciled { failed, errors }
     }
 
     /// The sweep: each real server's check, run once from here (in parallel, at most
