@@ -6,7 +6,10 @@
 //! * [`files`]: files a root daemon writes, created safely and replaced atomically;
 //! * [`control`]: the operator's control socket (JSON lines, bounded, root only);
 //! * [`event_loop`]: one wait for descriptors, signals and the next deadline (mio);
-//! * [`driver`]: the driver of the sans-IO cores (`handle(event, now)`, `next_deadline`);
+//! * [`runtime`]: every daemon's start-up and loop, on the one [`driver`];
+//! * [`driver`]: the driver of the sans-IO cores (`handle(event, now)`, `next_deadline`),
+//!   with the one answer order;
+//! * [`trace`]: a daemon's events and actions as JSON lines, recorded and replayed;
 //! * [`process`]: children: spawn with the legacy argv, reap, run with a timeout,
 //!   restart backoff, line channels;
 //! * [`inbox`]: results from a thread that wake the event loop (channel and pipe);
@@ -25,6 +28,8 @@ pub mod log;
 pub mod notify;
 pub mod pidfile;
 pub mod process;
+pub mod runtime;
+pub mod trace;
 pub mod vitals;
 pub mod worker;
 

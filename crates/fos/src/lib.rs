@@ -7,10 +7,10 @@
 //!
 //! * [`service`]: the failover blocks of lvs.cf as fos uses them: their commands and
 //!   their nanny command lines.
-//! * [`machine`]: the decisions, sans IO: events in, actions out.
-//!
-//! The `fos` binary that carries the actions out, and pulse's FOS mode, are still to come
-//! (issue "fos"); this is their core, tested by replay.
+//! * [`machine`]: the decisions, sans IO: events in, actions out;
+//! * [`shell`]: the IO that carries them out on the daemons' runtime (`daemon::runtime`),
+//!   and the sources of fos's events.
 
 pub mod machine;
 pub mod service;
+pub mod shell;

@@ -10,15 +10,19 @@
 //! condition: the others are stopped and fos exits 0, which pulse reads as "the partner's
 //! service failed". A stop request stops the monitors and exits 0.
 
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
 use crate::service::Service;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     Active,
     Monitor,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     Start,
     /// The command of the last [`Action::Run`] ended: `Ok(true)` exit 0, `Ok(false)`
@@ -41,7 +45,7 @@ pub enum Event {
     Stop,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     Log(String),
     /// Run this command (no shell, with a time limit) and report [`Event::CommandDone`].
@@ -50,7 +54,23 @@ pub enum Action {
     StartMonitor(usize),
     /// SIGTERM to a monitor.
     Kill(u32),
-    Exit(i32),
+    Exit(Exit),
+}
+
+/// How fos ends (docs/legacy.md, "fos"): the legacy exit statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Exit {
+    /// Stopped when told, or a monitor ended (pulse reads this as the partner's
+    /// service failing).
+    Done = 0,
+    /// It could not start (command line, lvs.cf, signals).
+    StartFailed = 1,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
 }
 
 /// What a command in the queue is for (the log line after it).
@@ -141,7 +161,7 @@ impl Fos {
 
     fn commands_finished(&mut self) -> Vec<Action> {
         if self.stopping {
-            return vec![Action::Exit(0)];
+            return vec![Action::Exit(Exit::Done)];
         }
         match self.mode {
             Mode::Active => Vec::new(),
@@ -189,7 +209,7 @@ impl Fos {
         ))];
         out.extend(self.monitors.drain(..).map(|(_, pid)| Action::Kill(pid)));
         out.push(Action::Log("will now exit to notify pulse...".into()));
-        out.push(Action::Exit(0));
+        out.push(Action::Exit(Exit::Done));
         out
     }
 
@@ -207,7 +227,7 @@ impl Fos {
             Mode::Monitor => {
                 self.queue.clear();
                 if self.running.is_none() {
-                    out.push(Action::Exit(0));
+                    out.push(Action::Exit(Exit::Done));
                 }
             }
             Mode::Active => {
@@ -218,5 +238,17 @@ impl Fos {
             }
         }
         out
+    }
+}
+
+/// fos on the daemons' driver: its decisions take no time.
+impl daemon::driver::Core for Fos {
+    type Event = Event;
+    type Action = Action;
+    fn handle(&mut self, event: Event, _now: Instant) -> Vec<Action> {
+        Fos::handle(self, event)
+    }
+    fn next_deadline(&self, _now: Instant) -> Option<Instant> {
+        None
     }
 }

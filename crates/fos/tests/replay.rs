@@ -1,7 +1,7 @@
 //! fos's decisions replayed: scripted events in, the actions compared (docs/legacy.md,
 //! "fos").
 
-use fos::machine::{Action, Event, Fos, Mode};
+use fos::machine::{Action, Event, Exit, Fos, Mode};
 use fos::service::Service;
 
 fn argv(s: &str) -> Vec<String> {
@@ -66,7 +66,7 @@ fn active_stops_then_starts_every_service_and_stops_them_when_told() {
             ),
             (Event::Stop, vec![run("/srv/a stop")]),
             (Event::Stop, vec![]),
-            (Event::CommandDone(Ok(true)), vec![Action::Exit(0)]),
+            (Event::CommandDone(Ok(true)), vec![Action::Exit(Exit::Done)]),
         ],
     );
 }
@@ -85,7 +85,7 @@ fn a_stop_during_start_up_waits_for_the_command_under_way_then_stops_everything(
                 Event::CommandDone(Err("exit status 1".into())),
                 vec![
                     log("cannot stop service 192.0.2.100:80: exit status 1"),
-                    Action::Exit(0),
+                    Action::Exit(Exit::Done),
                 ],
             ),
         ],
@@ -128,7 +128,7 @@ fn monitor_stops_local_services_then_watches_each_and_the_first_exit_is_a_failov
                     log("Monitor for service 192.0.2.101:21 exited. This is a failover condition!"),
                     Action::Kill(100),
                     log("will now exit to notify pulse..."),
-                    Action::Exit(0),
+                    Action::Exit(Exit::Done),
                 ],
             ),
             // The killed one's end changes nothing.
@@ -152,7 +152,11 @@ fn monitor_told_to_stop_stops_its_monitors_and_a_monitor_that_cannot_start_fails
     });
     assert_eq!(
         f.handle(Event::Stop),
-        [Action::Kill(100), Action::Kill(101), Action::Exit(0)]
+        [
+            Action::Kill(100),
+            Action::Kill(101),
+            Action::Exit(Exit::Done)
+        ]
     );
     assert_eq!(f.handle(Event::Exited { pid: 100 }), []);
 
@@ -173,7 +177,7 @@ fn monitor_told_to_stop_stops_its_monitors_and_a_monitor_that_cannot_start_fails
             log("Monitor for service 192.0.2.101:21 exited. This is a failover condition!"),
             Action::Kill(100),
             log("will now exit to notify pulse..."),
-            Action::Exit(0),
+            Action::Exit(Exit::Done),
         ]
     );
 }
@@ -196,5 +200,5 @@ fn services_without_commands_go_straight_on() {
     );
     let mut f = Fos::new(Mode::Active, quiet);
     assert_eq!(f.handle(Event::Start), []);
-    assert_eq!(f.handle(Event::Stop), [Action::Exit(0)]);
+    assert_eq!(f.handle(Event::Stop), [Action::Exit(Exit::Done)]);
 }

@@ -17,7 +17,7 @@ use crate::table::{Op, Table};
 use crate::types::*;
 
 /// What the caller wants for one service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DesiredService {
     pub service: Service,
     /// The destinations, when the caller manages them; `None` leaves the service's
@@ -45,7 +45,7 @@ impl DesiredService {
 }
 
 /// The desired services of one owner.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Desired {
     pub services: BTreeMap<ServiceKey, DesiredService>,
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use crate::types::*;
 
 /// One change to the IPVS table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     AddService(Service),
     EditService(Service),

@@ -4,174 +4,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-/// Address family of a service or destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        }
-    }
-
-    pub fn af(self) -> u16 {
-        match self {
-            Family::V4 => libc::AF_INET as u16,
-            Family::V6 => libc::AF_INET6 as u16,
-        }
-    }
-
-    pub fn from_af(af: u16) -> Option<Family> {
-        match af as i32 {
-            libc::AF_INET => Some(Family::V4),
-            libc::AF_INET6 => Some(Family::V6),
-            _ => None,
-        }
-    }
-}
-
-/// Transport protocol of an address/port service: lvs.cf's `protocol`, nanny's
-/// `-u`/`--protocol`, and IPVS's service protocol are this one type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    #[default]
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl Protocol {
-    /// The lvs.cf keyword (`tcp`, `udp`, `sctp`), also nanny's `--protocol` value.
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        }
-    }
-
-    /// ipvsadm's service flag for it (`--sctp-service` has no short form).
-    pub fn ipvsadm_flag(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "-t",
-            Protocol::Udp => "-u",
-            Protocol::Sctp => "--sctp-service",
-        }
-    }
-
-    pub fn from_keyword(s: &str) -> Option<Protocol> {
-        [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
-            .into_iter()
-            .find(|p| p.keyword() == s)
-    }
-
-    pub fn number(self) -> u16 {
-        match self {
-            Protocol::Tcp => libc::IPPROTO_TCP as u16,
-            Protocol::Udp => libc::IPPROTO_UDP as u16,
-            Protocol::Sctp => libc::IPPROTO_SCTP as u16,
-        }
-    }
-
-    pub fn from_number(n: u16) -> Option<Protocol> {
-        match n as i32 {
-            libc::IPPROTO_TCP => Some(Protocol::Tcp),
-            libc::IPPROTO_UDP => Some(Protocol::Udp),
-            libc::IPPROTO_SCTP => Some(Protocol::Sctp),
-            _ => None,
-        }
-    }
-}
-
-/// How IPVS identifies a virtual service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ServiceKey {
-    /// `-t/-u/--sctp-service VIP:PORT`.
-    Addr {
-        protocol: Protocol,
-        addr: IpAddr,
-        port: u16,
-    },
-    /// `-f MARK` (per family).
-    Fwmark { family: Family, mark: u32 },
-}
-
-impl ServiceKey {
-    /// The service of a virtual server: by firewall mark when `fwmark` is set (in the
-    /// VIP's family), else by protocol, VIP and port. lvsd (from lvs.cf) and nanny (from
-    /// its command line) both derive their service here, so they always agree.
-    pub fn for_virtual(protocol: Protocol, vip: IpAddr, port: u16, fwmark: u32) -> ServiceKey {
-        if fwmark != 0 {
-            ServiceKey::Fwmark {
-                family: Family::of(&vip),
-                mark: fwmark,
-            }
-        } else {
-            ServiceKey::Addr {
-                protocol,
-                addr: vip,
-                port,
-            }
-        }
-    }
-
-    pub fn family(&self) -> Family {
-        match self {
-            ServiceKey::Addr { addr, .. } => Family::of(addr),
-            ServiceKey::Fwmark { family, .. } => *family,
-        }
-    }
-
-    pub fn tcp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr {
-            protocol: Protocol::Tcp,
-            addr,
-            port,
-        }
-    }
-
-    pub fn udp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr {
-            protocol: Protocol::Udp,
-            addr,
-            port,
-        }
-    }
-}
-
-impl fmt::Display for ServiceKey {
-    /// The way `ipvsadm -Ln` shows it: `TCP  192.168.0.1:80`, `FWM  5`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServiceKey::Addr {
-                protocol,
-                addr,
-                port,
-            } => {
-                let p = match protocol {
-                    Protocol::Tcp => "TCP",
-                    Protocol::Udp => "UDP",
-                    Protocol::Sctp => "SCTP",
-                };
-                write!(f, "{p} {}", SocketAddr::new(*addr, *port))
-            }
-            ServiceKey::Fwmark {
-                family: Family::V4,
-                mark,
-            } => write!(f, "FWM {mark}"),
-            ServiceKey::Fwmark {
-                family: Family::V6,
-                mark,
-            } => write!(f, "FWM {mark} IPv6"),
-        }
-    }
-}
+pub use lvs::{Family, ForwardMethod, Protocol, ServiceKey};
 
 /// Service flags (`IP_VS_SVC_F_*`).
 pub mod svc_flags {
@@ -189,7 +22,7 @@ pub mod svc_flags {
 }
 
 /// Persistence granularity: a netmask for IPv4 services, a prefix length for IPv6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Netmask {
     V4(Ipv4Addr),
     V6Prefix(u8),
@@ -206,7 +39,7 @@ impl Netmask {
 }
 
 /// A virtual service's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Service {
     pub key: ServiceKey,
     /// Scheduler name (`wlc`, `rr`, ...), at most 15 bytes.
@@ -255,44 +88,8 @@ impl Service {
 /// request is refused with EINVAL).
 pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 
-/// Forwarding method of a destination (`IP_VS_CONN_F_*` & `FWD_MASK`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ForwardMethod {
-    /// NAT (`-m`).
-    Masq,
-    Local,
-    /// IP-IP, GUE or GRE tunnel (`-i`).
-    Tunnel,
-    /// Direct routing (`-g`).
-    Route,
-    Bypass,
-}
-
-impl ForwardMethod {
-    pub fn code(self) -> u32 {
-        match self {
-            ForwardMethod::Masq => 0,
-            ForwardMethod::Local => 1,
-            ForwardMethod::Tunnel => 2,
-            ForwardMethod::Route => 3,
-            ForwardMethod::Bypass => 4,
-        }
-    }
-
-    pub fn from_code(c: u32) -> Option<ForwardMethod> {
-        Some(match c & 0x7 {
-            0 => ForwardMethod::Masq,
-            1 => ForwardMethod::Local,
-            2 => ForwardMethod::Tunnel,
-            3 => ForwardMethod::Route,
-            4 => ForwardMethod::Bypass,
-            _ => return None,
-        })
-    }
-}
-
 /// Tunnel encapsulation for `ForwardMethod::Tunnel` (kernel 5.3+ for GUE and GRE).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TunnelType {
     Ipip,
     /// GUE to this UDP port.
@@ -310,7 +107,9 @@ pub mod tun_flags {
 }
 
 /// How a destination is identified within its service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct DestKey {
     pub addr: IpAddr,
     pub port: u16,
@@ -323,7 +122,7 @@ impl fmt::Display for DestKey {
 }
 
 /// A destination's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Destination {
     pub addr: IpAddr,
     pub port: u16,
@@ -410,7 +209,7 @@ pub struct DestEntry {
 }
 
 /// Connection timeouts in seconds; 0 in a request leaves a value unchanged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Timeouts {
     pub tcp: u32,
     pub tcp_fin: u32,
@@ -418,7 +217,7 @@ pub struct Timeouts {
 }
 
 /// Role of a connection synchronisation daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SyncState {
     Master,
     Backup,
@@ -442,7 +241,7 @@ impl SyncState {
 }
 
 /// A connection synchronisation daemon (`ipvsadm --start-daemon`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncDaemon {
     pub state: SyncState,
     pub interface: String,

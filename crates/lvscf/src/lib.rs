@@ -19,6 +19,7 @@
 // pest_derive without `std` refers to `::alloc`.
 extern crate alloc;
 
+pub mod as_text;
 pub mod diag;
 pub mod escape;
 pub mod expect_regex;

@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use ipvs::ServiceKey;
+use lvs::ServiceKey;
 use serde::Serialize;
 
 use crate::lexer::Quote;
@@ -86,18 +86,18 @@ impl Network {
 
     /// The IPVS forwarding method: the one mapping from configuration to kernel, used
     /// by lvsd (sorry server, start-up check) and nanny alike.
-    pub fn forward_method(self) -> ipvs::ForwardMethod {
+    pub fn forward_method(self) -> lvs::ForwardMethod {
         match self {
-            Network::Nat => ipvs::ForwardMethod::Masq,
-            Network::Direct => ipvs::ForwardMethod::Route,
-            Network::Tunnel => ipvs::ForwardMethod::Tunnel,
+            Network::Nat => lvs::ForwardMethod::Masq,
+            Network::Direct => lvs::ForwardMethod::Route,
+            Network::Tunnel => lvs::ForwardMethod::Tunnel,
         }
     }
 }
 
 /// `protocol = tcp | udp` (`sctp` is an extension): IPVS's own type, one representation
 /// from lvs.cf to the kernel.
-pub use ipvs::Protocol;
+pub use lvs::Protocol;
 
 /// Schedulers legacy lvs.cf accepted.
 pub const LEGACY_SCHEDULERS: &[&str] = &["lc", "rr", "wlc", "wrr", "lblc", "lblcr", "dh", "sh"];

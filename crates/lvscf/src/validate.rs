@@ -276,7 +276,7 @@ impl Validator<'_> {
             );
         }
 
-        let mut identities: HashMap<ipvs::ServiceKey, &VirtualServer> = HashMap::new();
+        let mut identities: HashMap<lvs::ServiceKey, &VirtualServer> = HashMap::new();
         // label -> (VIP, service) of the first active service using it.
         let mut labels: HashMap<&str, (IpAddr, &VirtualServer)> = HashMap::new();
         let mut names: HashSet<&str> = HashSet::new();

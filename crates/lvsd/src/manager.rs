@@ -31,7 +31,7 @@ pub const AUDIT_EVERY: Duration = Duration::from_secs(60);
 /// connections); docs/differences.md, lvsd.
 pub const LEAVE_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// The `Reconcile` asked for was carried out; these services could not be set up,
     /// for these reasons (one line each, from IPVS).
@@ -64,14 +64,14 @@ pub enum Event {
         active: bool,
     },
     /// SIGHUP with a configuration that parsed.
-    Reload(Box<Config>),
+    Reload(#[serde(with = "lvscf::as_text")] Box<Config>),
     /// SIGTERM or SIGINT.
     Terminate(i32),
     /// Time passed.
     Tick,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     /// syslog (and stdout in the foreground), as `lvs: <text>`.
     Log(String),
@@ -111,7 +111,7 @@ pub enum Action {
 
 /// One real server for a sweep: its nanny's command line (the check to run) and the
 /// destination to add if the check passes (the nanny's first weight).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SweepItem {
     pub key: NannyKey,
     pub argv: Vec<String>,

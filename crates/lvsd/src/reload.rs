@@ -15,7 +15,9 @@ use lvscf::{Config, RealServer, VirtualServer};
 use crate::nanny_argv::{nanny_argv, LvsdFlags};
 
 /// One nanny: its virtual service and its real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct NannyKey {
     pub service: ServiceKey,
     pub server: IpAddr,

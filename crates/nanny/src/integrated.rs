@@ -14,7 +14,7 @@
 //! [`Monitors::finished`] returns the availability reports and the exits.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use daemon::driver::Core;
+use daemon::driver::{Carrier, Core, Step};
 use daemon::inbox::{inbox, Inbox, Outbox};
 use daemon::process::ExitStatus;
 use log::{debug, info};
@@ -243,6 +243,29 @@ impl Hasher for IdHasher {
     }
 }
 
+/// One monitor of the engine as the driver's [`Carrier`]: its core in its slot, its
+/// actions carried out by the engine.
+struct OneMonitor<'e> {
+    engine: &'e mut Engine,
+    id: u32,
+}
+
+impl Carrier for OneMonitor<'_> {
+    type Event = Event;
+    type Action = Action;
+    fn execute(&mut self, action: Action) -> Step<Event> {
+        match self.engine.execute(self.id, action) {
+            Some(answer) => Step::Answer(answer),
+            None => Step::Done,
+        }
+    }
+    fn answer(&mut self, event: Event) -> Option<Vec<Action>> {
+        let now = self.engine.now;
+        let slot = self.engine.slots.get_mut(&self.id)?;
+        Some(slot.core.handle(event, now))
+    }
+}
+
 /// What a check or load thread hands back: monitor, generation, event.
 type Answer = (u32, u64, Event);
 
@@ -453,8 +476,7 @@ impl Engine {
         };
         let existing = s.southbound.as_mut().and_then(|sb| sb.existing_weight());
         if let Some(w) = existing {
-            let actions = s.core.adopt(w);
-            self.carry_out(id, actions);
+            self.dispatch(id, Event::Adopt(w));
         }
     }
 
@@ -488,17 +510,10 @@ impl Engine {
         self.carry_out(id, actions);
     }
 
+    /// Carries out a monitor's actions in the daemons' one answer order
+    /// (`daemon::driver::carry_out`, as a nanny process does), then reschedules it.
     fn carry_out(&mut self, id: u32, actions: Vec<Action>) {
-        let mut queue: VecDeque<Action> = actions.into();
-        while let Some(a) = queue.pop_front() {
-            let Some(answer) = self.execute(id, a) else {
-                continue;
-            };
-            let Some(s) = self.slots.get_mut(&id) else {
-                return;
-            };
-            queue.extend(s.core.handle(answer, self.now));
-        }
+        daemon::driver::carry_out(&mut OneMonitor { engine: self, id }, actions);
         self.reschedule(id);
     }
 

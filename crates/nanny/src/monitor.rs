@@ -1,7 +1,7 @@
 //! The real-server monitor's decisions, sans IO (docs/legacy.md, "nanny"): fed with
 //! probe results, load readings and signals, it returns what to do to the IPVS
-//! destination and what to log. The IO shell (`main.rs`) runs probes on a timer and
-//! carries the actions out.
+//! destination and what to log. The IO shell ([`crate::shell`], or the integrated
+//! monitors' engine in lvsd) runs probes on a timer and carries the actions out.
 //!
 //! Legacy behaviour kept: `count` of consecutive good probes starts at the re-entry
 //! threshold (so the first good probe adds the server), re-entry needs
@@ -11,6 +11,8 @@
 //! SIGHUP. Fixed (docs/differences.md): a configured weight of 0 stays 0; `retries`
 //! consecutive failures (default 1, the legacy behaviour) eject a server; load weighting
 //! can also lower a busy server below its configured weight (down to weight / scale).
+
+use serde::{Deserialize, Serialize};
 
 /// Whether this nanny watches a real server for LVS or a partner's service for FOS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +101,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     /// A probe finished.
     Probe { ok: bool },
@@ -115,7 +117,7 @@ pub enum Event {
     Terminate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     /// Add the destination with this weight.
     Add(u32),

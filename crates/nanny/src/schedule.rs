@@ -5,9 +5,11 @@
 
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::monitor::{self, Mode, Monitor};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     /// Time passed (the deadline asked for, or any wake-up).
     Tick,
@@ -17,9 +19,11 @@ pub enum Event {
     Monitor(monitor::Event),
     /// An IPVS change failed: restore what the monitor believes before the next probe.
     IpvsFailed,
+    /// At start: the destination is already in IPVS with this weight; take it over.
+    Adopt(u32),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     /// Run the probe; answer with [`Event::Probed`].
     Probe,
@@ -68,8 +72,9 @@ impl Nanny {
         &self.monitor
     }
 
-    /// Takes over a destination already in IPVS with this weight.
-    pub fn adopt(&mut self, weight: u32) -> Vec<Action> {
+    /// Takes over a destination already in IPVS with this weight (no report: the first
+    /// probe's outcome is the first lvsd hears).
+    fn adopt(&mut self, weight: u32) -> Vec<Action> {
         self.monitor
             .adopt(weight)
             .into_iter()
@@ -124,6 +129,7 @@ impl daemon::driver::Core for Nanny {
 
     fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
         let mut out = match event {
+            Event::Adopt(weight) => return self.adopt(weight),
             Event::Tick => self.tick(now),
             Event::Probed { ok } => {
                 self.probing = false;

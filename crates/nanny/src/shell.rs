@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use daemon::driver::{Executor, Step};
+use daemon::driver::{Driver, Executor, Step};
+use daemon::event_loop::{EventLoop, Ready};
+use daemon::runtime::Sources;
 use log::{debug, info};
 
 use crate::availability::Channel;
@@ -111,5 +113,30 @@ impl Executor<Nanny> for Shell {
                 }
             }
         }
+    }
+}
+
+/// The event loop's token for the probe thread's "done" pipe.
+pub const PROBED: usize = 0;
+
+/// nanny listens to its signals, its probe thread and the time.
+pub struct Listen;
+
+impl Sources<Nanny, Shell> for Listen {
+    fn turn(
+        &mut self,
+        ready: Vec<Ready>,
+        d: &mut Driver<Nanny, Shell>,
+        _: &EventLoop,
+    ) -> Vec<Event> {
+        let mut queue = Vec::new();
+        for r in ready {
+            match r {
+                Ready::Signal(sig) => queue.push(Event::Monitor(monitor::Event::of_signal(sig))),
+                Ready::Source(PROBED) => queue.extend(d.exec.worker.finished()),
+                _ => queue.push(Event::Tick),
+            }
+        }
+        queue
     }
 }

@@ -23,7 +23,7 @@ pub use spawn::{spawn, Spawn};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 /// How a child ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitStatus {
     /// `exit(code)`.
     Code(i32),

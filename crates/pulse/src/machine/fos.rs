@@ -30,14 +30,14 @@ pub const FOS_RESTART_DELAY: Duration = Duration::from_secs(1);
 pub const FOS_STOP_LIMIT: Duration = Duration::from_secs(70);
 
 /// How pulse runs fos: `--active` on the active director, `--monitor` on the other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FosRole {
     Active,
     Monitor,
 }
 
 /// What the connectivity check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Connectivity {
     /// The default gateway answered an echo request.
     Reachable(IpAddr),

@@ -46,13 +46,13 @@ pub const LINK_RESTORE_GRACE: Duration = Duration::from_secs(2);
 pub const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The heartbeat channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Channel {
     Public,
     Private,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// Loop entry: legacy runs the deactivation path once (inactive_cmd, backup sync
     /// daemon), then activates at once with `--forceactive`.
@@ -88,7 +88,7 @@ pub enum Event {
     Terminate(i32),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     Log(String),
     Debug(String),
@@ -117,7 +117,7 @@ pub enum Action {
     Exit(i32),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChildSignal {
     Term,
     Kill,
