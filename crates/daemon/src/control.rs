@@ -42,11 +42,11 @@ pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
 pub const STALL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Which client a request came from (to answer it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ClientId(usize);
 
 /// One request: its `command` and the whole object (for the command's arguments).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Request {
     pub client: ClientId,
     pub command: String,

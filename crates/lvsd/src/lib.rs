@@ -7,9 +7,11 @@
 //!   restart policy is `daemon::process::Backoff`);
 //! * [`config_file`]: reading lvs.cf; [`owned`]: the services lvsd created, across restarts;
 //!   [`drained`]: the real servers the operator drained, across restarts;
-//! * [`status`]: what `lvsctl status` shows (the control socket, docs/control.md);
-//! * the IO shell (IPVS, processes, signals, the availability pipe) is `main.rs`, on
-//!   `daemon`'s event loop and driver.
+//! * [`status`]: the kernel's part of what `lvsctl status` shows (the control socket,
+//!   docs/control.md; the schema is `status_schema`'s);
+//! * [`shell`]: the IO that carries the manager's actions out (IPVS, processes, the
+//!   availability pipe, the integrated monitors, control answers); [`sources`]: what
+//!   lvsd listens to, as the manager's events. `main.rs` runs them on `daemon::runtime`.
 
 pub mod config_file;
 pub mod desired;
@@ -19,4 +21,5 @@ pub mod nanny_argv;
 pub mod owned;
 pub mod reload;
 pub mod shell;
+pub mod sources;
 pub mod status;

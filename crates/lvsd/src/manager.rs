@@ -19,8 +19,10 @@ use lvscf::{Config, VirtualServer};
 use crate::desired::{desired, timeouts};
 use crate::nanny_argv::LvsdFlags;
 use crate::reload::{nannies, real_servers, servers_of, NannyKey};
-use crate::status;
+use daemon::control::{ClientId, Request};
 use daemon::process::{Backoff, Decision, ExitStatus};
+use status_schema as schema;
+use status_schema::{Health, MonitorState};
 
 /// How long a stopped nanny gets to remove its server before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -69,9 +71,11 @@ pub enum Event {
     Terminate(i32),
     /// Time passed.
     Tick,
+    /// An operator's request on the control socket (docs/control.md).
+    Control(Request),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     /// syslog (and stdout in the foreground), as `lvs: <text>`.
     Log(String),
@@ -106,7 +110,34 @@ pub enum Action {
     },
     /// Remember the drained real servers across lvsd restarts (`lvs.drained`).
     StoreDrained(BTreeSet<NannyKey>),
-    Exit(i32),
+    /// Answer a control request.
+    Answer {
+        client: ClientId,
+        answer: serde_json::Value,
+    },
+    /// Answer `status` with these services, the kernel's figures added by the shell.
+    AnswerStatus {
+        client: ClientId,
+        services: Vec<schema::Service>,
+        /// Each service's identity in IPVS, for the kernel's figures.
+        keys: Vec<Option<ServiceKey>>,
+    },
+    Exit(Exit),
+}
+
+/// How lvsd ends: the legacy exit statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Exit {
+    /// Stopped when told (SIGTERM, SIGINT).
+    Stopped = 0,
+    /// It could not start, or could not reach IPVS.
+    Failed = 1,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
 }
 
 /// One real server for a sweep: its nanny's command line (the check to run) and the
@@ -169,11 +200,11 @@ enum Phase {
     Running,
     /// Waiting for the nannies to exit, then deleting the services.
     ShuttingDown {
-        code: i32,
+        code: Exit,
     },
     /// The services are being deleted.
     Deleting {
-        code: i32,
+        code: Exit,
     },
     Done,
 }
@@ -390,21 +421,20 @@ impl Manager {
     }
 
     /// Each active virtual service as `lvsctl status` shows it, without the kernel's
-    /// figures ([`crate::status::with_kernel`] adds them).
-    pub fn status(&self) -> Vec<status::Service> {
+    /// figures ([`crate::status::with_kernel`] adds them), and its identity in IPVS.
+    pub fn status(&self) -> (Vec<schema::Service>, Vec<Option<ServiceKey>>) {
         self.config
             .active_virtuals()
             .map(|vs| {
                 let key = vs.service_key();
-                status::Service {
+                let service = schema::Service {
                     name: vs.name.clone(),
                     service: vs.identity().to_string(),
-                    key,
                     scheduler: vs.scheduler.clone(),
                     persistent: vs.persistent,
-                    forwarding: self.config.network_of(vs).keyword(),
+                    forwarding: self.config.network_of(vs).keyword().to_string(),
                     failed: key.is_some_and(|k| self.failed.contains(&k)),
-                    sorry_server: sorry_destination(&self.config, vs).map(|d| status::Sorry {
+                    sorry_server: sorry_destination(&self.config, vs).map(|d| schema::Sorry {
                         address: std::net::SocketAddr::new(d.addr, d.port).to_string(),
                         active: key
                             .and_then(|k| self.sorry.get(&k))
@@ -412,33 +442,32 @@ impl Manager {
                     }),
                     real_servers: self.real_server_status(vs),
                     stats: None,
-                }
+                };
+                (service, key)
             })
-            .collect()
+            .unzip()
     }
 
-    fn real_server_status(&self, vs: &VirtualServer) -> Vec<status::RealServer> {
+    fn real_server_status(&self, vs: &VirtualServer) -> Vec<schema::RealServer> {
         servers_of(vs)
             .map(|(key, rs)| {
                 let nanny = self.nannies.get(&key);
                 let (monitor, monitor_pid) = match nanny.map(|n| &n.state) {
-                    Some(NannyState::Running(pid)) => ("running", Some(*pid)),
-                    Some(NannyState::Starting) => ("starting", None),
-                    Some(NannyState::Pending { .. }) => ("restarting", None),
-                    Some(NannyState::GaveUp) => ("gave up", None),
-                    Some(NannyState::NotStarted) | None => ("not started", None),
+                    Some(NannyState::Running(pid)) => (MonitorState::Running, Some(*pid)),
+                    Some(NannyState::Starting) => (MonitorState::Starting, None),
+                    Some(NannyState::Pending { .. }) => (MonitorState::Restarting, None),
+                    Some(NannyState::GaveUp) => (MonitorState::GaveUp, None),
+                    Some(NannyState::NotStarted) | None => (MonitorState::NotStarted, None),
                 };
-                let addr = std::net::SocketAddr::new(key.server, key.port);
-                status::RealServer {
+                schema::RealServer {
                     name: rs.name.clone(),
-                    address: addr.to_string(),
-                    addr,
+                    address: std::net::SocketAddr::new(key.server, key.port).to_string(),
                     configured_weight: rs.weight,
                     drained: self.drained.contains(&key),
                     health: match nanny.and_then(|n| n.active) {
-                        Some(true) => "up",
-                        Some(false) => "down",
-                        None => "unknown",
+                        Some(true) => Health::Up,
+                        Some(false) => Health::Down,
+                        None => Health::Unknown,
                     },
                     monitor,
                     monitor_pid,
@@ -532,13 +561,54 @@ impl Manager {
             Event::Terminate(sig) => {
                 if matches!(self.phase, Phase::Running) {
                     out.push(Action::Log(format!("shutting down due to signal {sig}")));
-                    self.shut_down(0, now, &mut out);
+                    self.shut_down(Exit::Stopped, now, &mut out);
                 }
             }
             Event::Tick => {}
+            Event::Control(req) => self.control(req, now, &mut out),
         }
         self.after(now, &mut out);
         out
+    }
+
+    /// A control request (docs/control.md): `status`, `drain`, `enable`.
+    fn control(&mut self, req: Request, now: Instant, out: &mut Vec<Action>) {
+        let client = req.client;
+        let answer = match req.command.as_str() {
+            "status" => {
+                let (services, keys) = self.status();
+                return out.push(Action::AnswerStatus {
+                    client,
+                    services,
+                    keys,
+                });
+            }
+            command @ ("drain" | "enable") => {
+                self.drain_request(command == "drain", &req.body, now, out)
+            }
+            other => daemon::control::unknown(other),
+        };
+        out.push(Action::Answer { client, answer });
+    }
+
+    /// `{"command":"drain"|"enable","virtual":NAME,"server":NAME}`.
+    fn drain_request(
+        &mut self,
+        drain: bool,
+        body: &serde_json::Value,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> serde_json::Value {
+        let (Some(vs), Some(rs)) = (body["virtual"].as_str(), body["server"].as_str()) else {
+            return daemon::control::error("name the \"virtual\" service and the \"server\"");
+        };
+        match self.set_drained(vs, rs, drain, now) {
+            Ok((message, actions)) => {
+                out.extend(actions);
+                serde_json::json!({"ok": true, "message": message})
+            }
+            Err(e) => daemon::control::error(e),
+        }
     }
 
     /// Registers the nannies of the current configuration that are not known yet, with
@@ -692,7 +762,7 @@ impl Manager {
                 out.push(Action::Log(format!(
                     "nanny for child {name} died! shutting down lvs"
                 )));
-                self.shut_down(1, now, out);
+                self.shut_down(Exit::Failed, now, out);
             }
             Decision::GiveUp => {
                 out.push(Action::Log(format!(
@@ -849,7 +919,7 @@ impl Manager {
         }
     }
 
-    fn shut_down(&mut self, code: i32, now: Instant, out: &mut Vec<Action>) {
+    fn shut_down(&mut self, code: Exit, now: Instant, out: &mut Vec<Action>) {
         for vs in self.config.active_virtuals() {
             out.push(Action::Log(format!(
                 "shutting down virtual service {}",
@@ -1330,7 +1400,7 @@ mod tests {
             all.extend(sim.exit(s));
         }
         assert_eq!(desired_services(&all), [Vec::<ServiceKey>::new()]);
-        assert_eq!(all.last(), Some(&Action::Exit(1)));
+        assert_eq!(all.last(), Some(&Action::Exit(Exit::Failed)));
     }
 
     #[test]
@@ -1596,7 +1666,7 @@ mod tests {
         let out = sim.at(STOP_GRACE.as_secs_f64());
         assert_eq!(out[0], Action::Kill { pid: 102 });
         assert_eq!(desired_services(&out), [Vec::<ServiceKey>::new()]);
-        assert_eq!(out.last(), Some(&Action::Exit(0)));
+        assert_eq!(out.last(), Some(&Action::Exit(Exit::Stopped)));
         assert!(sim.feed(Event::Tick).is_empty(), "done");
     }
 
@@ -1668,7 +1738,7 @@ mod tests {
             status: ExitStatus::Code(0),
         });
         assert_eq!(spawned_weight(&out).as_deref(), Some("0"));
-        assert!(sim.d.core.status()[0].real_servers[0].drained);
+        assert!(sim.d.core.status().0[0].real_servers[0].drained);
         // Again: nothing to do.
         let (message, out) = drain(&mut sim, "web", "a", true);
         assert_eq!(
@@ -1688,7 +1758,7 @@ mod tests {
             status: ExitStatus::Code(0),
         });
         assert_eq!(spawned_weight(&out).as_deref(), Some("1"));
-        assert!(!sim.d.core.status()[0].real_servers[0].drained);
+        assert!(!sim.d.core.status().0[0].real_servers[0].drained);
     }
 
     #[test]

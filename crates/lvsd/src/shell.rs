@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use daemon::driver::{Executor, Step};
+use daemon::driver::{Executor, Reply, Step};
 use daemon::process::{self, LineReader, Spawn};
 use ipvs::{Op, Reconciler, ServiceKey};
 use log::info;
@@ -46,6 +46,8 @@ pub struct Shell {
     /// `integrated_monitors = 1`: the real servers' monitors inside lvsd, started when
     /// first needed; whether the event loop watches them yet.
     integrated: Option<(Monitors, bool)>,
+    /// The configuration file, as the status answer names it.
+    pub config_path: String,
 }
 
 impl Shell {
@@ -55,10 +57,27 @@ impl Shell {
         self.state_path.with_extension("drained")
     }
 
+    /// The answer to `status` for these services.
+    fn status(&self, services: Vec<status_schema::Service>) -> status_schema::LvsdStatus {
+        status_schema::LvsdStatus {
+            schema: status_schema::SCHEMA,
+            daemon: "lvsd".into(),
+            pid: std::process::id(),
+            config: self.config_path.clone(),
+            services,
+            integrated_monitors: self.monitor_stats().map(crate::status::monitor_figures),
+            process: None,
+        }
+    }
+
     /// Adds the kernel's figures to a status (nothing with `--test-start`).
-    pub fn kernel_status(&mut self, services: &mut [crate::status::Service]) {
+    fn kernel_status(
+        &mut self,
+        services: &mut [status_schema::Service],
+        keys: &[Option<ipvs::ServiceKey>],
+    ) {
         if let Some(r) = self.reconciler.as_mut() {
-            crate::status::with_kernel(services, r.ipvs());
+            crate::status::with_kernel(services, keys, r.ipvs());
         }
     }
 
@@ -76,6 +95,7 @@ impl Shell {
             monitors: HashMap::new(),
             children: BTreeSet::new(),
             integrated: None,
+            config_path: String::new(),
         })
     }
 
@@ -326,7 +346,17 @@ impl Executor<Manager> for Shell {
                     info!("cannot write {}: {e}", path.display());
                 }
             }
-            Action::Exit(code) => return Step::Exit(code),
+            Action::Answer { client, answer } => return Step::Reply(Reply { client, answer }),
+            Action::AnswerStatus {
+                client,
+                mut services,
+                keys,
+            } => {
+                self.kernel_status(&mut services, &keys);
+                let answer = daemon::control::status(&self.status(services));
+                return Step::Reply(Reply { client, answer });
+            }
+            Action::Exit(code) => return Step::Exit(code.code()),
         }
         Step::Done
     }

@@ -340,7 +340,7 @@ pub(crate) fn respond(req: &Request, sockets: &Sockets) -> Response {
     if req.method != "GET" && req.method != "HEAD" {
         return Response::plain(405, "read-only: GET or HEAD\n");
     }
-    let (content_type, show): (_, fn(&crate::Answer, &crate::Answer) -> String) =
+    let (content_type, show): (_, fn(&crate::PulseAnswer, &crate::LvsdAnswer) -> String) =
         match req.path.as_str() {
             "/" | "/index.html" => ("text/html; charset=utf-8", |p, l| {
                 crate::page::render(p, l, PAGE_REFRESH)

@@ -14,10 +14,22 @@ pub mod text;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use status_schema::{LvsdStatus, Partner, PulseStatus};
+
+/// What one daemon answered, in the schema and as it was said (for `--json`, which
+/// passes it on whole: a newer daemon's fields are not lost on an older `lvsctl`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Said<T> {
+    pub status: T,
+    pub raw: Value,
+}
 
 /// What one daemon answered, or why it did not.
-pub type Answer = Result<Value, String>;
+pub type Answer<T> = Result<Said<T>, String>;
+pub type PulseAnswer = Answer<PulseStatus>;
+pub type LvsdAnswer = Answer<LvsdStatus>;
 
 /// Where the two daemons answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +49,18 @@ impl Default for Sockets {
 }
 
 /// Both daemons' `status`, each given at most `limit` to answer.
-pub fn collect(sockets: &Sockets, limit: Duration) -> (Answer, Answer) {
+pub fn collect(sockets: &Sockets, limit: Duration) -> (PulseAnswer, LvsdAnswer) {
     (
         ask(&sockets.pulse, "status", limit),
         ask(&sockets.lvsd, "status", limit),
     )
 }
 
-/// One request without arguments; a refusal or an unreachable socket is the `Err`.
-pub fn ask(path: &Path, command: &str, limit: Duration) -> Answer {
+/// One request without arguments; a refusal, an answer not in the schema or an
+/// unreachable socket is the `Err`.
+pub fn ask<T: DeserializeOwned>(path: &Path, command: &str, limit: Duration) -> Answer<T> {
     match daemon::control::ask(path, &json!({ "command": command }), limit) {
-        Ok(v) if v["ok"] == true => Ok(v),
+        Ok(v) if v["ok"] == true => parse_answer(v).map_err(|e| format!("{}: {e}", path.display())),
         Ok(v) => Err(format!(
             "{}: {}",
             path.display(),
@@ -57,37 +70,61 @@ pub fn ask(path: &Path, command: &str, limit: Duration) -> Answer {
     }
 }
 
-/// A string field of an answer, `?` when absent.
-pub(crate) fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("?")
+/// A served answer read in the schema.
+pub fn parse_answer<T: DeserializeOwned>(raw: Value) -> Answer<T> {
+    match T::deserialize(&raw) {
+        Ok(status) => Ok(Said { status, raw }),
+        Err(e) => Err(format!(
+            "an answer this version cannot read (schema {}): {e}",
+            raw["schema"].as_u64().unwrap_or(1)
+        )),
+    }
 }
 
-/// A count of an answer, `-` when absent (a real server out of the table has none).
-pub(crate) fn count(v: &Value) -> String {
-    v.as_u64()
-        .map_or_else(|| "-".to_string(), |n| n.to_string())
+/// A count, `-` when absent (a real server out of the table has none).
+pub(crate) fn count<N: std::fmt::Display>(n: Option<N>) -> String {
+    n.map_or_else(|| "-".to_string(), |n| n.to_string())
 }
 
 /// What the director last heard from its partner: `alive, said running 120 ms ago`.
-pub(crate) fn heard(partner: &Value) -> String {
-    let Some(ms) = partner["last_heard_ms_ago"].as_u64() else {
+pub(crate) fn heard(partner: &Partner) -> String {
+    let Some(ms) = partner.last_heard_ms_ago else {
         return "never heard".into();
     };
-    let alive = if partner["alive"] == true {
-        "alive"
-    } else {
-        "silent"
-    };
-    let said = partner["last_said"].as_str().unwrap_or("?");
+    let alive = if partner.alive { "alive" } else { "silent" };
+    let said = partner.last_said.as_deref().unwrap_or("?");
     format!("{alive}, said {said} {ms} ms ago")
 }
 
-/// `lvsctl status --json`: both answers, and for each daemon that did not answer, why.
-pub fn json(pulse: &Answer, lvsd: &Answer) -> Value {
-    let part = |a: &Answer| match a {
-        Ok(v) => (v.clone(), Value::Null),
-        Err(e) => (Value::Null, Value::String(e.clone())),
-    };
+/// `lvsctl status --json`: both answers as said, and for each daemon that did not
+/// answer, why.
+pub fn json<P, L>(pulse: &Answer<P>, lvsd: &Answer<L>) -> Value {
+    fn part<T>(a: &Answer<T>) -> (Value, Value) {
+        match a {
+            Ok(s) => (s.raw.clone(), Value::Null),
+            Err(e) => (Value::Null, Value::String(e.clone())),
+        }
+    }
     let ((p, pe), (l, le)) = (part(pulse), part(lvsd));
     json!({"pulse": p, "pulse_error": pe, "lvsd": l, "lvsd_error": le})
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Whole answers for the views' tests: the recorded ones, changed as a test needs.
+    use serde_json::Value;
+
+    pub fn pulse() -> Value {
+        serde_json::from_str(include_str!("../tests/data/pulse-answer.json")).unwrap()
+    }
+
+    pub fn lvsd() -> Value {
+        serde_json::from_str(include_str!("../tests/data/lvsd-answer.json")).unwrap()
+    }
+
+    pub fn said<T: serde::de::DeserializeOwned + std::fmt::Debug>(v: Value) -> crate::Answer<T> {
+        let a = crate::parse_answer(v);
+        assert!(a.is_ok(), "{a:?}");
+        a
+    }
 }

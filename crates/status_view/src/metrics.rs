@@ -4,9 +4,11 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use status_schema::{
+    Counters, DirectorState, Health, Process, PulseStatus, RealServer, Role, Service,
+};
 
-use crate::Answer;
+use crate::{LvsdAnswer, PulseAnswer};
 
 /// One metric family: its samples are written under one HELP/TYPE header.
 struct Family {
@@ -71,10 +73,6 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
 fn flag(b: bool) -> f64 {
     if b {
         1.0
@@ -83,116 +81,119 @@ fn flag(b: bool) -> f64 {
     }
 }
 
-pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
+pub fn render(pulse: &PulseAnswer, lvsd: &LvsdAnswer) -> String {
     let mut e = Exposition::default();
-    for (daemon, answer) in [("pulse", pulse), ("lvsd", lvsd)] {
+    let up = [("pulse", pulse.is_ok()), ("lvsd", lvsd.is_ok())];
+    for (daemon, answered) in up {
         e.add(
             "piranha_up",
             "gauge",
             "Whether the daemon answered on its control socket.",
             &[("daemon", daemon)],
-            flag(answer.is_ok()),
+            flag(answered),
         );
     }
-    for (daemon, answer) in [("pulse", pulse), ("lvsd", lvsd)] {
-        if let Ok(v) = answer {
-            process(&mut e, daemon, &v["process"]);
+    let pulse = pulse.as_ref().ok().map(|p| &p.status);
+    let lvsd = lvsd.as_ref().ok().map(|l| &l.status);
+    let processes = [
+        ("pulse", pulse.and_then(|p| p.process.as_ref())),
+        ("lvsd", lvsd.and_then(|l| l.process.as_ref())),
+    ];
+    for (daemon, p) in processes {
+        if let Some(p) = p {
+            process(&mut e, daemon, p);
         }
     }
-    if let Ok(p) = pulse {
+    if let Some(p) = pulse {
         director(&mut e, p);
     }
-    if let Ok(l) = lvsd {
-        for s in l["services"].as_array().into_iter().flatten() {
-            service(&mut e, s);
-        }
+    for s in lvsd.into_iter().flat_map(|l| &l.services) {
+        service(&mut e, s);
     }
     e.text()
 }
 
 /// The daemon's own figures (`"process"` in its status answer): process health.
-fn process(e: &mut Exposition, daemon: &str, p: &Value) {
+fn process(e: &mut Exposition, daemon: &str, p: &Process) {
     let labels = [("daemon", daemon)];
-    for (key, name, kind, help) in [
+    let as_f64 = |v: Option<u64>| v.map(|v| v as f64);
+    for (value, name, kind, help) in [
         (
-            "resident_bytes",
+            as_f64(p.resident_bytes),
             "piranha_process_resident_memory_bytes",
             "gauge",
             "Resident memory of the daemon.",
         ),
         (
-            "cpu_seconds",
+            p.cpu_seconds,
             "piranha_process_cpu_seconds_total",
             "counter",
             "User and system CPU time of the daemon.",
         ),
         (
-            "start_time_seconds",
+            p.start_time_seconds,
             "piranha_process_start_time_seconds",
             "gauge",
             "When the daemon started, in seconds since the epoch.",
         ),
         (
-            "open_fds",
+            as_f64(p.open_fds),
             "piranha_process_open_fds",
             "gauge",
             "Open file descriptors of the daemon.",
         ),
         (
-            "threads",
+            as_f64(p.threads),
             "piranha_process_threads",
             "gauge",
             "Threads of the daemon.",
         ),
     ] {
-        if let Some(v) = num(&p[key]) {
+        if let Some(v) = value {
             e.add(name, kind, help, &labels, v);
         }
     }
 }
 
-const STATES: [&str; 5] = [
-    "active",
-    "standby",
-    "link failure",
-    "lvsd failure",
-    "stopping",
+const STATES: [DirectorState; 5] = [
+    DirectorState::Active,
+    DirectorState::Standby,
+    DirectorState::LinkFailure,
+    DirectorState::LvsdFailure,
+    DirectorState::Stopping,
 ];
 
-fn director(e: &mut Exposition, p: &Value) {
-    let state = p["state"].as_str().unwrap_or("");
+fn director(e: &mut Exposition, p: &PulseStatus) {
     for s in STATES {
         e.add(
             "piranha_director_state",
             "gauge",
             "This director's state (pulse): 1 for the current one.",
-            &[("state", s)],
-            flag(s == state),
+            &[("state", s.word())],
+            flag(s == p.state),
         );
     }
-    let role = p["role"].as_str().unwrap_or("");
     e.add(
         "piranha_director_primary",
         "gauge",
         "1 when lvs.cf names this director the primary, 0 for the backup.",
         &[],
-        flag(role == "primary"),
+        flag(p.role == Role::Primary),
     );
-    let partner = &p["partner"];
     e.add(
         "piranha_partner_alive",
         "gauge",
         "1 when a heartbeat from the partner was heard within deadtime.",
         &[],
-        flag(partner["alive"] == true),
+        flag(p.partner.alive),
     );
-    if let Some(ms) = num(&partner["last_heard_ms_ago"]) {
+    if let Some(ms) = p.partner.last_heard_ms_ago {
         e.add(
             "piranha_partner_heartbeat_age_seconds",
             "gauge",
             "Seconds since the partner's last heartbeat.",
             &[],
-            ms / 1000.0,
+            ms as f64 / 1000.0,
         );
     }
     e.add(
@@ -200,191 +201,188 @@ fn director(e: &mut Exposition, p: &Value) {
         "gauge",
         "Takeover addresses (VIPs, NAT router) this director holds.",
         &[],
-        p["addresses"].as_array().map_or(0, Vec::len) as f64,
+        p.addresses.len() as f64,
     );
 }
 
-/// Counters and rates of a service or a real server, under `prefix`.
-fn traffic(e: &mut Exposition, real: bool, labels: &[(&str, &str)], stats: &Value) {
+/// Counters and rates of a service or a real server.
+fn traffic(e: &mut Exposition, real: bool, labels: &[(&str, &str)], stats: &Counters) {
     let pick = |a: &'static str, b: &'static str| if real { b } else { a };
-    if let Some(v) = num(&stats["connections"]) {
-        e.add(
-            pick(
-                "piranha_virtual_connections_total",
-                "piranha_real_server_connections_total",
-            ),
-            "counter",
-            "Connections scheduled (IPVS).",
-            labels,
-            v,
-        );
-    }
-    for dir in ["in", "out"] {
+    e.add(
+        pick(
+            "piranha_virtual_connections_total",
+            "piranha_real_server_connections_total",
+        ),
+        "counter",
+        "Connections scheduled (IPVS).",
+        labels,
+        stats.connections as f64,
+    );
+    let directions = [
+        (
+            "in",
+            stats.packets_in,
+            stats.bytes_in,
+            stats.bytes_in_per_second,
+        ),
+        (
+            "out",
+            stats.packets_out,
+            stats.bytes_out,
+            stats.bytes_out_per_second,
+        ),
+    ];
+    for (dir, packets, bytes, rate) in directions {
         let mut l = labels.to_vec();
         l.push(("direction", dir));
-        for (key, name_v, name_r, help) in [
+        for (value, name_v, name_r, help) in [
             (
-                "packets",
+                packets,
                 "piranha_virtual_packets_total",
                 "piranha_real_server_packets_total",
                 "Packets (IPVS).",
             ),
             (
-                "bytes",
+                bytes,
                 "piranha_virtual_bytes_total",
                 "piranha_real_server_bytes_total",
                 "Bytes (IPVS).",
             ),
         ] {
-            if let Some(v) = num(&stats[format!("{key}_{dir}")]) {
-                e.add(pick(name_v, name_r), "counter", help, &l, v);
-            }
+            e.add(pick(name_v, name_r), "counter", help, &l, value as f64);
         }
-        if let Some(v) = num(&stats[format!("bytes_{dir}_per_second")]) {
-            e.add(
-                pick(
-                    "piranha_virtual_bytes_per_second",
-                    "piranha_real_server_bytes_per_second",
-                ),
-                "gauge",
-                "Bytes per second, the kernel's estimate.",
-                &l,
-                v,
-            );
-        }
-    }
-    if let Some(v) = num(&stats["connections_per_second"]) {
         e.add(
             pick(
-                "piranha_virtual_connections_per_second",
-                "piranha_real_server_connections_per_second",
+                "piranha_virtual_bytes_per_second",
+                "piranha_real_server_bytes_per_second",
             ),
             "gauge",
-            "Connections per second, the kernel's estimate.",
-            labels,
-            v,
+            "Bytes per second, the kernel's estimate.",
+            &l,
+            rate as f64,
         );
     }
+    e.add(
+        pick(
+            "piranha_virtual_connections_per_second",
+            "piranha_real_server_connections_per_second",
+        ),
+        "gauge",
+        "Connections per second, the kernel's estimate.",
+        labels,
+        stats.connections_per_second as f64,
+    );
 }
 
-fn service(e: &mut Exposition, s: &Value) {
-    let name = s["name"].as_str().unwrap_or("");
-    let id = s["service"].as_str().unwrap_or("");
-    let labels = [("virtual", name), ("service", id)];
+fn service(e: &mut Exposition, s: &Service) {
+    let labels = [
+        ("virtual", s.name.as_str()),
+        ("service", s.service.as_str()),
+    ];
     e.add(
         "piranha_virtual_in_ipvs",
         "gauge",
         "1 when the virtual service is set up in IPVS.",
         &labels,
-        flag(s["failed"] != true),
+        flag(!s.failed),
     );
-    if let Some(sorry) = s.get("sorry_server").filter(|v| !v.is_null()) {
+    if let Some(sorry) = &s.sorry_server {
         e.add(
             "piranha_sorry_server_serving",
             "gauge",
             "1 while the sorry server serves (no real server available).",
             &labels,
-            flag(sorry["active"] == true),
+            flag(sorry.active),
         );
     }
-    traffic(e, false, &labels, &s["stats"]);
-    for rs in s["real_servers"].as_array().into_iter().flatten() {
-        real_server(e, name, rs);
+    if let Some(stats) = &s.stats {
+        traffic(e, false, &labels, stats);
+    }
+    for rs in &s.real_servers {
+        real_server(e, &s.name, rs);
     }
 }
 
-fn real_server(e: &mut Exposition, virtual_name: &str, rs: &Value) {
+fn real_server(e: &mut Exposition, virtual_name: &str, rs: &RealServer) {
     let labels = [
         ("virtual", virtual_name),
-        ("server", rs["name"].as_str().unwrap_or("")),
-        ("address", rs["address"].as_str().unwrap_or("")),
+        ("server", rs.name.as_str()),
+        ("address", rs.address.as_str()),
     ];
-    let health = rs["health"].as_str().unwrap_or("unknown");
-    for h in ["up", "down", "unknown"] {
+    for h in [Health::Up, Health::Down, Health::Unknown] {
         let mut l = labels.to_vec();
-        l.push(("health", h));
+        l.push(("health", h.word()));
         e.add(
             "piranha_real_server_health",
             "gauge",
             "The real server's health from its nanny: 1 for the current one.",
             &l,
-            flag(h == health),
+            flag(h == rs.health),
         );
     }
-    let k = &rs["kernel"];
     e.add(
         "piranha_real_server_in_table",
         "gauge",
         "1 while the real server is in the IPVS table.",
         &labels,
-        flag(!k.is_null()),
+        flag(rs.kernel.is_some()),
     );
     e.add(
         "piranha_real_server_drained",
         "gauge",
         "1 while drained by the operator (lvsctl drain).",
         &labels,
-        flag(rs["drained"] == true),
+        flag(rs.drained),
     );
-    if let Some(w) = num(&rs["configured_weight"]) {
-        e.add(
-            "piranha_real_server_configured_weight",
-            "gauge",
-            "The weight lvs.cf gives the real server.",
-            &labels,
-            w,
-        );
-    }
-    if k.is_null() {
+    e.add(
+        "piranha_real_server_configured_weight",
+        "gauge",
+        "The weight lvs.cf gives the real server.",
+        &labels,
+        f64::from(rs.configured_weight),
+    );
+    let Some(k) = &rs.kernel else {
         return;
-    }
-    for (key, name, help) in [
+    };
+    for (value, name, help) in [
         (
-            "weight",
+            k.weight,
             "piranha_real_server_weight",
             "The real server's current IPVS weight.",
         ),
         (
-            "active_connections",
+            k.active_connections,
             "piranha_real_server_active_connections",
             "Active connections (IPVS).",
         ),
         (
-            "inactive_connections",
+            k.inactive_connections,
             "piranha_real_server_inactive_connections",
             "Inactive connections (IPVS).",
         ),
     ] {
-        if let Some(v) = num(&k[key]) {
-            e.add(name, "gauge", help, &labels, v);
-        }
+        e.add(name, "gauge", help, &labels, f64::from(value));
     }
-    traffic(e, true, &labels, &k["stats"]);
+    traffic(e, true, &labels, &k.stats);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{self, said};
     use serde_json::json;
 
     #[test]
     fn families_once_with_their_samples_and_escaped_labels() {
-        let pulse = json!({"state": "active", "role": "backup", "addresses": ["a", "b"],
-                           "partner": {"alive": false, "last_heard_ms_ago": 2500},
-                           "process": {"resident_bytes": 4096000, "cpu_seconds": 1.25,
-                                       "open_fds": 9, "threads": null}});
-        let lvsd = json!({"services": [{"name": "we\"b", "service": "TCP 192.0.2.1:80",
-            "failed": false, "sorry_server": null,
-            "stats": {"connections": 7, "packets_in": 1, "packets_out": 2, "bytes_in": 3,
-                      "bytes_out": 4, "connections_per_second": 0, "bytes_in_per_second": 5,
-                      "bytes_out_per_second": 6},
-            "real_servers": [{"name": "a", "address": "10.0.0.1:80", "health": "up",
-                              "configured_weight": 3, "drained": true,
-                              "kernel": {"weight": 0, "active_connections": 2,
-                                         "inactive_connections": 1, "stats": {"connections": 7}}},
-                             {"name": "b", "address": "10.0.0.2:80", "health": "down",
-                              "configured_weight": 1, "kernel": null}]}]});
-        let t = render(&Ok(pulse), &Ok(lvsd));
+        let mut pulse = fixtures::pulse();
+        pulse["role"] = json!("backup");
+        pulse["partner"]["alive"] = json!(false);
+        pulse["partner"]["last_heard_ms_ago"] = json!(2500);
+        pulse["process"]["threads"] = json!(null);
+        let mut lvsd = fixtures::lvsd();
+        lvsd["services"][0]["name"] = json!("we\"b");
+        lvsd["services"][0]["real_servers"][0]["kernel"]["weight"] = json!(0);
+        let t = render(&said(pulse), &said(lvsd));
         assert_eq!(t.matches("# TYPE piranha_up gauge").count(), 1, "{t}");
         assert!(t.contains("piranha_up{daemon=\"pulse\"} 1\n"), "{t}");
         assert!(t.contains("piranha_director_state{state=\"active\"} 1\n"));
@@ -392,27 +390,27 @@ mod tests {
         assert!(t.contains("piranha_director_primary 0\n"));
         assert!(t.contains("piranha_partner_heartbeat_age_seconds 2.5\n"));
         assert!(t.contains("piranha_director_addresses_held 2\n"));
-        assert!(t.contains("piranha_process_resident_memory_bytes{daemon=\"pulse\"} 4096000\n"));
+        assert!(t.contains("piranha_process_resident_memory_bytes{daemon=\"pulse\"} 5836800\n"));
         assert!(t.contains("piranha_process_cpu_seconds_total{daemon=\"pulse\"} 1.25\n"));
         assert!(t.contains("# TYPE piranha_process_cpu_seconds_total counter\n"));
         assert!(
-            !t.contains("piranha_process_threads"),
+            !t.contains("piranha_process_threads{daemon=\"pulse\"}"),
             "an unknown figure is left out"
         );
         assert!(t.contains(
-            "piranha_virtual_connections_total{virtual=\"we\\\"b\",service=\"TCP 192.0.2.1:80\"} 7\n"
+            "piranha_virtual_connections_total{virtual=\"we\\\"b\",service=\"TCP 192.0.2.100:80\"} 5012\n"
         ), "{t}");
-        assert!(t.contains("piranha_virtual_bytes_total{virtual=\"we\\\"b\",service=\"TCP 192.0.2.1:80\",direction=\"out\"} 4\n"), "{t}");
+        assert!(t.contains("piranha_virtual_bytes_total{virtual=\"we\\\"b\",service=\"TCP 192.0.2.100:80\",direction=\"out\"} 0\n"), "{t}");
         let a = "virtual=\"we\\\"b\",server=\"a\",address=\"10.0.0.1:80\"";
         assert!(
             t.contains(&format!("piranha_real_server_weight{{{a}}} 0\n")),
             "{t}"
         );
-        assert!(t.contains(&format!("piranha_real_server_drained{{{a}}} 1\n")));
         assert!(t.contains(&format!(
             "piranha_real_server_health{{{a},health=\"up\"}} 1\n"
         )));
         let b = "virtual=\"we\\\"b\",server=\"b\",address=\"10.0.0.2:80\"";
+        assert!(t.contains(&format!("piranha_real_server_drained{{{b}}} 1\n")));
         assert!(t.contains(&format!("piranha_real_server_in_table{{{b}}} 0\n")));
         assert!(
             !t.contains(&format!("piranha_real_server_weight{{{b}}}")),

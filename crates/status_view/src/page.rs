@@ -6,9 +6,9 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use status_schema::{LvsdStatus, PulseStatus, RealServer, Service};
 
-use crate::{count, text, Answer};
+use crate::{count, LvsdAnswer, PulseAnswer};
 
 /// The colours the page and its test agree on.
 pub const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
@@ -33,10 +33,10 @@ footer{margin:1.5em 0 .5em;color:#757575;font-size:.85em}
 ";
 
 /// The whole page; `refresh` seconds between the browser's reloads.
-pub fn render(pulse: &Answer, lvsd: &Answer, refresh: u32) -> String {
+pub fn render(pulse: &PulseAnswer, lvsd: &LvsdAnswer, refresh: u32) -> String {
     let mut o = String::new();
     let title = match pulse {
-        Ok(p) => format!("LVS director: {}", esc(text(p, "state"))),
+        Ok(p) => format!("LVS director: {}", esc(p.status.state.word())),
         Err(_) => "LVS director".to_string(),
     };
     let _ = write!(
@@ -47,7 +47,7 @@ pub fn render(pulse: &Answer, lvsd: &Answer, refresh: u32) -> String {
          <title>{title}</title><style>{STYLE}</style></head><body>\n"
     );
     match pulse {
-        Ok(p) => director(&mut o, p),
+        Ok(p) => director(&mut o, &p.status),
         Err(e) => {
             let _ = writeln!(
                 o,
@@ -57,7 +57,7 @@ pub fn render(pulse: &Answer, lvsd: &Answer, refresh: u32) -> String {
         }
     }
     match lvsd {
-        Ok(l) => services(&mut o, l),
+        Ok(l) => services(&mut o, &l.status),
         Err(e) => {
             let _ = writeln!(
                 o,
@@ -91,148 +91,135 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-fn director(o: &mut String, p: &Value) {
-    let partner = &p["partner"];
-    let heard = esc(&crate::heard(partner));
-    let held: Vec<String> = p["addresses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(esc)
-        .collect();
+fn director(o: &mut String, p: &PulseStatus) {
+    let heard = esc(&crate::heard(&p.partner));
+    let held: Vec<String> = p.addresses.iter().map(|a| esc(a)).collect();
     let _ = writeln!(
         o,
         "<h1>Director: {} <small>({})</small></h1><dl>\
          <dt>Partner</dt><dd>{}: {heard}</dd><dt>Addresses</dt><dd>{}</dd>\
          <dt>Heartbeat</dt><dd>every {} ms, dead after {} ms, authentication {}</dd>\
          <dt>pulse</dt><dd>pid {}</dd></dl>",
-        esc(text(p, "state")),
-        esc(text(p, "role")),
-        esc(text(partner, "address")),
+        esc(p.state.word()),
+        esc(crate::text::role(p)),
+        esc(p.partner.address.as_deref().unwrap_or("?")),
         if held.is_empty() {
             "none held".into()
         } else {
             held.join(", ")
         },
-        p["keepalive_ms"],
-        p["deadtime_ms"],
-        esc(text(p, "heartbeat_auth")),
-        p["pid"],
+        p.keepalive_ms,
+        p.deadtime_ms,
+        esc(&p.heartbeat_auth),
+        p.pid,
     );
 }
 
-fn services(o: &mut String, l: &Value) {
-    let all = l["services"].as_array().map_or(&[][..], Vec::as_slice);
-    if all.is_empty() {
+fn services(o: &mut String, l: &LvsdStatus) {
+    if l.services.is_empty() {
         let _ = writeln!(o, "<p>No active virtual service.</p>");
     }
-    for s in all {
-        let persistent = match s["persistent"].as_u64() {
-            Some(p) if p > 0 => format!(" · persistent {p} s"),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            o,
-            "<h2>{} <small>{} · {} · {}{persistent}</small>{}</h2><div class=\"scroll\"><table>\
-             <tr><th>Server</th><th class=\"wide\">Address</th><th>Health</th>\
-             <th class=\"n\">Weight</th><th class=\"n\">Active</th>\
-             <th class=\"n wide\">Inactive</th><th class=\"n\">Conn/s</th>\
-             <th class=\"n wide\">In B/s</th><th class=\"n wide\">Out B/s</th></tr>",
-            esc(text(s, "name")),
-            esc(text(s, "service")),
-            esc(text(s, "scheduler")),
-            esc(text(s, "forwarding")),
-            if s["failed"] == true {
-                " <span class=\"badge down\">not in IPVS (see the log)</span>"
-            } else {
-                ""
-            }
-        );
-        for rs in s["real_servers"].as_array().into_iter().flatten() {
-            real_server(o, rs);
-        }
-        let _ = writeln!(o, "</table></div>");
-        if let Some(sorry) = s.get("sorry_server").filter(|v| !v.is_null()) {
-            let _ = writeln!(
-                o,
-                "<p>Sorry server {}: {}</p>",
-                esc(text(sorry, "address")),
-                if sorry["active"] == true {
-                    "<span class=\"badge note\">serving: no real server available</span>"
-                } else {
-                    "standing by"
-                }
-            );
-        }
+    for s in &l.services {
+        service(o, s);
     }
 }
 
-fn real_server(o: &mut String, rs: &Value) {
-    let health = match text(rs, "health") {
-        h @ ("up" | "down") => h,
-        _ => "unknown",
+fn service(o: &mut String, s: &Service) {
+    let persistent = match s.persistent {
+        0 => String::new(),
+        p => format!(" · persistent {p} s"),
     };
-    let k = &rs["kernel"];
-    let weight = if k.is_null() {
-        "out".to_string()
-    } else {
-        count(&k["weight"])
-    };
+    let _ = writeln!(
+        o,
+        "<h2>{} <small>{} · {} · {}{persistent}</small>{}</h2><div class=\"scroll\"><table>\
+         <tr><th>Server</th><th class=\"wide\">Address</th><th>Health</th>\
+         <th class=\"n\">Weight</th><th class=\"n\">Active</th>\
+         <th class=\"n wide\">Inactive</th><th class=\"n\">Conn/s</th>\
+         <th class=\"n wide\">In B/s</th><th class=\"n wide\">Out B/s</th></tr>",
+        esc(&s.name),
+        esc(&s.service),
+        esc(&s.scheduler),
+        esc(&s.forwarding),
+        if s.failed {
+            " <span class=\"badge down\">not in IPVS (see the log)</span>"
+        } else {
+            ""
+        }
+    );
+    for rs in &s.real_servers {
+        real_server(o, rs);
+    }
+    let _ = writeln!(o, "</table></div>");
+    if let Some(sorry) = &s.sorry_server {
+        let _ = writeln!(
+            o,
+            "<p>Sorry server {}: {}</p>",
+            esc(&sorry.address),
+            if sorry.active {
+                "<span class=\"badge note\">serving: no real server available</span>"
+            } else {
+                "standing by"
+            }
+        );
+    }
+}
+
+fn real_server(o: &mut String, rs: &RealServer) {
+    let health = rs.health.word();
+    let k = rs.kernel.as_ref();
+    let stats = k.map(|k| &k.stats);
+    let weight = k.map_or_else(|| "out".to_string(), |k| k.weight.to_string());
     let _ = writeln!(
         o,
         "<tr class=\"is-{health}\"><td>{}</td><td class=\"wide\">{}</td>\
          <td><span class=\"badge {health}\">{health}</span>{}</td>\
          <td class=\"n\">{weight} / {}</td><td class=\"n\">{}</td><td class=\"n wide\">{}</td>\
          <td class=\"n\">{}</td><td class=\"n wide\">{}</td><td class=\"n wide\">{}</td></tr>",
-        esc(text(rs, "name")),
-        esc(text(rs, "address")),
-        if rs["drained"] == true {
+        esc(&rs.name),
+        esc(&rs.address),
+        if rs.drained {
             " <span class=\"badge drained\">drained</span>"
         } else {
             ""
         },
-        count(&rs["configured_weight"]),
-        count(&k["active_connections"]),
-        count(&k["inactive_connections"]),
-        count(&k["stats"]["connections_per_second"]),
-        count(&k["stats"]["bytes_in_per_second"]),
-        count(&k["stats"]["bytes_out_per_second"]),
+        rs.configured_weight,
+        count(k.map(|k| k.active_connections)),
+        count(k.map(|k| k.inactive_connections)),
+        count(stats.map(|s| s.connections_per_second)),
+        count(stats.map(|s| s.bytes_in_per_second)),
+        count(stats.map(|s| s.bytes_out_per_second)),
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{self, said};
     use serde_json::json;
 
-    fn lvsd(health_b: &str) -> Value {
-        json!({"services": [{"name": "web<1>", "service": "TCP 192.0.2.1:80", "scheduler": "wlc",
-            "forwarding": "nat", "failed": false, "persistent": 0,
-            "sorry_server": {"address": "10.0.0.99:80", "active": false},
-            "real_servers": [
-                {"name": "a", "address": "10.0.0.1:80", "health": "up", "configured_weight": 3,
-                 "kernel": {"weight": 3, "active_connections": 2, "inactive_connections": 1,
-                            "stats": {"connections_per_second": 4}}},
-                {"name": "b&c", "address": "10.0.0.2:80", "health": health_b,
-                 "configured_weight": 1, "drained": true, "kernel": null}]}]})
+    fn lvsd(health_b: &str) -> LvsdAnswer {
+        let mut l = fixtures::lvsd();
+        l["services"][0]["name"] = json!("web<1>");
+        l["services"][0]["real_servers"][1]["name"] = json!("b&c");
+        l["services"][0]["real_servers"][1]["health"] = json!(health_b);
+        said(l)
     }
 
     #[test]
     fn a_real_server_down_is_a_red_row_and_names_are_escaped() {
-        let up = render(&Err("/run/pulse.sock: gone".into()), &Ok(lvsd("up")), 5);
-        let down = render(&Err("/run/pulse.sock: gone".into()), &Ok(lvsd("down")), 5);
-        assert!(!up.contains("class=\"is-down\""), "{up}");
+        let up = render(&Err("/run/pulse.sock: gone".into()), &lvsd("up"), 5);
+        let down = render(&Err("/run/pulse.sock: gone".into()), &lvsd("down"), 5);
+        assert!(!up.contains("class=\"is-down\"><td>b&amp;c"), "{up}");
         assert!(down.contains(
             "<tr class=\"is-down\"><td>b&amp;c</td><td class=\"wide\">10.0.0.2:80</td>\
              <td><span class=\"badge down\">down</span> <span class=\"badge drained\">drained</span>"
         ), "{down}");
-        assert!(down.contains("<h2>web&lt;1&gt; <small>TCP 192.0.2.1:80 · wlc · nat</small>"));
+        assert!(down.contains("<h2>web&lt;1&gt; <small>TCP 192.0.2.100:80 · wlc · direct</small>"));
         assert!(
-            down.contains("<td class=\"n\">3 / 3</td><td class=\"n\">2</td>"),
+            down.contains("<td class=\"n\">100 / 100</td><td class=\"n\">12</td>"),
             "{down}"
         );
-        assert!(down.contains("<td class=\"n\">out / 1</td>"), "{down}");
+        assert!(down.contains("<td class=\"n\">out / 50</td>"), "{down}");
         assert!(up.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
         assert!(up.contains("pulse is not answering</span> /run/pulse.sock: gone"));
         assert!(!up.contains("<script"), "no script on the page");
@@ -245,15 +232,12 @@ mod tests {
 
     #[test]
     fn the_director_heads_the_page() {
-        let p = json!({"state": "active", "role": "primary", "pid": 7, "keepalive_ms": 1000,
-                       "deadtime_ms": 3000, "heartbeat_auth": "off",
-                       "partner": {"address": "192.0.2.11", "alive": true, "last_said": "running",
-                                   "last_heard_ms_ago": 300},
-                       "addresses": ["192.0.2.100/24 eth0:1"]});
-        let page = render(&Ok(p), &Err("lvsd gone".into()), 2);
+        let mut p = fixtures::pulse();
+        p["addresses"] = json!(["192.0.2.100/24 eth0:1"]);
+        let page = render(&said(p), &Err("lvsd gone".into()), 2);
         assert!(page.contains("<title>LVS director: active</title>"));
         assert!(page.contains("<h1>Director: active <small>(primary)</small></h1>"));
-        assert!(page.contains("<dd>192.0.2.11: alive, said running 300 ms ago</dd>"));
+        assert!(page.contains("<dd>192.0.2.2: alive, said running 812 ms ago</dd>"));
         assert!(page.contains("<dd>192.0.2.100/24 eth0:1</dd>"));
         assert!(page.contains("lvsd is not answering</span> lvsd gone"));
     }

@@ -4,22 +4,24 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use status_schema::{DirectorState, LvsdStatus, PulseStatus, RealServer, Service, ServiceKind};
 
-use crate::{count, text, Answer};
+use crate::{count, LvsdAnswer, PulseAnswer};
 
-pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
+pub fn render(pulse: &PulseAnswer, lvsd: &LvsdAnswer) -> String {
     let mut o = String::new();
     match pulse {
-        Ok(p) => director(&mut o, p),
+        Ok(p) => director(&mut o, &p.status),
         Err(e) => {
             let _ = writeln!(o, "director   pulse is not answering: {e}");
         }
     }
     // Failover services run fos, not lvsd: no virtual services to show.
-    let fos = pulse.as_ref().is_ok_and(|p| p["service"] == "fos");
+    let fos = pulse
+        .as_ref()
+        .is_ok_and(|p| p.status.service == ServiceKind::Fos);
     match lvsd {
-        Ok(l) => services(&mut o, l),
+        Ok(l) => services(&mut o, &l.status),
         Err(_) if fos => {}
         Err(e) => {
             let _ = writeln!(o, "services   lvsd is not answering: {e}");
@@ -28,33 +30,28 @@ pub fn render(pulse: &Answer, lvsd: &Answer) -> String {
     o
 }
 
-fn director(o: &mut String, p: &Value) {
-    let partner = &p["partner"];
-    let heard = crate::heard(partner);
+fn director(o: &mut String, p: &PulseStatus) {
+    let heard = crate::heard(&p.partner);
     let _ = writeln!(
         o,
         "director   {} ({}), pulse pid {}",
-        text(p, "state"),
-        text(p, "role"),
-        p["pid"]
+        p.state.word(),
+        role(p),
+        p.pid
     );
-    let _ = writeln!(o, "partner    {}: {heard}", text(partner, "address"));
-    let held: Vec<&str> = p["addresses"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let _ = writeln!(
-        o,
-        "addresses  {}",
-        if held.is_empty() {
-            "none held".to_string()
-        } else {
-            held.join(", ")
-        }
-    );
-    if p["service"] == "fos" {
-        let _ = match p["fos_pid"].as_u64() {
-            Some(pid) if p["state"] == "active" => writeln!(o, "fos        --active, pid {pid}"),
+    let partner = p.partner.address.as_deref().unwrap_or("?");
+    let _ = writeln!(o, "partner    {partner}: {heard}");
+    let held = if p.addresses.is_empty() {
+        "none held".to_string()
+    } else {
+        p.addresses.join(", ")
+    };
+    let _ = writeln!(o, "addresses  {held}");
+    if p.service == ServiceKind::Fos {
+        let _ = match p.fos_pid {
+            Some(pid) if p.state == DirectorState::Active => {
+                writeln!(o, "fos        --active, pid {pid}")
+            }
             Some(pid) => writeln!(o, "fos        --monitor, pid {pid}"),
             None => writeln!(o, "fos        not running"),
         };
@@ -62,211 +59,187 @@ fn director(o: &mut String, p: &Value) {
     let _ = writeln!(
         o,
         "heartbeat  every {} ms, dead after {} ms, authentication {}",
-        p["keepalive_ms"],
-        p["deadtime_ms"],
-        text(p, "heartbeat_auth")
+        p.keepalive_ms, p.deadtime_ms, p.heartbeat_auth
     );
 }
 
-fn services(o: &mut String, l: &Value) {
-    let _ = writeln!(o, "lvsd       pid {}, {}", l["pid"], text(l, "config"));
-    let empty = Vec::new();
-    for s in l["services"].as_array().unwrap_or(&empty) {
-        let _ = writeln!(
-            o,
-            "\n{}  {}  {}{}  {}{}",
-            text(s, "name"),
-            text(s, "service"),
-            text(s, "scheduler"),
-            match s["persistent"].as_u64() {
-                Some(p) if p > 0 => format!(" persistent {p} s"),
-                _ => String::new(),
-            },
-            text(s, "forwarding"),
-            if s["failed"] == true {
-                "  NOT IN IPVS (see the log)"
-            } else {
-                ""
-            }
-        );
-        let _ = writeln!(
-            o,
-            "  {:<12} {:<24} {:<8} {:<11} {:>6} {:>6} {:>7} {:>7} {:>9} {:>6} {:>10} {:>10}",
-            "SERVER",
-            "ADDRESS",
-            "HEALTH",
-            "NANNY",
-            "WEIGHT",
-            "CONF",
-            "ACTIVE",
-            "INACT",
-            "CONNS",
-            "CPS",
-            "IN B/s",
-            "OUT B/s"
-        );
-        for rs in s["real_servers"].as_array().unwrap_or(&empty) {
-            real_server(o, rs);
-        }
-        if let Some(sorry) = s.get("sorry_server").filter(|v| !v.is_null()) {
-            let _ = writeln!(
-                o,
-                "  {:<12} {:<24} {}",
-                "sorry",
-                text(sorry, "address"),
-                if sorry["active"] == true {
-                    "SERVING (no real server available)"
-                } else {
-                    "standing by"
-                }
-            );
-        }
+pub(crate) fn role(p: &PulseStatus) -> &'static str {
+    match p.role {
+        status_schema::Role::Primary => "primary",
+        status_schema::Role::Backup => "backup",
     }
 }
 
-fn real_server(o: &mut String, rs: &Value) {
-    let drained = if rs["drained"] == true {
-        "  DRAINED"
+fn services(o: &mut String, l: &LvsdStatus) {
+    let _ = writeln!(o, "lvsd       pid {}, {}", l.pid, l.config);
+    for s in &l.services {
+        service(o, s);
+    }
+}
+
+fn service(o: &mut String, s: &Service) {
+    let persistent = match s.persistent {
+        0 => String::new(),
+        p => format!(" persistent {p} s"),
+    };
+    let failed = if s.failed {
+        "  NOT IN IPVS (see the log)"
     } else {
         ""
     };
-    let k = &rs["kernel"];
+    let _ = writeln!(
+        o,
+        "\n{}  {}  {}{persistent}  {}{failed}",
+        s.name, s.service, s.scheduler, s.forwarding
+    );
+    let _ = writeln!(
+        o,
+        "  {:<12} {:<24} {:<8} {:<11} {:>6} {:>6} {:>7} {:>7} {:>9} {:>6} {:>10} {:>10}",
+        "SERVER",
+        "ADDRESS",
+        "HEALTH",
+        "NANNY",
+        "WEIGHT",
+        "CONF",
+        "ACTIVE",
+        "INACT",
+        "CONNS",
+        "CPS",
+        "IN B/s",
+        "OUT B/s"
+    );
+    for rs in &s.real_servers {
+        real_server(o, rs);
+    }
+    if let Some(sorry) = &s.sorry_server {
+        let serving = if sorry.active {
+            "SERVING (no real server available)"
+        } else {
+            "standing by"
+        };
+        let _ = writeln!(o, "  {:<12} {:<24} {serving}", "sorry", sorry.address);
+    }
+}
+
+fn real_server(o: &mut String, rs: &RealServer) {
+    let drained = if rs.drained { "  DRAINED" } else { "" };
+    let k = rs.kernel.as_ref();
+    let stats = k.map(|k| &k.stats);
     let _ = writeln!(
         o,
         "  {:<12} {:<24} {:<8} {:<11} {:>6} {:>6} {:>7} {:>7} {:>9} {:>6} {:>10} {:>10}{drained}",
-        text(rs, "name"),
-        text(rs, "address"),
-        text(rs, "health"),
-        text(rs, "monitor"),
-        if k.is_null() {
-            "out".to_string()
-        } else {
-            count(&k["weight"])
-        },
-        count(&rs["configured_weight"]),
-        count(&k["active_connections"]),
-        count(&k["inactive_connections"]),
-        count(&k["stats"]["connections"]),
-        count(&k["stats"]["connections_per_second"]),
-        count(&k["stats"]["bytes_in_per_second"]),
-        count(&k["stats"]["bytes_out_per_second"]),
+        rs.name,
+        rs.address,
+        rs.health.word(),
+        rs.monitor.word(),
+        k.map_or_else(|| "out".to_string(), |k| k.weight.to_string()),
+        rs.configured_weight,
+        count(k.map(|k| k.active_connections)),
+        count(k.map(|k| k.inactive_connections)),
+        count(stats.map(|s| s.connections)),
+        count(stats.map(|s| s.connections_per_second)),
+        count(stats.map(|s| s.bytes_in_per_second)),
+        count(stats.map(|s| s.bytes_out_per_second)),
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{self, said};
     use serde_json::json;
-
-    fn pulse() -> Value {
-        json!({"daemon": "pulse", "pid": 7, "role": "primary", "state": "active",
-               "partner": {"address": "192.0.2.11", "alive": true, "last_said": "stopped",
-                           "last_heard_ms_ago": 120},
-               "addresses": ["192.0.2.100/24 eth0:1"], "lvsd_pid": 8,
-               "keepalive_ms": 2000, "deadtime_ms": 5000, "heartbeat_auth": "off"})
-    }
-
-    fn lvsd() -> Value {
-        json!({"daemon": "lvsd", "pid": 8, "config": "/etc/sysconfig/ha/lvs.cf",
-               "services": [{"name": "web", "service": "TCP 192.0.2.100:80", "scheduler": "wlc",
-                             "persistent": 0, "forwarding": "nat", "failed": false,
-                             "sorry_server": {"address": "10.0.0.99:80", "active": false},
-                             "stats": null,
-                             "real_servers": [
-                {"name": "a", "address": "10.0.0.21:80", "configured_weight": 5, "health": "up",
-                 "monitor": "running", "monitor_pid": 9,
-                 "kernel": {"weight": 5, "active_connections": 3, "inactive_connections": 4,
-                            "persistent_connections": 0,
-                            "stats": {"connections": 120, "connections_per_second": 2,
-                                      "bytes_in_per_second": 100, "bytes_out_per_second": 900}}},
-                {"name": "b", "address": "10.0.0.22:80", "configured_weight": 1, "health": "down",
-                 "drained": true,
-                 "monitor": "restarting", "monitor_pid": null, "kernel": null}]}]})
-    }
 
     #[test]
     fn in_fos_mode_the_running_fos_is_shown_and_no_lvsd_is_missed() {
-        let mut p = pulse();
+        let mut p = fixtures::pulse();
         p["service"] = json!("fos");
         p["fos_pid"] = json!(12);
         p["state"] = json!("standby");
-        let s = render(
-            &Ok(p.clone()),
-            &Err("/var/run/lvs.sock: no such file".into()),
-        );
+        let silent = || Err("/var/run/lvs.sock: no such file".to_string());
+        let s = render(&said(p.clone()), &silent());
         assert!(s.contains("fos        --monitor, pid 12"), "{s}");
         assert!(!s.contains("lvsd is not answering"), "{s}");
         p["state"] = json!("active");
-        let s = render(&Ok(p), &Err("x".into()));
+        let s = render(&said(p), &silent());
         assert!(s.contains("fos        --active, pid 12"), "{s}");
         // LVS mode still names a silent lvsd.
-        let s = render(&Ok(pulse()), &Err("x".into()));
+        let s = render(&said(fixtures::pulse()), &silent());
         assert!(s.contains("lvsd is not answering"), "{s}");
     }
 
     #[test]
     fn one_screen_with_the_director_and_each_real_server() {
-        let s = render(&Ok(pulse()), &Ok(lvsd()));
+        let s = render(&said(fixtures::pulse()), &said(fixtures::lvsd()));
         assert!(
-            s.contains("director   active (primary), pulse pid 7"),
+            s.contains("director   active (primary), pulse pid 4242"),
             "{s}"
         );
         assert!(
-            s.contains("partner    192.0.2.11: alive, said stopped 120 ms ago"),
+            s.contains("partner    192.0.2.2: alive, said running 812 ms ago"),
             "{s}"
         );
-        assert!(s.contains("addresses  192.0.2.100/24 eth0:1"), "{s}");
-        assert!(s.contains("web  TCP 192.0.2.100:80  wlc  nat"), "{s}");
-        let a = s
-            .lines()
-            .find(|l| l.trim_start().starts_with("a "))
-            .unwrap();
-        let cols: Vec<&str> = a.split_whitespace().collect();
+        assert!(s.contains("web  TCP 192.0.2.100:80  wlc  direct"), "{s}");
+        let row = |name: &str| {
+            let line = s
+                .lines()
+                .find(|l| l.trim_start().starts_with(name))
+                .unwrap();
+            (line, line.split_whitespace().collect::<Vec<_>>())
+        };
+        let (a, cols) = row("a ");
         assert_eq!(
             cols,
             [
                 "a",
-                "10.0.0.21:80",
+                "10.0.0.1:80",
                 "up",
                 "running",
-                "5",
-                "5",
-                "3",
-                "4",
-                "120",
-                "2",
                 "100",
-                "900"
+                "100",
+                "12",
+                "40",
+                "5012",
+                "14",
+                "20480",
+                "0"
             ]
         );
-        let b = s
-            .lines()
-            .find(|l| l.trim_start().starts_with("b "))
-            .unwrap();
-        let cols: Vec<&str> = b.split_whitespace().collect();
-        assert_eq!(&cols[2..6], ["down", "restarting", "out", "1"], "{b}");
+        let (b, cols) = row("b ");
+        assert_eq!(&cols[2..6], ["down", "restarting", "out", "50"], "{b}");
         assert!(b.ends_with("  DRAINED"), "{b}");
         assert!(!a.contains("DRAINED"), "{a}");
         assert!(
-            s.contains("sorry        10.0.0.99:80             standing by"),
+            s.contains("sorry        127.0.0.1:80             standing by"),
+            "{s}"
+        );
+        assert!(s.contains("dns  UDP 192.0.2.100:53  rr persistent 300 s  nat  NOT IN IPVS"));
+    }
+
+    #[test]
+    fn a_daemon_that_does_not_answer_is_named_and_the_rest_shown() {
+        let gone = "/var/run/pulse.sock: No such file or directory".to_string();
+        let s = render(&Err(gone), &said(fixtures::lvsd()));
+        assert!(s.starts_with(
+            "director   pulse is not answering: /var/run/pulse.sock: No such file or directory\n"
+        ));
+        assert!(s.contains("web  TCP 192.0.2.100:80"), "{s}");
+        let s = render(&said(fixtures::pulse()), &Err("refused".into()));
+        assert!(
+            s.contains("services   lvsd is not answering: refused"),
             "{s}"
         );
     }
 
     #[test]
-    fn a_daemon_that_does_not_answer_is_named_and_the_rest_shown() {
-        let s = render(
-            &Err("/var/run/pulse.sock: No such file or directory".into()),
-            &Ok(lvsd()),
-        );
-        assert!(s.starts_with(
-            "director   pulse is not answering: /var/run/pulse.sock: No such file or directory\n"
-        ));
-        assert!(s.contains("web  TCP 192.0.2.100:80"), "{s}");
-        let s = render(&Ok(pulse()), &Err("refused".into()));
+    fn an_answer_of_another_schema_is_named_not_shown_blank() {
+        let mut l = fixtures::lvsd();
+        l["services"][0]["real_servers"][0]["health"] = json!("sideways");
+        let a: crate::LvsdAnswer = crate::parse_answer(l);
+        let e = a.unwrap_err();
         assert!(
-            s.contains("services   lvsd is not answering: refused"),
-            "{s}"
+            e.contains("an answer this version cannot read (schema 1)"),
+            "{e}"
         );
+        assert!(e.contains("sideways"), "{e}");
     }
 }
