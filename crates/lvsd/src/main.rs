@@ -108,25 +108,24 @@ fn main() {
     for w in &loaded.warnings {
         debug!("{w}");
     }
-    let mut runtime = Runtime::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2]);
-    let shell = Shell::new(reconciler, pid_path.with_extension("services"));
-    let code = match (runtime.as_mut(), shell) {
-        (Ok(rt), Ok(mut shell)) => {
-            rt.notifier(daemonized.notifier.take());
-            shell.config_path = config_path.display().to_string();
-            run(
-                rt,
-                shell,
-                loaded.config,
-                flags,
-                test_start,
-                &pid_path,
-                &config_path,
-            )
-        }
-        (Err(e), _) => Err(e.clone()),
-        (_, Err(e)) => Err(format!("cannot create the nanny status pipe: {e}")),
-    };
+    let notifier = daemonized.notifier.take();
+    let shell = Shell::new(reconciler, pid_path.with_extension("services"))
+        .map_err(|e| format!("cannot create the nanny status pipe: {e}"));
+    let code = shell.and_then(|mut shell| {
+        shell.config_path = config_path.display().to_string();
+        let mut runtime = Runtime::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2])?;
+        runtime.notifier(notifier);
+        run(
+            &mut runtime,
+            shell,
+            loaded.config,
+            flags,
+            test_start,
+            &pid_path,
+            &config_path,
+        )
+        // The runtime goes here, and its control socket with it.
+    });
     daemonized.release();
     std::process::exit(code.unwrap_or_else(|e| {
         info!("{e}");
