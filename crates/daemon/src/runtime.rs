@@ -150,10 +150,13 @@ pub trait Sources<C: Core, X: Executor<C>> {
     fn watch(&mut self, _driver: &mut Driver<C, X>, _events: &EventLoop) {}
 }
 
+/// How a control request becomes the core's event (`Event::Control`).
+pub type ToEvent<E> = fn(Request) -> E;
+
 /// The loop of one daemon.
 pub struct Runtime<E> {
     pub events: EventLoop,
-    control: Option<(ControlServer, fn(Request) -> E)>,
+    control: Option<(ControlServer, ToEvent<E>)>,
     notifier: Option<Notifier>,
     /// The longest wait between two turns (lvsd's and pulse's legacy five seconds).
     max_wait: Option<Duration>,
@@ -174,7 +177,7 @@ impl<E> Runtime<E> {
 
     /// Serves the control socket beside `pid_file` (docs/control.md); each request reaches
     /// the core as `to_event(request)`. Without the socket the daemon runs on, saying why.
-    pub fn control_beside(&mut self, pid_file: &Path, to_event: fn(Request) -> E) {
+    pub fn control_beside(&mut self, pid_file: &Path, to_event: ToEvent<E>) {
         let server = ControlServer::beside_pid_file(pid_file, CONTROL_TOKEN, &self.events);
         self.control = server.map(|s| (s, to_event));
     }

@@ -542,7 +542,7 @@ impl Engine {
                 self.forget(&mut s);
                 self.tell(Report::Exited {
                     id,
-                    status: ExitStatus::Code(code),
+                    status: ExitStatus::Code(code.code()),
                 });
                 None
             }

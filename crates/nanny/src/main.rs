@@ -43,7 +43,7 @@ fn main() {
         Ok(Command::Run(o)) => *o,
         Err(msg) => {
             eprintln!("{msg}");
-            std::process::exit(1);
+            std::process::exit(nanny::monitor::Exit::Failed.code());
         }
     };
     // Before anything else runs: the channel is hidden from the programs nanny starts.
@@ -57,7 +57,7 @@ fn main() {
     });
     std::process::exit(run(o, channel).unwrap_or_else(|msg| {
         info!("{msg}");
-        1
+        nanny::monitor::Exit::Failed.code()
     }));
 }
 

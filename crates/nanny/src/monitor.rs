@@ -131,7 +131,24 @@ pub enum Action {
     /// Logged with `-v` only.
     Debug(String),
     /// Exit with this status.
-    Exit(i32),
+    Exit(Exit),
+}
+
+/// How a nanny ends (docs/legacy.md, "nanny"): the legacy exit statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Exit {
+    /// Told to stop (SIGTERM, SIGINT), or, watching a partner's service for fos, the
+    /// service it had seen failed.
+    Done = 0,
+    /// Its command line or its start failed; for fos, the partner's service never
+    /// answered (a failover condition).
+    Failed = 1,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -328,7 +345,7 @@ impl Monitor {
                     self.active = false;
                     out.push(Action::Delete);
                 }
-                out.push(Action::Exit(0));
+                out.push(Action::Exit(Exit::Done));
             }
         }
         out
@@ -412,18 +429,18 @@ impl Monitor {
                         "Exiting due to connection failure of {}",
                         self.s.server
                     )));
-                    out.push(Action::Exit(0));
+                    out.push(Action::Exit(Exit::Done));
                 } else {
                     self.failures += 1;
                     if self.failures >= 2 {
                         out.push(Action::Log(
                             "Timeout waiting for remote service -- triggering failover!".into(),
                         ));
-                        out.push(Action::Exit(1));
+                        out.push(Action::Exit(Exit::Failed));
                     }
                 }
             }
-            Event::Terminate => out.push(Action::Exit(0)),
+            Event::Terminate => out.push(Action::Exit(Exit::Done)),
             _ => {}
         }
         out
@@ -672,10 +689,13 @@ mod tests {
         run(&mut m, &[true]);
         assert_eq!(
             m.handle(Event::Terminate),
-            vec![Action::Delete, Action::Exit(0)]
+            vec![Action::Delete, Action::Exit(Exit::Done)]
         );
         let mut idle = Monitor::new(settings(2, 10, 30));
-        assert_eq!(idle.handle(Event::Terminate), vec![Action::Exit(0)]);
+        assert_eq!(
+            idle.handle(Event::Terminate),
+            vec![Action::Exit(Exit::Done)]
+        );
     }
 
     #[test]
@@ -691,7 +711,7 @@ mod tests {
         );
         assert_eq!(m.handle(Event::Probe { ok: true }), vec![]);
         let a = m.handle(Event::Probe { ok: false });
-        assert_eq!(a.last(), Some(&Action::Exit(0)));
+        assert_eq!(a.last(), Some(&Action::Exit(Exit::Done)));
         let mut never = Monitor::new(s);
         assert_eq!(never.handle(Event::Probe { ok: false }), vec![]);
         let a = never.handle(Event::Probe { ok: false });
@@ -699,7 +719,7 @@ mod tests {
             a,
             vec![
                 Action::Log("Timeout waiting for remote service -- triggering failover!".into()),
-                Action::Exit(1)
+                Action::Exit(Exit::Failed)
             ]
         );
     }
@@ -718,7 +738,7 @@ mod tests {
             a,
             vec![
                 Action::Log("Exiting due to connection failure of 10.0.0.21:8080".into()),
-                Action::Exit(0)
+                Action::Exit(Exit::Done)
             ]
         );
     }

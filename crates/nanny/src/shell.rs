@@ -97,7 +97,7 @@ impl Executor<Nanny> for Shell {
             Action::Monitor(monitor::Action::Exit(code)) => {
                 // A check program still running goes with nanny.
                 daemon::process::kill_running();
-                Step::Exit(code)
+                Step::Exit(code.code())
             }
             Action::Monitor(monitor::Action::QueryLoad) => {
                 self.worker.submit(Job::Load);

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use daemon::driver::{Executor, Step};
+use daemon::driver::{Executor, Reply, Step};
 use daemon::process::{self, ExitStatus, Spawn};
 use daemon::worker::Worker;
 use hostnet::ledger::{Entry, Ledger};
@@ -23,6 +23,7 @@ use crate::machine::{
     Action, Channel, ChildSignal, Connectivity, Event, FosRole, Pulse, SyncState,
 };
 use crate::settings::{Settings, TakeoverAddress};
+use crate::sync::{Outcome, Push};
 
 /// How long `active_cmd`/`inactive_cmd` may run before they are killed (legacy: forever).
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(30);
@@ -152,6 +153,10 @@ pub struct Shell {
     /// The interfaces holding our heartbeat addresses (public, private) and their state.
     watched: (Option<u32>, Option<u32>),
     link_up: HashMap<u32, bool>,
+    /// Configuration sync: what to push where (none without a partner), and the worker
+    /// thread that pushes (a slow partner never holds up the heartbeat).
+    push: Option<Push>,
+    pusher: Option<Worker<Push, Outcome>>,
 }
 
 impl Shell {
@@ -186,6 +191,8 @@ impl Shell {
             rtnl,
             packets,
             ledger: Ledger::load(&ledger_path),
+            push: None,
+            pusher: None,
             commands: HashMap::new(),
             watched: (None, None),
             link_up: HashMap::new(),
@@ -624,9 +631,54 @@ impl Executor<Pulse> for Shell {
                     ready: self.services_ready(),
                 })
             }
-            Action::Exit(code) => return Step::Exit(code),
+            Action::Push => self.start_push(),
+            Action::Answer { client, answer } => return Step::Reply(Reply { client, answer }),
+            Action::AnswerStatus { client, status } => {
+                let answer = daemon::control::status(&status);
+                return Step::Reply(Reply { client, answer });
+            }
+            Action::Exit(code) => return Step::Exit(code.code()),
         }
         Step::Done
+    }
+}
+
+impl Shell {
+    /// Sets configuration sync up (docs/operations.md): the push of lvs.cf to the
+    /// partner, on a worker thread whose "done" the event loop watches as `token`. `Err`
+    /// when the thread cannot be started or watched.
+    pub fn set_up_sync(
+        &mut self,
+        s: &Settings,
+        config: &std::path::Path,
+        events: &daemon::event_loop::EventLoop,
+        token: usize,
+    ) -> io::Result<()> {
+        let receiver = std::env::current_exe()
+            .map(|e| e.with_file_name("lvsctl"))
+            .unwrap_or_else(|_| PathBuf::from("/usr/sbin/lvsctl"));
+        self.push = s.partner_public.map(|partner| Push {
+            rsh_command: s.rsh_command.clone(),
+            partner,
+            config: config.to_path_buf(),
+            receiver,
+        });
+        let worker = Worker::start("config-sync", 256 * 1024, |p: Push| crate::sync::push(&p))?;
+        events.register(worker.done_fd(), token)?;
+        self.pusher = Some(worker);
+        Ok(())
+    }
+
+    fn start_push(&mut self) {
+        if let (Some(p), Some(w)) = (&self.push, &self.pusher) {
+            w.submit(p.clone());
+        }
+    }
+
+    /// The pushes that ended, as the state machine's events.
+    pub fn pushed(&self) -> Vec<Event> {
+        let outcomes = self.pusher.as_ref().map(Worker::finished);
+        outcomes.into_iter().flatten().map(Event::Pushed).collect()
     }
 }
 

@@ -22,7 +22,7 @@ pub const MAX_RETRY: Duration = Duration::from_secs(64);
 pub const REFUSED: i32 = 2;
 
 /// How a push ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// The partner installed it (its message).
     Installed(String),

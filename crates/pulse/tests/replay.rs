@@ -11,7 +11,8 @@ use daemon::driver::Core;
 use daemon::process::ExitStatus;
 use pulse::auth::{Key, Session};
 use pulse::machine::{
-    Action, Channel, ChildSignal, Event, Pulse, SyncState, LINK_RESTORE_GRACE, SERVICES_WAIT_LIMIT,
+    Action, Channel, ChildSignal, Event, Exit, Pulse, SyncState, LINK_RESTORE_GRACE,
+    SERVICES_WAIT_LIMIT,
 };
 use pulse::settings::{Settings, Switches};
 use pulse::wire::Magic;
@@ -425,7 +426,7 @@ fn row_sigterm_deactivates_says_stopped_and_exits_once_lvsd_is_gone() {
         pid: 4242,
         status: ExitStatus::Code(0),
     });
-    assert_eq!(a, [Action::Exit(0)]);
+    assert_eq!(a, [Action::Exit(Exit::Stopped)]);
     let mut idle = Run::backup();
     idle.ev(Event::Start);
     let a = idle.ev(Event::Terminate(2));
@@ -434,7 +435,7 @@ fn row_sigterm_deactivates_says_stopped_and_exits_once_lvsd_is_gone() {
         [
             Action::RunInactiveCmd,
             Action::SyncDaemon(SyncState::Backup),
-            Action::Exit(0)
+            Action::Exit(Exit::Stopped)
         ]
     );
 }

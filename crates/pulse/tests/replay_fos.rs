@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
-use pulse::machine::{Action, Channel, ChildSignal, Connectivity, Event, FosRole, Pulse};
+use pulse::machine::{Action, Channel, ChildSignal, Connectivity, Event, Exit, FosRole, Pulse};
 use pulse::settings::{Settings, Switches};
 use pulse::wire::Magic;
 use replay_common::{effects, logs};
@@ -309,7 +309,7 @@ fn a_monitor_exit_with_the_gateway_down_is_a_network_fault_until_a_public_heartb
         ]
     );
     assert!(effects(&a).is_empty(), "{a:?}");
-    assert_eq!(r.pulse.status(r.now).state, "network fault");
+    assert_eq!(r.pulse.status(r.now).state.word(), "network fault");
     // Silence is no reason to take over with a network fault, nor is "stopped" heard
     // on the private channel; the monitors stay off until the public one is heard.
     let a = r.run_until(10.0);
@@ -335,7 +335,7 @@ fn partner_dead_checks_the_gateway_before_taking_over() {
     let a = r.run_until(3.0);
     assert_eq!(effects(&a).last(), Some(&Action::CheckConnectivity));
     assert!(!r.pulse.is_active());
-    assert_eq!(r.pulse.status(r.now).state, "checking the network");
+    assert_eq!(r.pulse.status(r.now).state.word(), "checking the network");
     let a = r.gateway(true);
     assert_eq!(logs(&a), ["partner dead: activating failover services"]);
     assert!(r.pulse.is_active());
@@ -443,7 +443,7 @@ fn termination_waits_for_fos_active_to_stop_the_services() {
         .iter()
         .any(|x| matches!(x, Action::SignalChild { .. } | Action::Exit(_))));
     let a = r.exited(ACTIVE, 0);
-    assert_eq!(effects(&a), [Action::Exit(0)]);
+    assert_eq!(effects(&a), [Action::Exit(Exit::Stopped)]);
 }
 
 #[test]

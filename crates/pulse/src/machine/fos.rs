@@ -72,11 +72,11 @@ pub(super) struct FosState {
 
 impl FosState {
     /// The director's state for `lvsctl status`, when fos mode has one of its own.
-    pub(super) fn state(&self) -> Option<&'static str> {
+    pub(super) fn state(&self) -> Option<status_schema::DirectorState> {
         if self.network_fault {
-            Some("network fault")
+            Some(status_schema::DirectorState::NetworkFault)
         } else if self.checking.is_some() {
-            Some("checking the network")
+            Some(status_schema::DirectorState::CheckingNetwork)
         } else {
             None
         }

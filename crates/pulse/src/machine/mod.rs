@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use daemon::control::{ClientId, Request};
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
 
@@ -23,8 +24,12 @@ pub use ipvs::SyncState;
 
 use crate::auth::{Rejection, Session, Verdict};
 use crate::settings::{Role, Settings};
+use status_schema::{DirectorState, PulseStatus};
+
+use crate::sync::Outcome;
 use crate::wire::{Heartbeat, Magic};
 
+mod control;
 mod fos;
 pub use fos::{Connectivity, FosRole, FOS_RESTART_DELAY, FOS_STOP_LIMIT};
 
@@ -52,7 +57,7 @@ pub enum Channel {
     Private,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// Loop entry: legacy runs the deactivation path once (inactive_cmd, backup sync
     /// daemon), then activates at once with `--forceactive`.
@@ -86,9 +91,13 @@ pub enum Event {
     },
     Hangup,
     Terminate(i32),
+    /// An operator's request on the control socket (docs/control.md).
+    Control(Request),
+    /// The configuration push asked for ([`Action::Push`]) ended.
+    Pushed(Outcome),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     Log(String),
     Debug(String),
@@ -114,7 +123,36 @@ pub enum Action {
     Announce,
     /// Are lvsd's services in IPVS? The shell answers with [`Event::Services`].
     CheckServices,
-    Exit(i32),
+    /// Push lvs.cf to the partner (configuration sync); answer with [`Event::Pushed`].
+    Push,
+    /// Answer a control request.
+    Answer {
+        client: ClientId,
+        answer: serde_json::Value,
+    },
+    /// Answer `status` (the shell adds the process's own figures).
+    AnswerStatus {
+        client: ClientId,
+        status: Box<status_schema::PulseStatus>,
+    },
+    Exit(Exit),
+}
+
+/// How pulse ends: the legacy exit statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Exit {
+    /// Stopped when told (SIGTERM, SIGINT).
+    Stopped = 0,
+    /// It could not start (lvs.cf, sockets, signals).
+    Failed = 1,
+    /// A backup whose lvs.cf says `backup_active = 0` (legacy: exit 255).
+    BackupInactive = 255,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -171,6 +209,7 @@ pub struct Pulse {
     fos: fos::FosState,
     /// When each kind of refused datagram was last logged, and how many since.
     refusals: HashMap<Refusal, (Option<Instant>, u32)>,
+    sync: control::SyncDecisions,
 }
 
 /// Kinds of refused datagrams, each logged at most once per [`REJECT_LOG_INTERVAL`] (a
@@ -192,6 +231,7 @@ impl Pulse {
             .clone()
             .filter(|_| s.auth != lvscf::HeartbeatAuth::Off)
             .map(|k| Session::new(k, s.auth, roles, epoch));
+        let s_sync = (s.config_sync, s.partner_public.is_some());
         Pulse {
             send_at: now + s.keepalive,
             need_at: now + s.deadtime,
@@ -209,6 +249,7 @@ impl Pulse {
             auth,
             fos: fos::FosState::default(),
             refusals: HashMap::new(),
+            sync: control::SyncDecisions::new(s_sync.0, s_sync.1),
         }
     }
 
@@ -263,58 +304,60 @@ impl Pulse {
         &self.s
     }
 
-    /// What `lvsctl status` shows of this director (docs/control.md).
-    pub fn status(&self, now: Instant) -> crate::status::Status {
-        let state = if self.exiting {
-            "stopping"
+    /// What this director is doing, as `lvsctl status` shows it.
+    fn director_state(&self) -> DirectorState {
+        if self.exiting {
+            DirectorState::Stopping
         } else if self.linkfail {
-            "link failure"
+            DirectorState::LinkFailure
+        } else if self.childfail && self.is_fos() {
+            DirectorState::FosFailure
         } else if self.childfail {
-            if self.is_fos() {
-                "fos failure"
-            } else {
-                "lvsd failure"
-            }
+            DirectorState::LvsdFailure
         } else if let Some(state) = self.fos.state() {
             state
         } else if self.active {
-            "active"
+            DirectorState::Active
         } else {
-            "standby"
-        };
+            DirectorState::Standby
+        }
+    }
+
+    /// What `lvsctl status` shows of this director (docs/control.md).
+    pub fn status(&self, now: Instant) -> PulseStatus {
         let heard = self
             .last_handled
             .map(|(_, magic, at)| (magic, now.saturating_duration_since(at)));
         let held = self.active && self.holding.is_none() && !self.s.switches.test_start;
-        crate::status::Status {
-            daemon: "pulse",
+        let addresses = self.s.takeover.iter().filter(|_| held);
+        PulseStatus {
+            schema: status_schema::SCHEMA,
+            daemon: "pulse".into(),
             pid: std::process::id(),
             role: match self.s.role {
-                crate::settings::Role::Primary => "primary",
-                crate::settings::Role::Backup => "backup",
+                crate::settings::Role::Primary => status_schema::Role::Primary,
+                crate::settings::Role::Backup => status_schema::Role::Backup,
             },
-            state,
-            partner: crate::status::Partner {
+            state: self.director_state(),
+            partner: status_schema::Partner {
                 address: self.s.partner_public.map(|a| a.to_string()),
                 alive: heard.is_some_and(|(_, ago)| ago < self.s.deadtime),
-                last_said: heard.map(|(magic, _)| magic.name()),
+                last_said: heard.map(|(magic, _)| magic.name().to_string()),
                 last_heard_ms_ago: heard.map(|(_, ago)| ago.as_millis() as u64),
             },
-            addresses: if held {
-                self.s
-                    .takeover
-                    .iter()
-                    .map(|t| format!("{}/{} {}", t.addr, t.prefix, t.device))
-                    .collect()
-            } else {
-                Vec::new()
+            addresses: addresses
+                .map(|t| format!("{}/{} {}", t.addr, t.prefix, t.device))
+                .collect(),
+            service: match self.s.mode {
+                lvscf::ServiceType::Fos => status_schema::ServiceKind::Fos,
+                _ => status_schema::ServiceKind::Lvs,
             },
-            service: self.s.mode.keyword(),
             lvsd_pid: self.lvsd_pid(),
             fos_pid: self.child_pid().filter(|_| self.is_fos()),
             keepalive_ms: self.s.keepalive.as_millis() as u64,
             deadtime_ms: self.s.deadtime.as_millis() as u64,
             heartbeat_auth: self.s.auth.to_string(),
+            process: None,
         }
     }
 
@@ -854,7 +897,7 @@ impl Pulse {
 
     fn maybe_exit(&mut self, out: &mut Vec<Action>) {
         if self.exiting && matches!(self.child, Child::Stopped) {
-            out.push(Action::Exit(0));
+            out.push(Action::Exit(Exit::Stopped));
         }
     }
 
@@ -884,6 +927,19 @@ impl Core for Pulse {
     type Action = Action;
 
     fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        let mut out = self.dispatch(event, now);
+        self.after_sync(now, &mut out);
+        out
+    }
+
+    fn next_deadline(&self, _now: Instant) -> Option<Instant> {
+        let d = self.timer_deadline();
+        Some(self.sync_deadline().map_or(d, |s| s.min(d)))
+    }
+}
+
+impl Pulse {
+    fn dispatch(&mut self, event: Event, now: Instant) -> Vec<Action> {
         match event {
             Event::Start => self.start(now),
             Event::Tick => self.tick(now),
@@ -925,12 +981,20 @@ impl Core for Pulse {
                 }
                 out
             }
-            Event::Hangup => self.hangup(),
+            Event::Hangup => {
+                // lvsd rereads lvs.cf; the partner gets it too (sync = 1).
+                if self.active {
+                    self.sync_changed();
+                }
+                self.hangup()
+            }
             Event::Terminate(sig) => self.terminate(sig, now),
+            Event::Control(req) => self.control(req, now),
+            Event::Pushed(outcome) => self.pushed(outcome, now),
         }
     }
 
-    fn next_deadline(&self, _now: Instant) -> Option<Instant> {
+    fn timer_deadline(&self) -> Instant {
         let mut d = self.send_at.min(self.need_at);
         if let Some(a) = self.announcing {
             d = d.min(a.next);
@@ -947,6 +1011,6 @@ impl Core for Pulse {
         if let Some(r) = self.fos.restart_at {
             d = d.min(r);
         }
-        Some(d)
+        d
     }
 }
