@@ -1,9 +1,11 @@
 //! A `failover` block as fos uses it (docs/legacy.md, "fos"): the commands that start and
-//! stop the service, and the nanny that watches it through the virtual address.
+//! stop the service, and the monitor that watches it through the virtual address.
 
 use std::net::IpAddr;
 
 use lvscf::{Protocol, QuotedString, VirtualServer};
+use nanny::monitor::Mode;
+use nanny::spec::MonitorSpec;
 
 /// One active failover service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,41 +47,51 @@ pub fn command_argv(q: &QuotedString) -> Vec<String> {
         .collect()
 }
 
-/// How fos starts a service's monitor (legacy order):
+/// The monitor fos runs for a service: a nanny probing it through the virtual address
+/// on the partner; as a command line (legacy order)
 /// `NANNY -c -h VIP -V PARTNER -p PORT [-v] [-u] [-e PROG] [-s SEND] [-x EXPECT]
 /// -t TIMEOUT [--nodaemon] --fos`.
-pub fn nanny_argv(
+pub fn monitor_spec(
     nanny: &str,
     v: &VirtualServer,
     vip: IpAddr,
     partner: IpAddr,
     verbose: bool,
     nodaemon: bool,
-) -> Vec<String> {
-    let mut a: Vec<String> = vec![nanny.into(), "-c".into(), "-h".into(), vip.to_string()];
-    a.extend([
-        "-V".into(),
-        partner.to_string(),
-        "-p".into(),
-        v.port.to_string(),
-    ]);
-    if verbose {
-        a.push("-v".into());
+) -> MonitorSpec {
+    MonitorSpec {
+        program: nanny.into(),
+        server: vip,
+        server_text: vip.to_string(),
+        port: v.port,
+        rport: v.port,
+        virtual_address: Some(partner.to_string()),
+        fwmark: 0,
+        interval: v.timeout,
+        reentry: 0,
+        weight: 1,
+        scale: 10,
+        method: lvscf::Network::Nat,
+        ipvsadm: lvscf::DEFAULT_IPVSADM.into(),
+        load_cmd: None,
+        send: v.send.as_ref().map(QuotedString::as_passed),
+        expect: v.expect.as_ref().map(QuotedString::as_passed),
+        send_program: v.send_program.as_ref().map(QuotedString::as_passed),
+        regex: false,
+        suppress: false,
+        quiesce: false,
+        // Legacy fos knew TCP and UDP only: an SCTP service is probed as before, by TCP.
+        protocol: match v.protocol {
+            Protocol::Udp => Protocol::Udp,
+            _ => Protocol::Tcp,
+        },
+        verbose,
+        nodaemon,
+        nofork: true,
+        test_start: false,
+        mode: Mode::Fos,
+        retries: 1,
     }
-    if v.protocol == Protocol::Udp {
-        a.push("-u".into());
-    }
-    for (flag, value) in [("-e", &v.send_program), ("-s", &v.send), ("-x", &v.expect)] {
-        if let Some(q) = value {
-            a.extend([flag.to_string(), q.as_passed()]);
-        }
-    }
-    a.extend(["-t".into(), v.timeout.to_string()]);
-    if nodaemon {
-        a.push("--nodaemon".into());
-    }
-    a.push("--fos".into());
-    a
 }
 
 #[cfg(test)]
@@ -117,14 +129,15 @@ mod tests {
             " active = 1\n address = 192.0.2.100 eth0:1\n port = 21\n protocol = udp\n\
              send = \"QUIT\\r\\n\"\n expect = \"221\"\n timeout = 4\n",
         );
-        let a = nanny_argv(
+        let a = monitor_spec(
             "/usr/sbin/nanny",
             &v,
             "192.0.2.100".parse().unwrap(),
             "192.0.2.11".parse().unwrap(),
             true,
             true,
-        );
+        )
+        .to_argv();
         assert_eq!(
             a,
             [

@@ -158,7 +158,8 @@ fn command_result(text: &str, result: Result<ExitStatus, RunError>) -> Result<bo
     }
 }
 
-/// Each block's monitor command line: it needs the service's address and the partner.
+/// Each block's monitor as a nanny command line: it needs the service's address and the
+/// partner.
 pub fn monitor_argv(
     v: &lvscf::VirtualServer,
     partner: Option<IpAddr>,
@@ -167,12 +168,13 @@ pub fn monitor_argv(
     let (Some(vip), Some(partner)) = (v.address.as_ref().map(|a| a.addr()), partner) else {
         return Err("no partner director in lvs.cf".into());
     };
-    Ok(crate::service::nanny_argv(
+    let spec = crate::service::monitor_spec(
         &v.client_monitor,
         v,
         vip,
         partner,
         flags.verbose,
         flags.nodaemon,
-    ))
+    );
+    Ok(spec.to_argv())
 }

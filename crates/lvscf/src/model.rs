@@ -38,7 +38,7 @@ impl ServiceType {
 }
 
 /// `network = nat | direct | tunnel`: the IPVS forwarding method of every real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     #[default]

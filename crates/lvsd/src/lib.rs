@@ -2,8 +2,8 @@
 //!
 //! * [`manager`]: the decisions, sans IO (start-up, nanny supervision, sorry server,
 //!   diff reload, shutdown): events in, actions out;
-//! * [`desired`]: the IPVS services lvs.cf asks for; [`nanny_argv`]: the legacy nanny
-//!   command lines; [`reload`]: which nannies a reload starts, stops and keeps (the
+//! * [`desired`]: the IPVS services lvs.cf asks for; [`monitor_spec`]: each real server's
+//!   monitor (a nanny's legacy command line); [`reload`]: which nannies a reload starts, stops and keeps (the
 //!   restart policy is `daemon::process::Backoff`);
 //! * [`config_file`]: reading lvs.cf; [`owned`]: the services lvsd created, across restarts;
 //!   [`drained`]: the real servers the operator drained, across restarts;
@@ -17,7 +17,7 @@ pub mod config_file;
 pub mod desired;
 pub mod drained;
 pub mod manager;
-pub mod nanny_argv;
+pub mod monitor_spec;
 pub mod owned;
 pub mod reload;
 pub mod shell;

@@ -12,7 +12,7 @@ use daemon::runtime::{Legacy, Mode, Runtime};
 use ipvs::{Ipvs, Reconciler};
 use log::{debug, info};
 use lvsd::manager::{Event, Exit, Manager};
-use lvsd::nanny_argv::LvsdFlags;
+use lvsd::monitor_spec::LvsdFlags;
 use lvsd::shell::Shell;
 use lvsd::sources::Listen;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};

@@ -17,10 +17,11 @@ use ipvs::{Desired, Destination, Op, ServiceKey};
 use lvscf::{Config, VirtualServer};
 
 use crate::desired::{desired, timeouts};
-use crate::nanny_argv::LvsdFlags;
+use crate::monitor_spec::LvsdFlags;
 use crate::reload::{nannies, real_servers, servers_of, NannyKey};
 use daemon::control::{ClientId, Request};
 use daemon::process::{Backoff, Decision, ExitStatus};
+use nanny::spec::MonitorSpec;
 use status_schema as schema;
 use status_schema::{Health, MonitorState};
 
@@ -97,7 +98,7 @@ pub enum Action {
     /// `integrated`: lvs.cf's `integrated_monitors`, run it inside lvsd if it can be.
     Spawn {
         key: NannyKey,
-        argv: Vec<String>,
+        spec: Box<MonitorSpec>,
         integrated: bool,
     },
     /// SIGTERM: the nanny removes its server and exits.
@@ -140,12 +141,12 @@ impl Exit {
     }
 }
 
-/// One real server for a sweep: its nanny's command line (the check to run) and the
-/// destination to add if the check passes (the nanny's first weight).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// One real server for a sweep: its monitor (the check to run) and the destination to
+/// add if the check passes (the nanny's first weight).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SweepItem {
     pub key: NannyKey,
-    pub argv: Vec<String>,
+    pub spec: Box<MonitorSpec>,
     pub dest: Destination,
 }
 
@@ -182,7 +183,7 @@ enum NannyState {
 struct Nanny {
     vs: String,
     rs: String,
-    argv: Vec<String>,
+    spec: MonitorSpec,
     state: NannyState,
     backoff: Backoff,
     /// The last report since the nanny (re)started.
@@ -612,10 +613,10 @@ impl Manager {
     }
 
     /// Registers the nannies of the current configuration that are not known yet, with
-    /// their command lines from `argvs`.
-    fn add_nannies(&mut self, now: Instant, argvs: &BTreeMap<NannyKey, Vec<String>>) {
+    /// their monitors from `specs`.
+    fn add_nannies(&mut self, now: Instant, specs: &BTreeMap<NannyKey, MonitorSpec>) {
         for (key, vs, rs) in real_servers(&self.config) {
-            let Some(argv) = argvs.get(&key) else {
+            let Some(spec) = specs.get(&key) else {
                 continue;
             };
             if self.nannies.contains_key(&key) {
@@ -634,7 +635,7 @@ impl Manager {
                 Nanny {
                     vs: vs.name.clone(),
                     rs: rs.name.clone(),
-                    argv: argv.clone(),
+                    spec: spec.clone(),
                     state,
                     backoff: self.policy.clone(),
                     active: None,
@@ -703,7 +704,7 @@ impl Manager {
             .filter_map(|(key, vs, rs)| {
                 Some(SweepItem {
                     key,
-                    argv: self.nannies.get(&key)?.argv.clone(),
+                    spec: Box::new(self.nannies.get(&key)?.spec.clone()),
                     dest: Destination::new(
                         key.server,
                         key.port,
@@ -844,7 +845,7 @@ impl Manager {
         now: Instant,
         out: &mut Vec<Action>,
     ) -> (
-        BTreeMap<NannyKey, Vec<String>>,
+        BTreeMap<NannyKey, MonitorSpec>,
         BTreeMap<NannyKey, u32>,
         Vec<Action>,
     ) {
@@ -854,10 +855,10 @@ impl Manager {
             out.push(Action::StoreDrained(self.drained.clone()));
         }
         let plan = crate::reload::diff(
-            self.nannies.iter().map(|(k, n)| (k, &n.argv)),
+            self.nannies.iter().map(|(k, n)| (k, &n.spec)),
             nannies(new, self.flags, &self.drained),
         );
-        let starts: BTreeMap<NannyKey, Vec<String>> = plan.start.into_iter().collect();
+        let starts: BTreeMap<NannyKey, MonitorSpec> = plan.start.into_iter().collect();
         // Servers that get their first nanny are checked by lvsd first, as at start-up.
         let first_time: BTreeSet<NannyKey> = starts
             .keys()
@@ -986,7 +987,7 @@ impl Manager {
                     n.state = NannyState::Starting;
                     out.push(Action::Spawn {
                         key,
-                        argv: n.argv.clone(),
+                        spec: Box::new(n.spec.clone()),
                         integrated: self.config.integrated_monitors,
                     });
                 }
@@ -1285,11 +1286,12 @@ mod tests {
         );
         assert_eq!(desired_services(&out)[0].len(), 2);
         // The exact legacy command line.
-        let Some(Action::Spawn { argv, .. }) =
+        let Some(Action::Spawn { spec, .. }) =
             out.iter().find(|a| matches!(a, Action::Spawn { .. }))
         else {
             unreachable!()
         };
+        let argv = spec.to_argv();
         assert_eq!(argv[..4], ["/usr/sbin/nanny", "-c", "-h", "10.0.0.1"]);
         assert_eq!(argv.last().unwrap(), "--lvs");
     }
@@ -1559,12 +1561,12 @@ mod tests {
             status: ExitStatus::Code(0),
         });
         assert_eq!(spawned(&out), ["10.0.0.3"]);
-        let Some(Action::Spawn { argv, .. }) =
+        let Some(Action::Spawn { spec, .. }) =
             out.iter().find(|a| matches!(a, Action::Spawn { .. }))
         else {
             unreachable!()
         };
-        assert!(argv.windows(2).any(|w| w == ["-t", "3"]));
+        assert!(spec.to_argv().windows(2).any(|w| w == ["-t", "3"]));
         assert!(!logs(&out).iter().any(|l| l.contains("died")), "{out:?}");
     }
 
@@ -1706,7 +1708,8 @@ mod tests {
 
     fn spawned_weight(out: &[Action]) -> Option<String> {
         out.iter().find_map(|a| match a {
-            Action::Spawn { argv, .. } => {
+            Action::Spawn { spec, .. } => {
+                let argv = spec.to_argv();
                 let i = argv.iter().position(|x| x == "-w")?;
                 Some(argv[i + 1].clone())
             }
@@ -1794,14 +1797,15 @@ mod tests {
                     .iter()
                     .map(|i| Action::Spawn {
                         key: i.key,
-                        argv: i.argv.clone(),
+                        spec: i.spec.clone(),
                         integrated: false,
                     })
                     .collect::<Vec<_>>()
                     .iter(),
             )
             .filter_map(|a| match a {
-                Action::Spawn { key, argv, .. } => {
+                Action::Spawn { key, spec, .. } => {
+                    let argv = spec.to_argv();
                     let i = argv.iter().position(|x| x == "-w")?;
                     Some((key.server.to_string(), argv[i + 1].clone()))
                 }

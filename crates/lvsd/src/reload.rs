@@ -12,7 +12,9 @@ use std::net::IpAddr;
 use ipvs::ServiceKey;
 use lvscf::{Config, RealServer, VirtualServer};
 
-use crate::nanny_argv::{nanny_argv, LvsdFlags};
+use nanny::spec::MonitorSpec;
+
+use crate::monitor_spec::{monitor_spec, LvsdFlags};
 
 /// One nanny: its virtual service and its real server.
 #[derive(
@@ -54,14 +56,14 @@ pub fn servers_of(vs: &VirtualServer) -> impl Iterator<Item = (NannyKey, &RealSe
     })
 }
 
-/// Every nanny a configuration runs, with its command line; a `drained` server's nanny
+/// Every nanny a configuration runs, with its monitor; a `drained` server's nanny
 /// gets weight 0 (nanny keeps a configured 0: the server stays in the table, its
 /// established connections finish, new ones go elsewhere).
 pub fn nannies(
     c: &Config,
     flags: LvsdFlags,
     drained: &BTreeSet<NannyKey>,
-) -> BTreeMap<NannyKey, Vec<String>> {
+) -> BTreeMap<NannyKey, MonitorSpec> {
     real_servers(c)
         .map(|(key, vs, rs)| {
             let argv = if drained.contains(&key) {
@@ -69,9 +71,9 @@ pub fn nannies(
                     weight: 0,
                     ..rs.clone()
                 };
-                nanny_argv(c, vs, &at_zero, flags)
+                monitor_spec(c, vs, &at_zero, flags)
             } else {
-                nanny_argv(c, vs, rs, flags)
+                monitor_spec(c, vs, rs, flags)
             };
             (key, argv)
         })
@@ -79,12 +81,12 @@ pub fn nannies(
 }
 
 /// What a reload does to the nannies.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NannyPlan {
     /// Gone from the file, deactivated, or about to be restarted.
     pub stop: Vec<NannyKey>,
-    /// New, re-activated, or restarted with a new command line.
-    pub start: Vec<(NannyKey, Vec<String>)>,
+    /// New, re-activated, or restarted with a new monitor.
+    pub start: Vec<(NannyKey, MonitorSpec)>,
     /// Left running untouched.
     pub keep: Vec<NannyKey>,
 }
@@ -95,10 +97,10 @@ pub fn plan(old: &Config, new: &Config, flags: LvsdFlags) -> NannyPlan {
     diff(before.iter(), nannies(new, flags, &none))
 }
 
-/// The plan from the running nannies' command lines to the wanted ones.
+/// The plan from the running nannies' monitors to the wanted ones.
 pub fn diff<'a>(
-    before: impl IntoIterator<Item = (&'a NannyKey, &'a Vec<String>)>,
-    after: BTreeMap<NannyKey, Vec<String>>,
+    before: impl IntoIterator<Item = (&'a NannyKey, &'a MonitorSpec)>,
+    after: BTreeMap<NannyKey, MonitorSpec>,
 ) -> NannyPlan {
     let mut p = NannyPlan::default();
     let mut unchanged = BTreeSet::new();
@@ -189,7 +191,7 @@ mod tests {
         assert_eq!(servers(&p.stop), ["10.0.0.1", "10.0.0.2"]);
         assert_eq!(started(&p), ["10.0.0.1", "10.0.0.2"]);
         assert_eq!(servers(&p.keep), ["10.0.0.3"]);
-        assert!(p.start[0].1.windows(2).any(|w| w == ["-t", "3"]));
+        assert!(p.start[0].1.to_argv().windows(2).any(|w| w == ["-t", "3"]));
         // A weight change restarts that server's nanny only.
         let new = BASE.replacen("weight = 1", "weight = 5", 1);
         let p = plan(&cfg(BASE), &cfg(&new), LvsdFlags::default());

@@ -14,6 +14,7 @@ use ipvs::{Op, Reconciler, ServiceKey};
 use log::info;
 use nanny::check::Check;
 use nanny::integrated::{Monitors, Report};
+use nanny::spec::MonitorSpec;
 use nix::sys::signal::Signal;
 
 use crate::manager::{Action, Event, Manager, SweepItem};
@@ -223,13 +224,12 @@ impl Shell {
         if self.reconciler.is_none() {
             return BTreeSet::new();
         }
-        let jobs: Vec<(SweepItem, Box<nanny::options::Options>)> = items
+        // A check program is left to its nanny; a spec nanny would refuse, to its nanny's
+        // message.
+        let jobs: Vec<SweepItem> = items
             .into_iter()
-            .filter(|item| self.adopts_entries(&item.argv[0]))
-            .filter_map(|item| match nanny::options::parse(&item.argv[1..]) {
-                Ok(nanny::options::Command::Run(o)) if o.send_program.is_none() => Some((item, o)),
-                _ => None,
-            })
+            .filter(|item| self.adopts_entries(&item.spec.program))
+            .filter(|item| item.spec.send_program.is_none() && item.spec.validate().is_ok())
             .collect();
         let healthy = run_checks(jobs, SWEEP_LIMIT);
         let ops: Vec<Op> = healthy
@@ -279,21 +279,21 @@ impl Shell {
         ours
     }
 
-    /// Starts a nanny: inside lvsd when `integrated` and the command line is our
-    /// nanny's for netlink, else a process with the availability channel in
-    /// `LVSD_STATUS_FD`.
-    fn spawn(&mut self, argv: Vec<String>, integrated: bool) -> std::io::Result<u32> {
-        if integrated && Monitors::accepts(&argv) && self.adopts_entries(&argv[0]) {
+    /// Starts a nanny: inside lvsd when `integrated` and the monitor is our nanny's for
+    /// netlink, else a process (its legacy command line) with the availability channel
+    /// in `LVSD_STATUS_FD`.
+    fn spawn(&mut self, spec: MonitorSpec, integrated: bool) -> std::io::Result<u32> {
+        if integrated && Monitors::accepts(&spec) && self.adopts_entries(&spec.program) {
             if self.integrated.is_none() {
                 self.integrated = Some((Monitors::start()?, false));
             }
             if let Some((m, _)) = self.integrated.as_mut() {
-                return Ok(m.spawn(argv));
+                return Ok(m.spawn(spec));
             }
         }
         let fd = self.availability_write.as_raw_fd();
         let pid = process::spawn(&Spawn {
-            argv,
+            argv: spec.to_argv(),
             env: vec![(nanny::availability::ENV.to_string(), fd.to_string())],
             keep_fds: vec![fd],
         })?;
@@ -327,10 +327,10 @@ impl Executor<Manager> for Shell {
             }
             Action::Spawn {
                 key,
-                argv,
+                spec,
                 integrated,
             } => {
-                return Step::Answer(match self.spawn(argv, integrated) {
+                return Step::Answer(match self.spawn(*spec, integrated) {
                     Ok(pid) => Event::Spawned { key, pid },
                     Err(e) => Event::SpawnFailed {
                         key,
@@ -376,10 +376,7 @@ fn failure(op: &Op, e: &ipvs::Error) -> String {
 /// Runs the checks on a few threads; returns the items whose check passed within
 /// `limit`. Checks still running then are abandoned (their threads end with their own
 /// time limit, which is `limit` too).
-fn run_checks(
-    jobs: Vec<(SweepItem, Box<nanny::options::Options>)>,
-    limit: Duration,
-) -> Vec<SweepItem> {
+fn run_checks(jobs: Vec<SweepItem>, limit: Duration) -> Vec<SweepItem> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{mpsc, Arc, Mutex};
     let total = jobs.len();
@@ -397,11 +394,11 @@ fn run_checks(
             .stack_size(256 * 1024)
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    let Some((i, (item, o))) = queue.lock().unwrap().pop_front() else {
+                    let Some((i, item)) = queue.lock().unwrap().pop_front() else {
                         return;
                     };
                     // Built here: a compiled regex stays on its thread.
-                    let (check, _) = Check::from_options(&o);
+                    let (check, _) = Check::from_options(&item.spec);
                     let ok = check.with_timeout(limit).run().is_ok();
                     if tx.send((i, item, ok)).is_err() {
                         return;

@@ -5,10 +5,10 @@
 //! their servers as TCP, and a fwmark service's family came from the real server in
 //! nanny but from the VIP in lvsd.)
 
-use lvsd::nanny_argv::{nanny_argv, LvsdFlags};
+use lvsd::monitor_spec::{monitor_spec, LvsdFlags};
 use nanny::check::Check;
-use nanny::options::{parse, Command};
 use nanny::southbound::Target;
+use nanny::spec::MonitorSpec;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -80,10 +80,13 @@ fn check_agreement(text: &str) {
         let key = vs.service_key().expect("a VIP");
         assert!(desired.services.contains_key(&key), "lvsd creates {key}");
         for rs in vs.active_servers() {
-            let argv = nanny_argv(&c, vs, rs, LvsdFlags::default());
-            let Ok(Command::Run(o)) = parse(&argv[1..]) else {
+            let spec = monitor_spec(&c, vs, rs, LvsdFlags::default());
+            let argv = spec.to_argv();
+            let Ok(o) = MonitorSpec::from_argv(&argv) else {
                 panic!("nanny refuses {argv:?}");
             };
+            // A nanny process reads the monitor an integrated one is given.
+            assert_eq!(o, spec, "{argv:?}");
             let target = Target::from_options(&o).unwrap();
             assert_eq!(target.service, key, "{argv:?}");
             assert_eq!(

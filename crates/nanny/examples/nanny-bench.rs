@@ -176,7 +176,8 @@ fn integrated(count: u32, secs: u64) {
             "--test-start",
             "--lvs",
         ];
-        m.spawn(argv.iter().map(|s| s.to_string()).collect());
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        m.spawn(nanny::spec::MonitorSpec::from_argv(&argv).expect("a monitor's command line"));
     }
     let mut active = std::collections::HashSet::new();
     while active.len() < count as usize && start.elapsed().as_secs() < 120 {

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::expect::Expect;
-use crate::options::Options;
 use crate::probe::{program_probe, NetProbe, Outcome};
+use crate::spec::MonitorSpec;
 
 /// The legacy default check when nothing is configured on port 80.
 const HTTP_SEND: &str = "GET / HTTP/1.0\r\n\r\n";
@@ -30,7 +30,7 @@ pub enum Check {
 
 impl Check {
     /// The check and the messages legacy logged while building it.
-    pub fn from_options(o: &Options) -> (Check, Vec<String>) {
+    pub fn from_options(o: &MonitorSpec) -> (Check, Vec<String>) {
         let mut notes = Vec::new();
         let mut send = o.send.clone();
         let mut expect = o.expect.clone();
@@ -115,12 +115,12 @@ impl Check {
 mod tests {
     use super::*;
 
-    fn options(args: &[&str]) -> Options {
+    fn options(args: &[&str]) -> MonitorSpec {
         let mut all = vec!["-h", "127.0.0.1", "-V", "192.0.2.1", "--lvs"];
         all.extend_from_slice(args);
         let all: Vec<String> = all.into_iter().map(String::from).collect();
-        match crate::options::parse(&all).unwrap() {
-            crate::options::Command::Run(o) => *o,
+        match crate::spec::parse(&all).unwrap() {
+            crate::spec::Command::Run(o) => *o,
             _ => unreachable!(),
         }
     }

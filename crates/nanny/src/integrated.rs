@@ -1,7 +1,7 @@
 //! The integrated monitors (lvs.cf `integrated_monitors = 1`; docs/differences.md,
 //! "Integrated monitors"): every real server's nanny inside lvsd, on one thread, instead
-//! of one process each. Each monitor is exactly a nanny: built from the same command
-//! line ([`crate::options`]), with the same core ([`Nanny`]: counting, re-entry,
+//! of one process each. Each monitor is exactly a nanny: built from the same spec
+//! ([`crate::spec`]), with the same core ([`Nanny`]: counting, re-entry,
 //! quiesce, slow start, load weighting, retries), the same checks and log lines, the
 //! same IPVS changes ([`Southbound`], over one shared netlink socket) and the same
 //! reports. What changes is the IO: network probes are non-blocking
@@ -9,8 +9,8 @@
 //! probe; a check or load program runs on a short-lived thread of its own, bounded by
 //! its time limit as in a nanny.
 //!
-//! lvsd talks to it as to processes: [`Monitors::spawn`] takes a nanny argument vector
-//! and gives an id (never a real pid), [`Monitors::signal`] takes nanny's signals, and
+//! lvsd talks to it as to processes: [`Monitors::spawn`] takes the monitor's spec (what
+//! a nanny process gets as its command line) and gives an id (never a real pid), [`Monitors::signal`] takes nanny's signals, and
 //! [`Monitors::finished`] returns the availability reports and the exits.
 
 use std::cmp::Reverse;
@@ -31,9 +31,9 @@ use mio::{Events, Poll, Token, Waker};
 use crate::check::Check;
 use crate::exchange::Exchange;
 use crate::monitor::{self, Mode, Monitor, Settings};
-use crate::options::{self, Command as Cli, Options};
 use crate::schedule::{Action, Event, Nanny};
 use crate::southbound::{SharedIpvs, Southbound};
+use crate::spec::{self, MonitorSpec};
 
 /// The first monitor id: above any pid (the kernel's `pid_max` is at most 2^22), so lvsd
 /// tells its monitors from its processes by number.
@@ -63,7 +63,7 @@ pub enum Report {
 }
 
 enum Command {
-    Start { id: u32, argv: Vec<String> },
+    Start { id: u32, spec: Box<MonitorSpec> },
     Signal { id: u32, signal: i32 },
     Shutdown,
 }
@@ -124,22 +124,21 @@ impl Monitors {
         id >= FIRST_ID
     }
 
-    /// Whether this command line can run here: a nanny for an LVS service whose IPVS
-    /// changes go over netlink (an `-I` wrapper program runs for up to 10 s per change,
-    /// which would hold every other monitor up: such a server keeps its process).
-    pub fn accepts(argv: &[String]) -> bool {
-        matches!(
-            argv.get(1..).map(options::parse),
-            Some(Ok(Cli::Run(o))) if o.mode == Mode::Lvs && o.ipvsadm == lvscf::DEFAULT_IPVSADM
-        )
+    /// Whether this monitor can run here: an LVS monitor whose IPVS changes go over
+    /// netlink (an `-I` wrapper program runs for up to 10 s per change, which would hold
+    /// every other monitor up: such a server keeps its process).
+    pub fn accepts(spec: &MonitorSpec) -> bool {
+        spec.mode == Mode::Lvs && spec.ipvsadm == lvscf::DEFAULT_IPVSADM
     }
 
-    /// Starts a monitor for this nanny command line (`argv[0]` is the program, unused);
-    /// its id.
-    pub fn spawn(&mut self, argv: Vec<String>) -> u32 {
+    /// Starts this monitor (its program is not run); its id.
+    pub fn spawn(&mut self, spec: MonitorSpec) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1).unwrap_or(FIRST_ID);
-        self.send(Command::Start { id, argv });
+        self.send(Command::Start {
+            id,
+            spec: Box::new(spec),
+        });
         id
     }
 
@@ -374,7 +373,7 @@ impl Engine {
     fn take_commands(&mut self) -> Option<bool> {
         for _ in 0..COMMANDS_PER_TURN {
             match self.commands.try_recv() {
-                Ok(Command::Start { id, argv }) => self.add(id, &argv),
+                Ok(Command::Start { id, spec }) => self.add(id, &spec),
                 Ok(Command::Signal { id, signal }) => self.signal(id, signal),
                 Ok(Command::Shutdown) => return None,
                 Err(_) => return Some(false),
@@ -394,19 +393,14 @@ impl Engine {
         self.told = true;
     }
 
-    /// A monitor from a nanny command line, as nanny's `main` builds it.
-    fn add(&mut self, id: u32, argv: &[String]) {
-        let o = match argv.get(1..).map(options::parse) {
-            Some(Ok(Cli::Run(o))) => *o,
-            _ => {
-                info!("monitors: not a nanny command line: {}", argv.join(" "));
-                return self.tell(Report::Exited {
-                    id,
-                    status: ExitStatus::Code(1),
-                });
-            }
-        };
-        match self.slot(&o, id) {
+    /// A monitor from its spec, as nanny's `main` builds it (and refuses it: a nanny
+    /// process would exit 1 at once).
+    fn add(&mut self, id: u32, o: &MonitorSpec) {
+        match o
+            .validate()
+            .map_err(|e| e.0)
+            .and_then(|()| self.slot(o, id))
+        {
             Ok(slot) => {
                 self.slots.insert(id, slot);
                 self.stats.monitors.fetch_add(1, Ordering::Relaxed);
@@ -423,12 +417,12 @@ impl Engine {
         }
     }
 
-    fn slot(&mut self, o: &Options, id: u32) -> Result<Slot, String> {
+    fn slot(&mut self, o: &MonitorSpec, id: u32) -> Result<Slot, String> {
         let (check, notes) = Check::from_options(o);
         for n in notes {
             info!("{n}");
         }
-        info!("{}", options::start_line(o));
+        info!("{}", spec::start_line(o));
         let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
         // A dry run (`--test-start`) needs no IPVS at all.
         let shared = match o.test_start {
@@ -436,7 +430,7 @@ impl Engine {
             false => Some(self.shared_ipvs()?.clone()),
         };
         let southbound = Southbound::for_options(o, shared.as_ref())?;
-        let load_argv = crate::load::load_argv(&o.load_cmd, &o.server.to_string());
+        let load_argv = crate::load::load_argv(o.load_query(), &o.server.to_string());
         let monitor = Monitor::new(Settings::of_options(o, load_argv.is_some(), server.clone()));
         let interval = Duration::from_secs(o.interval.max(1).into());
         self.now = Instant::now();

@@ -2,7 +2,7 @@
 //! lvsd with the legacy command line; it probes the server and keeps its IPVS destination
 //! in step.
 //!
-//! * [`options`]: the legacy command line;
+//! * [`spec`]: one monitor, typed, and its legacy command line;
 //! * [`expect`]: what a probe expects back (escapes and the regex are lvscf's);
 //! * [`check`]: the check a command line asks for; [`probe`], [`load`]: running it, and
 //!   the load query;
@@ -21,8 +21,8 @@ pub mod expect;
 pub mod integrated;
 pub mod load;
 pub mod monitor;
-pub mod options;
 pub mod probe;
 pub mod schedule;
 pub mod shell;
 pub mod southbound;
+pub mod spec;

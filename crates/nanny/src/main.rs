@@ -11,10 +11,10 @@ use daemon::runtime::{Legacy, Mode, Runtime};
 use log::info;
 use nanny::check::Check;
 use nanny::monitor::{Monitor, Settings};
-use nanny::options::{self, Command, Options};
 use nanny::schedule::{Event, Nanny};
 use nanny::shell::{Listen, Shell, PROBED};
 use nanny::southbound::Southbound;
+use nanny::spec::{self, Command, MonitorSpec};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
 const NANNY: Legacy = Legacy {
@@ -22,7 +22,7 @@ const NANNY: Legacy = Legacy {
     ident: "nanny",
     stdout_prefix: None,
     version: "nanny 1.46",
-    usage: options::USAGE,
+    usage: spec::USAGE,
 };
 
 fn main() {
@@ -31,7 +31,7 @@ fn main() {
     // SAFETY: called first, before any thread exists; mallopt only sets a limit.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let o = match options::parse(&args) {
+    let o = match spec::parse(&args) {
         Ok(Command::Help) => {
             print!("{}", NANNY.usage);
             return;
@@ -61,7 +61,7 @@ fn main() {
     }));
 }
 
-fn run(o: Options, channel: Option<nanny::availability::Channel>) -> Result<i32, String> {
+fn run(o: MonitorSpec, channel: Option<nanny::availability::Channel>) -> Result<i32, String> {
     // First: a SIGTERM during start-up (lvsd stopping us, or dying) must still lead to
     // the clean-up of an entry adopted below, not to the default action.
     let mut runtime = Runtime::new(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP])?;
@@ -69,7 +69,7 @@ fn run(o: Options, channel: Option<nanny::availability::Channel>) -> Result<i32,
     for n in notes {
         info!("{n}");
     }
-    info!("{}", options::start_line(&o));
+    info!("{}", spec::start_line(&o));
     let (monitor, shell) = core_and_shell(&o, check, channel, &runtime.events)?;
     let mut driver = Driver::new(Nanny::new(monitor, Instant::now()), shell);
     daemon::runtime::trace_from_env(&mut driver);
@@ -89,14 +89,14 @@ fn run(o: Options, channel: Option<nanny::availability::Channel>) -> Result<i32,
 /// The monitor, and the shell that carries its actions out: the IPVS target, the probe
 /// thread (watched by the event loop), the channel to lvsd.
 fn core_and_shell(
-    o: &Options,
+    o: &MonitorSpec,
     check: Check,
     channel: Option<nanny::availability::Channel>,
     events: &EventLoop,
 ) -> Result<(Monitor, Shell), String> {
     let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
     let southbound = Southbound::for_options(o, None)?;
-    let load_argv = nanny::load::load_argv(&o.load_cmd, &o.server.to_string());
+    let load_argv = nanny::load::load_argv(o.load_query(), &o.server.to_string());
     let monitor = Monitor::new(Settings::of_options(o, load_argv.is_some(), server));
     let interval = Duration::from_secs(o.interval.into());
     let worker = nanny::shell::start_worker(check, load_argv, interval, o.server.to_string())

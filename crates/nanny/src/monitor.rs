@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Whether this nanny watches a real server for LVS or a partner's service for FOS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     Lvs,
     Fos,
@@ -44,7 +44,7 @@ pub struct Settings {
 impl Settings {
     /// A command line's settings; `server` is `RIP:RPORT` as the messages show it.
     pub fn of_options(
-        o: &crate::options::Options,
+        o: &crate::spec::MonitorSpec,
         load_monitoring: bool,
         server: String,
     ) -> Settings {
@@ -52,7 +52,7 @@ impl Settings {
             mode: o.mode,
             weight: o.weight,
             interval: o.interval,
-            reentry: o.reentry,
+            reentry: o.reentry(),
             quiesce: o.quiesce,
             scale: o.scale,
             retries: o.retries,

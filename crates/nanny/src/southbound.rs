@@ -14,7 +14,7 @@ use ipvs::{Destination, Ipvs, ServiceKey};
 use lvscf::Network;
 
 use crate::monitor::Action;
-use crate::options::Options;
+use crate::spec::MonitorSpec;
 
 /// Where the destination lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ impl Target {
     /// The service and destination the command line names: the service as
     /// `ipvs::ServiceKey::for_virtual` derives it, as lvsd does from lvs.cf. A fwmark
     /// service without `-V` (a nanny started by hand) takes the server's family.
-    pub fn from_options(o: &Options) -> Result<Target, String> {
+    pub fn from_options(o: &MonitorSpec) -> Result<Target, String> {
         let vip = match o.virtual_address.as_deref() {
             Some(vip) => lvscf::value::parse_addr_literal(vip)
                 .ok_or_else(|| format!("bad IP address -- {vip}"))?,
@@ -132,7 +132,7 @@ impl Southbound {
     /// `-I`, a dry run with `--test-start`, netlink otherwise (over `shared` when given,
     /// else a connection of its own).
     pub fn for_options(
-        o: &Options,
+        o: &MonitorSpec,
         shared: Option<&SharedIpvs>,
     ) -> Result<Option<Southbound>, String> {
         if o.mode == crate::monitor::Mode::Fos {
@@ -254,8 +254,8 @@ mod tests {
             args.extend(["-f", &mark]);
         }
         let args: Vec<String> = args.into_iter().map(String::from).collect();
-        match crate::options::parse(&args).unwrap() {
-            crate::options::Command::Run(o) => Target::from_options(&o).unwrap(),
+        match crate::spec::parse(&args).unwrap() {
+            crate::spec::Command::Run(o) => Target::from_options(&o).unwrap(),
             _ => unreachable!(),
         }
     }

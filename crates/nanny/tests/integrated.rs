@@ -9,8 +9,14 @@ use std::time::{Duration, Instant};
 
 use daemon::process::ExitStatus;
 use nanny::integrated::{Monitors, Report, FIRST_ID};
+use nanny::spec::MonitorSpec;
 
 /// A nanny command line for a real server on 127.0.0.1:`port`, probed every second.
+/// The monitor of this nanny command line (`argv`'s).
+fn spec(port: u16, extra: &[&str]) -> MonitorSpec {
+    MonitorSpec::from_argv(&argv(port, extra)).unwrap()
+}
+
 fn argv(port: u16, extra: &[&str]) -> Vec<String> {
     let port = port.to_string();
     let mut a = vec![
@@ -77,7 +83,7 @@ fn server(answer: Option<&'static [u8]>) -> (TcpListener, u16) {
 fn a_monitor_reports_as_its_nanny_and_stops_on_sigterm() {
     let mut m = Monitors::start().unwrap();
     let (_l, port) = server(Some(b"OK\n"));
-    let id = m.spawn(argv(port, &["-s", "hello", "-x", "OK"]));
+    let id = m.spawn(spec(port, &["-s", "hello", "-x", "OK"]));
     assert!(id >= FIRST_ID && Monitors::owns(id));
     wait_for(&m, 5.0, |r| *r == Report::Status { id, active: true });
     m.signal(id, libc::SIGTERM);
@@ -97,7 +103,7 @@ fn a_server_that_goes_away_is_reported_inactive_and_back_active() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let id = m.spawn(argv(closed, &[]));
+    let id = m.spawn(spec(closed, &[]));
     // Never up: no report of "active"; the first report says inactive.
     let seen = wait_for(&m, 5.0, |r| matches!(r, Report::Status { .. }));
     assert!(
@@ -123,12 +129,12 @@ fn silent_servers_and_hanging_checks_delay_no_other_probe() {
     // ten check programs that hang until killed at their 1 s limit...
     let (_silent, silent_port) = server(None);
     for _ in 0..10 {
-        m.spawn(argv(silent_port, &["-s", "x", "-x", "OK"]));
-        m.spawn(argv(1, &["-e", "/bin/sleep 30"]));
+        m.spawn(spec(silent_port, &["-s", "x", "-x", "OK"]));
+        m.spawn(spec(1, &["-e", "/bin/sleep 30"]));
     }
     // ...and one healthy server, which must still be seen at once and keep its schedule.
     let (_ok, ok_port) = server(Some(b"OK\n"));
-    let id = m.spawn(argv(ok_port, &["-s", "hello", "-x", "OK"]));
+    let id = m.spawn(spec(ok_port, &["-s", "hello", "-x", "OK"]));
     wait_for(&m, 3.0, |r| *r == Report::Status { id, active: true });
     std::thread::sleep(Duration::from_secs(3));
     let late = m
@@ -148,7 +154,7 @@ fn silent_servers_and_hanging_checks_delay_no_other_probe() {
 
 #[test]
 fn command_lines_that_need_a_process_are_not_taken() {
-    let wrapper = argv(80, &["-I", "/usr/local/sbin/my-ipvsadm"]);
+    let wrapper = spec(80, &["-I", "/usr/local/sbin/my-ipvsadm"]);
     assert!(
         !Monitors::accepts(&wrapper),
         "an -I wrapper blocks: it keeps its process"
@@ -156,10 +162,8 @@ fn command_lines_that_need_a_process_are_not_taken() {
     let mut fos = argv(80, &[]);
     fos.retain(|a| a != "--lvs");
     fos.push("--fos".into());
-    assert!(!Monitors::accepts(&fos));
-    assert!(Monitors::accepts(&argv(80, &[])));
-    assert!(!Monitors::accepts(&[
-        "nanny".to_string(),
-        "--bogus".to_string()
-    ]));
+    assert!(!Monitors::accepts(&MonitorSpec::from_argv(&fos).unwrap()));
+    assert!(Monitors::accepts(&spec(80, &[])));
+    // A command line nanny refuses is no monitor at all.
+    assert!(MonitorSpec::from_argv(&["nanny".to_string(), "--bogus".to_string()]).is_err());
 }

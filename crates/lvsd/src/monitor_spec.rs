@@ -1,10 +1,13 @@
-//! The nanny command line lvsd builds for each active real server, in the exact legacy
-//! order (docs/legacy.md, "The nanny command line"): sites wrap nanny, and
-//! pulse/lvsd/nanny of different versions must interoperate. The one addition is
+//! The monitor lvsd runs for each active real server, as a typed spec
+//! (`nanny::spec::MonitorSpec`): a nanny process gets it as the legacy command line, in
+//! the exact legacy order (docs/legacy.md, "The nanny command line"): sites wrap nanny,
+//! and pulse/lvsd/nanny of different versions must interoperate. The one addition is
 //! `--protocol sctp` for an SCTP virtual (legacy knew no SCTP; TCP and UDP lines are
-//! unchanged).
+//! unchanged). An integrated monitor takes the spec as it is.
 
 use lvscf::{Config, RealServer, VirtualServer};
+use nanny::monitor::Mode;
+use nanny::spec::MonitorSpec;
 
 /// How lvsd itself runs, as far as its nannies are concerned.
 #[derive(Debug, Clone, Copy, Default)]
@@ -15,89 +18,61 @@ pub struct LvsdFlags {
     pub nodaemon: bool,
 }
 
-/// `<client_monitor> -c -h RIP -p VPORT -r RPORT [-f MARK] [-u | --protocol sctp] [-e PROG] [-s SEND]
-/// [-x EXPECT] [-q] [--regex] [-v] -a REENTRY -I IPVSADM -t TIMEOUT -w WEIGHT -V VIP
-/// -M m|g|i [-U LOADCMD] [--nodaemon] --lvs`.
-pub fn nanny_argv(
+/// The monitor of real server `rs` of `vs`; as a command line
+/// `<client_monitor> -c -h RIP -p VPORT -r RPORT [-f MARK] [-u | --protocol sctp] [-e PROG]
+/// [-s SEND] [-x EXPECT] [-q] [--regex] [-v] -a REENTRY -I IPVSADM -t TIMEOUT -w WEIGHT
+/// -V VIP -M m|g|i [-U LOADCMD] [--nodaemon] --lvs`.
+pub fn monitor_spec(
     c: &Config,
     vs: &VirtualServer,
     rs: &RealServer,
     flags: LvsdFlags,
-) -> Vec<String> {
-    let mut a: Vec<String> = vec![vs.client_monitor.clone(), "-c".into()];
-    let rip = rs
-        .address
-        .as_ref()
-        .map(|h| h.addr.to_string())
-        .unwrap_or_else(|| "0.0.0.0".into());
-    a.extend([
-        "-h".into(),
-        rip,
-        "-p".into(),
-        vs.port.to_string(),
-        "-r".into(),
-        rs.port.to_string(),
-    ]);
-    if vs.fwmark != 0 {
-        a.extend(["-f".into(), vs.fwmark.to_string()]);
-    }
-    match vs.protocol {
-        lvscf::Protocol::Tcp => {}
-        lvscf::Protocol::Udp => a.push("-u".into()),
-        lvscf::Protocol::Sctp => a.extend(["--protocol".into(), "sctp".into()]),
-    }
-    // Double quotes are stripped; single quotes stay part of the value (legacy).
-    if let Some(p) = &vs.send_program {
-        a.extend(["-e".into(), p.as_passed()]);
-    }
-    if let Some(s) = &vs.send {
-        a.extend(["-s".into(), s.as_passed()]);
-    }
-    if let Some(x) = &vs.expect {
-        a.extend(["-x".into(), x.as_passed()]);
-    }
-    if vs.quiesce_server {
-        a.push("-q".into());
-    }
-    if vs.use_regex {
-        a.push("--regex".into());
-    }
-    if flags.verbose {
-        a.push("-v".into());
-    }
+) -> MonitorSpec {
+    let server = rs.address.as_ref().map_or([0, 0, 0, 0].into(), |h| h.addr);
     let vip = vs
         .vip()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "0.0.0.0".into());
-    a.extend([
-        "-a".into(),
-        vs.reentry.to_string(),
-        "-I".into(),
-        c.ipvsadm.clone(),
-        "-t".into(),
-        vs.timeout.to_string(),
-        "-w".into(),
-        rs.weight.to_string(),
-        "-V".into(),
-        vip,
-        "-M".into(),
-        c.network_of(vs).nanny_letter().to_string(),
-    ]);
-    if let Some(lm) = &vs.load_monitor {
-        // `uptime` goes through rsh_command; anything else is passed verbatim.
-        let cmd = if lm == "uptime" {
-            c.rsh_command.clone()
-        } else {
-            lm.clone()
-        };
-        a.extend(["-U".into(), cmd]);
+        .map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string());
+    // Double quotes are stripped; single quotes stay part of the value (legacy).
+    let passed = |q: &Option<lvscf::QuotedString>| q.as_ref().map(|q| q.as_passed());
+    MonitorSpec {
+        program: vs.client_monitor.clone(),
+        server,
+        server_text: server.to_string(),
+        port: vs.port,
+        rport: rs.port,
+        virtual_address: Some(vip),
+        fwmark: vs.fwmark,
+        interval: vs.timeout,
+        reentry: vs.reentry,
+        weight: rs.weight,
+        scale: 10,
+        method: c.network_of(vs),
+        ipvsadm: c.ipvsadm.clone(),
+        load_cmd: vs.load_monitor.as_ref().map(|lm| load_command(c, lm)),
+        send: passed(&vs.send),
+        expect: passed(&vs.expect),
+        send_program: passed(&vs.send_program),
+        regex: vs.use_regex,
+        suppress: false,
+        quiesce: vs.quiesce_server,
+        protocol: vs.protocol,
+        verbose: flags.verbose,
+        // With a sorry server lvsd reads the nannies' output, so they print it.
+        nodaemon: flags.nodaemon || vs.sorry_server.is_some(),
+        nofork: true,
+        test_start: false,
+        mode: Mode::Lvs,
+        retries: 1,
     }
-    // With a sorry server lvsd reads the nannies' output, so they print it.
-    if flags.nodaemon || vs.sorry_server.is_some() {
-        a.push("--nodaemon".into());
+}
+
+/// `uptime` goes through rsh_command; anything else is passed verbatim.
+fn load_command(c: &Config, load_monitor: &str) -> String {
+    if load_monitor == "uptime" {
+        c.rsh_command.clone()
+    } else {
+        load_monitor.to_string()
     }
-    a.push("--lvs".into());
-    a
 }
 
 #[cfg(test)]
@@ -117,7 +92,7 @@ mod tests {
         // docs/legacy.md, "The worked example": virtual `www`.
         let c = config();
         let www = &c.virtuals[0];
-        let argv = nanny_argv(&c, www, &www.servers[0], LvsdFlags::default());
+        let argv = monitor_spec(&c, www, &www.servers[0], LvsdFlags::default()).to_argv();
         let expected = [
             "/usr/sbin/nanny",
             "-c",
@@ -157,14 +132,14 @@ mod tests {
         // docs/legacy.md, "The worked example", step 4.
         let c = config();
         let dns = &c.virtuals[1];
-        let argv = nanny_argv(&c, dns, &dns.servers[0], LvsdFlags::default());
+        let argv = monitor_spec(&c, dns, &dns.servers[0], LvsdFlags::default()).to_argv();
         assert_eq!(
             argv.join(" "),
             "/usr/sbin/nanny -c -h 10.0.0.31 -p 53 -r 53 -u -e /usr/local/sbin/check_dns %h %p -x OK -a 20 \
              -I /sbin/ipvsadm -t 5 -w 1 -V 192.168.0.101 -M m -U none --lvs"
         );
         let fwm = &c.virtuals[2];
-        let argv = nanny_argv(
+        let argv = monitor_spec(
             &c,
             fwm,
             &fwm.servers[0],
@@ -172,7 +147,8 @@ mod tests {
                 verbose: true,
                 nodaemon: true,
             },
-        );
+        )
+        .to_argv();
         let expected = [
             "/usr/sbin/nanny",
             "-c",
@@ -215,7 +191,7 @@ mod tests {
             .unwrap()
             .config;
         let v = &c.virtuals[0];
-        nanny_argv(&c, v, &v.servers[0], LvsdFlags::default())
+        monitor_spec(&c, v, &v.servers[0], LvsdFlags::default()).to_argv()
     }
 
     #[test]
