@@ -9,6 +9,7 @@
 //! * [`runtime`]: every daemon's start-up and loop, on the one [`driver`];
 //! * [`driver`]: the driver of the sans-IO cores (`handle(event, now)`, `next_deadline`),
 //!   with the one answer order;
+//! * [`timer`]: a core's timers in one table;
 //! * [`trace`]: a daemon's events and actions as JSON lines, recorded and replayed;
 //! * [`process`]: children: spawn with the legacy argv, reap, run with a timeout,
 //!   restart backoff, line channels;
@@ -29,6 +30,7 @@ pub mod notify;
 pub mod pidfile;
 pub mod process;
 pub mod runtime;
+pub mod timer;
 pub mod trace;
 pub mod vitals;
 pub mod worker;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use daemon::control::{ClientId, Request};
 
-use super::{Action, Pulse};
+use super::{Action, Pulse, Timer};
 use crate::sync::{ConfigSync, Outcome};
 
 /// Where the configuration sync stands.
@@ -108,9 +108,10 @@ impl Pulse {
         if self.sync.when.poll(now) {
             out.push(Action::Push);
         }
-    }
-
-    pub(super) fn sync_deadline(&self) -> Option<Instant> {
-        self.sync.when.next_deadline()
+        // A push due now has just started: what is left to wait for is a retry.
+        match self.sync.when.next_deadline() {
+            Some(at) => self.timers.set(Timer::SyncRetry, at),
+            None => self.timers.clear(Timer::SyncRetry),
+        }
     }
 }

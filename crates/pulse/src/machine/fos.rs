@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use daemon::process::ExitStatus;
 
-use super::{Action, Child, ChildSignal, Pulse};
+use super::{Action, Child, ChildSignal, Pulse, Timer};
 use crate::settings::Role;
 
 /// The least time between fos exiting on its own and pulse starting it again.
@@ -66,8 +66,6 @@ pub(super) struct FosState {
     /// The gateway did not answer: monitors stay off until a public heartbeat arrives.
     pub(super) network_fault: bool,
     pub(super) checking: Option<Checking>,
-    /// fos exited on its own: start it again no sooner than this.
-    pub(super) restart_at: Option<Instant>,
 }
 
 impl FosState {
@@ -109,15 +107,15 @@ impl Pulse {
             Child::Running(pid) if self.fos.role != wanted => {
                 self.signal_stopping(out, pid, ChildSignal::Term, now)
             }
-            Child::Stopped if self.fos.restart_at.is_some_and(|t| now < t) => {}
+            Child::Stopped if self.timers.get(Timer::FosRestart).is_some_and(|t| now < t) => {}
             Child::Stopped => {
-                self.fos.restart_at = None;
+                self.timers.clear(Timer::FosRestart);
                 let Some(role) = wanted else { return };
                 if role == FosRole::Monitor {
                     Self::log(out, "Starting Failover Service Monitors");
                 }
                 self.fos.role = Some(role);
-                self.child = Child::Starting;
+                self.set_child(Child::Starting);
                 out.push(Action::StartFos(role));
             }
             _ => {}
@@ -144,7 +142,7 @@ impl Pulse {
     pub(super) fn fos_exited(&mut self, out: &mut Vec<Action>, status: ExitStatus, now: Instant) {
         let role = self.fos.role.take();
         let asked = matches!(self.child, Child::Stopping { .. });
-        self.child = Child::Stopped;
+        self.set_child(Child::Stopped);
         if asked || self.exiting {
             return self.reconcile_fos(out, now);
         }
@@ -159,11 +157,11 @@ impl Pulse {
                     "fos process exited with {status}, not a failover condition -- restarting it"
                 );
                 Self::log(out, &text);
-                self.fos.restart_at = Some(now + FOS_RESTART_DELAY);
+                self.timers.set(Timer::FosRestart, now + FOS_RESTART_DELAY);
             }
             _ => {
                 Self::log(out, "fos process exited -- restarting it");
-                self.fos.restart_at = Some(now + FOS_RESTART_DELAY);
+                self.timers.set(Timer::FosRestart, now + FOS_RESTART_DELAY);
             }
         }
         self.reconcile_fos(out, now);
@@ -233,7 +231,7 @@ impl Pulse {
     fn network_fault(&mut self, out: &mut Vec<Action>) {
         Self::log(out, "I SEEM TO HAVE A NETWORK FAULT!");
         self.fos.network_fault = true;
-        self.preempt_at = None;
+        self.timers.clear(Timer::Preempt);
     }
 
     /// The partner's service failed and the network is fine: take it, and tell the

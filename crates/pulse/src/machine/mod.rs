@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use daemon::control::{ClientId, Request};
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
+use daemon::timer::TimerTable;
 
 /// The IPVS connection sync daemon's role follows the director's: the `ipvs` crate's type.
 pub use ipvs::SyncState;
@@ -168,23 +169,34 @@ enum Child {
     Stopped,
     Starting,
     Running(u32),
-    Stopping { pid: u32, kill_at: Instant },
+    /// Signalled to stop; killed at [`Timer::Kill`].
+    Stopping {
+        pid: u32,
+    },
 }
 
-/// An activation with connection sync holding its addresses back until lvsd's services
-/// exist ([`SERVICES_WAIT_LIMIT`]).
+/// pulse's timers, in one table ([`daemon::timer::TimerTable`]): `next_deadline` is the
+/// earliest one set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Holding {
-    next_check: Instant,
-    give_up: Instant,
-}
-
-/// The announcement schedule of an active node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Announcing {
-    next: Instant,
-    /// Rounds left of the burst; 0: periodic refresh (if configured).
-    left: u32,
+enum Timer {
+    /// The next heartbeat to send.
+    Send,
+    /// The partner is taken for dead if nothing arrives before this.
+    Need,
+    /// The next announcement round (of a burst, or the periodic refresh).
+    Announce,
+    /// The child being stopped is killed.
+    Kill,
+    /// Preemption: the primary takes the active role back.
+    Preempt,
+    /// An activation holding its addresses looks at lvsd's services again...
+    HoldCheck,
+    /// ...and takes the addresses without them ([`SERVICES_WAIT_LIMIT`]).
+    HoldGiveUp,
+    /// fos mode: fos is started again.
+    FosRestart,
+    /// The configuration push is retried.
+    SyncRetry,
 }
 
 pub struct Pulse {
@@ -196,12 +208,13 @@ pub struct Pulse {
     child: Child,
     /// Start lvsd again once the one stopping has gone.
     restart_lvsd: bool,
-    send_at: Instant,
-    need_at: Instant,
-    announcing: Option<Announcing>,
-    holding: Option<Holding>,
-    /// Preemption: when the primary may take the active role back.
-    preempt_at: Option<Instant>,
+    timers: TimerTable<Timer>,
+    /// Announcement rounds left of the burst (0: the periodic refresh); `None`: not
+    /// announcing.
+    announcing: Option<u32>,
+    /// An activation with connection sync holding its addresses back until lvsd's
+    /// services exist (at most [`SERVICES_WAIT_LIMIT`]).
+    holding: bool,
     /// The last heartbeat handled, to handle its copy from the other channel once.
     last_handled: Option<(Channel, Magic, Instant)>,
     /// Signing and checking heartbeats (with `heartbeat_auth` and a key).
@@ -232,9 +245,11 @@ impl Pulse {
             .filter(|_| s.auth != lvscf::HeartbeatAuth::Off)
             .map(|k| Session::new(k, s.auth, roles, epoch));
         let s_sync = (s.config_sync, s.partner_public.is_some());
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Send, now + s.keepalive);
+        timers.set(Timer::Need, now + s.deadtime);
         Pulse {
-            send_at: now + s.keepalive,
-            need_at: now + s.deadtime,
+            timers,
             s,
             active: false,
             linkfail: false,
@@ -243,8 +258,7 @@ impl Pulse {
             child: Child::Stopped,
             restart_lvsd: false,
             announcing: None,
-            holding: None,
-            preempt_at: None,
+            holding: false,
             last_handled: None,
             auth,
             fos: fos::FosState::default(),
@@ -328,7 +342,7 @@ impl Pulse {
         let heard = self
             .last_handled
             .map(|(_, magic, at)| (magic, now.saturating_duration_since(at)));
-        let held = self.active && self.holding.is_none() && !self.s.switches.test_start;
+        let held = self.active && !self.holding && !self.s.switches.test_start;
         let addresses = self.s.takeover.iter().filter(|_| held);
         PulseStatus {
             schema: status_schema::SCHEMA,
@@ -422,7 +436,7 @@ impl Pulse {
     fn start_lvsd(&mut self, out: &mut Vec<Action>) {
         match self.child {
             Child::Stopped => {
-                self.child = Child::Starting;
+                self.set_child(Child::Starting);
                 out.push(Action::StartLvsd);
             }
             Child::Stopping { .. } => self.restart_lvsd = true,
@@ -446,10 +460,8 @@ impl Pulse {
         now: Instant,
     ) {
         out.push(Action::SignalChild { pid, signal });
-        self.child = Child::Stopping {
-            pid,
-            kill_at: now + self.stop_limit(),
-        };
+        self.set_child(Child::Stopping { pid });
+        self.timers.set(Timer::Kill, now + self.stop_limit());
     }
 
     /// How long the child gets to stop: fos --active first runs every stop_cmd.
@@ -476,13 +488,10 @@ impl Pulse {
             out.push(Action::RunActiveCmd);
         }
         self.active = true;
-        self.preempt_at = None;
+        self.timers.clear(Timer::Preempt);
         let cold = !matches!(self.child, Child::Running(_));
         if !test && self.s.sync_daemon.is_some() && cold && !self.s.services.is_empty() {
-            self.holding = Some(Holding {
-                next_check: now + SERVICES_POLL,
-                give_up: now + SERVICES_WAIT_LIMIT,
-            });
+            self.hold(Some(now));
         } else if !test {
             self.take_addresses(out, now);
         }
@@ -496,35 +505,66 @@ impl Pulse {
         }
     }
 
+    /// Holds the addresses back from `now` on (`Some`), or stops holding them.
+    fn hold(&mut self, from: Option<Instant>) {
+        self.holding = from.is_some();
+        match from {
+            Some(now) => {
+                self.timers.set(Timer::HoldCheck, now + SERVICES_POLL);
+                self.timers
+                    .set(Timer::HoldGiveUp, now + SERVICES_WAIT_LIMIT);
+            }
+            None => {
+                self.timers.clear(Timer::HoldCheck);
+                self.timers.clear(Timer::HoldGiveUp);
+            }
+        }
+    }
+
+    /// The child's state; its kill timer goes with the stopping.
+    fn set_child(&mut self, child: Child) {
+        if !matches!(child, Child::Stopping { .. }) {
+            self.timers.clear(Timer::Kill);
+        }
+        self.child = child;
+    }
+
+    /// Announcing with `left` rounds of the burst to go after the next, at `next`; or
+    /// not (`None`).
+    fn announce_at(&mut self, rounds: Option<(u32, Instant)>) {
+        self.announcing = rounds.map(|(left, _)| left);
+        match rounds {
+            Some((_, next)) => self.timers.set(Timer::Announce, next),
+            None => self.timers.clear(Timer::Announce),
+        }
+    }
+
     fn take_addresses(&mut self, out: &mut Vec<Action>, now: Instant) {
-        self.holding = None;
+        self.hold(None);
         out.push(Action::AddAddresses);
         self.announce_burst(out, now);
     }
 
     /// An activation holding its addresses: look again, or give up waiting.
     fn tick_holding(&mut self, out: &mut Vec<Action>, now: Instant) {
-        let Some(h) = self.holding.as_mut() else {
+        if !self.holding {
             return;
-        };
-        if now >= h.give_up {
+        }
+        if self.timers.is_due(Timer::HoldGiveUp, now) {
             Self::log(
                 out,
                 "lvsd's services are not in IPVS yet: taking the addresses without them",
             );
             self.take_addresses(out, now);
-        } else if now >= h.next_check {
-            h.next_check = now + SERVICES_POLL;
+        } else if self.timers.is_due(Timer::HoldCheck, now) {
+            self.timers.set(Timer::HoldCheck, now + SERVICES_POLL);
             out.push(Action::CheckServices);
         }
     }
 
     fn announce_burst(&mut self, out: &mut Vec<Action>, now: Instant) {
         out.push(Action::Announce);
-        self.announcing = Some(Announcing {
-            next: now + ANNOUNCE_INTERVAL,
-            left: ANNOUNCEMENTS - 1,
-        });
+        self.announce_at(Some((ANNOUNCEMENTS - 1, now + ANNOUNCE_INTERVAL)));
     }
 
     /// Deactivation (docs/legacy.md "pulse deactivation"); announcements stop at once.
@@ -540,8 +580,8 @@ impl Pulse {
         if self.s.sync_daemon.is_some() {
             out.push(Action::SyncDaemon(SyncState::Backup));
         }
-        self.announcing = None;
-        self.holding = None;
+        self.announce_at(None);
+        self.hold(None);
         let was_active = std::mem::replace(&mut self.active, false);
         if self.is_fos() {
             return self.fos_deactivated(out, was_active, now);
@@ -557,18 +597,18 @@ impl Pulse {
 
     fn tick(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        if now >= self.send_at {
+        if self.timers.is_due(Timer::Send, now) {
             self.send(&mut out);
-            self.send_at = now + self.s.keepalive;
+            self.timers.set(Timer::Send, now + self.s.keepalive);
         }
-        if now >= self.need_at {
+        if self.timers.is_due(Timer::Need, now) {
             self.partner_dead(&mut out, now);
-            self.need_at = now + self.s.deadtime;
+            self.timers.set(Timer::Need, now + self.s.deadtime);
         }
         self.tick_announcements(&mut out, now);
         self.tick_holding(&mut out, now);
-        if let Child::Stopping { pid, kill_at } = self.child {
-            if now >= kill_at {
+        if let Child::Stopping { pid } = self.child {
+            if self.timers.is_due(Timer::Kill, now) {
                 out.push(Action::Log(format!(
                     "{} (pid {pid}) did not stop within {} s; killing it",
                     self.child_name(),
@@ -577,12 +617,10 @@ impl Pulse {
                 self.signal_stopping(&mut out, pid, ChildSignal::Kill, now);
             }
         }
-        if self.fos.restart_at.is_some_and(|t| now >= t) {
-            self.fos.restart_at = None;
+        if self.timers.take_due(Timer::FosRestart, now) {
             self.reconcile_fos(&mut out, now);
         }
-        if self.preempt_at.is_some_and(|t| now >= t) {
-            self.preempt_at = None;
+        if self.timers.take_due(Timer::Preempt, now) {
             if self.may_activate() {
                 Self::log(
                     &mut out,
@@ -595,26 +633,19 @@ impl Pulse {
     }
 
     fn tick_announcements(&mut self, out: &mut Vec<Action>, now: Instant) {
-        let Some(a) = self.announcing else { return };
-        if now < a.next {
+        let Some(left) = self.announcing else { return };
+        if !self.timers.is_due(Timer::Announce, now) {
             return;
         }
         out.push(Action::Announce);
-        self.announcing = if a.left > 1 {
-            Some(Announcing {
-                next: now + ANNOUNCE_INTERVAL,
-                left: a.left - 1,
-            })
-        } else {
-            if a.left == 1 {
-                let which = if self.is_fos() { "fos" } else { "lvs" };
-                Self::log(out, &format!("gratuitous {which} arps finished"));
-            }
-            self.s.arp_refresh.map(|r| Announcing {
-                next: now + r,
-                left: 0,
-            })
-        };
+        if left > 1 {
+            return self.announce_at(Some((left - 1, now + ANNOUNCE_INTERVAL)));
+        }
+        if left == 1 {
+            let which = if self.is_fos() { "fos" } else { "lvs" };
+            Self::log(out, &format!("gratuitous {which} arps finished"));
+        }
+        self.announce_at(self.s.arp_refresh.map(|r| (0, now + r)));
     }
 
     fn may_activate(&self) -> bool {
@@ -678,7 +709,7 @@ impl Pulse {
                 out.push(Action::Debug(
                     "DEBUG -- Received Heartbeat from partner (new start, confirmed)".into(),
                 ));
-                self.need_at = now + self.s.deadtime;
+                self.timers.set(Timer::Need, now + self.s.deadtime);
                 return out;
             }
             Verdict::Reject(why) => {
@@ -691,7 +722,7 @@ impl Pulse {
             "DEBUG -- Received Heartbeat from partner".into(),
         ));
         // Any accepted heartbeat resets the dead timer.
-        self.need_at = now + self.s.deadtime;
+        self.timers.set(Timer::Need, now + self.s.deadtime);
         // Before the copy check: a public heartbeat ends a network fault even when its
         // private copy came first.
         if channel == Channel::Public {
@@ -767,16 +798,16 @@ impl Pulse {
             return;
         };
         if self.s.role != Role::Primary || !self.may_activate() {
-            self.preempt_at = None;
+            self.timers.clear(Timer::Preempt);
             return;
         }
-        if self.preempt_at.is_none() {
-            self.preempt_at = Some(now + delay);
+        if !self.timers.is_set(Timer::Preempt) {
+            self.timers.set(Timer::Preempt, now + delay);
         }
     }
 
     fn partner_stopped(&mut self, out: &mut Vec<Action>, now: Instant) {
-        self.preempt_at = None;
+        self.timers.clear(Timer::Preempt);
         // The partner has yielded the service this node took: "running" from now on.
         self.fos.failpartner = false;
         if !self.may_activate() {
@@ -820,7 +851,7 @@ impl Pulse {
             }
             Self::log(&mut out, "Local NIC link failure: Pulse disabled");
             self.linkfail = true;
-            self.preempt_at = None;
+            self.timers.clear(Timer::Preempt);
             if self.active {
                 let text = format!("local link failure: {}", self.deactivating());
                 Self::log(&mut out, &text);
@@ -835,7 +866,8 @@ impl Pulse {
             // and at least LINK_RESTORE_GRACE: its first heartbeats wait for neighbour
             // resolution, retried once a second. A heartbeat now makes the partner
             // resolve this node at once (it learns the address from our ARP request).
-            self.need_at = now + self.s.deadtime.max(LINK_RESTORE_GRACE);
+            self.timers
+                .set(Timer::Need, now + self.s.deadtime.max(LINK_RESTORE_GRACE));
             self.send(&mut out);
         }
         out
@@ -856,7 +888,7 @@ impl Pulse {
                         format!("Child process {pid} terminated with signal {s}")
                     }
                 }));
-                self.child = Child::Stopped;
+                self.set_child(Child::Stopped);
                 if !self.exiting {
                     // Legacy: deactivate, clear ACTIVE, set CHILDFAIL.
                     self.deactivate(&mut out, now);
@@ -864,7 +896,7 @@ impl Pulse {
                 }
             }
             Child::Stopping { pid: p, .. } if p == pid => {
-                self.child = Child::Stopped;
+                self.set_child(Child::Stopped);
                 if std::mem::take(&mut self.restart_lvsd) && !self.exiting {
                     self.start_lvsd(&mut out);
                 }
@@ -933,8 +965,7 @@ impl Core for Pulse {
     }
 
     fn next_deadline(&self, _now: Instant) -> Option<Instant> {
-        let d = self.timer_deadline();
-        Some(self.sync_deadline().map_or(d, |s| s.min(d)))
+        self.timers.next()
     }
 }
 
@@ -953,7 +984,7 @@ impl Pulse {
                 private_up,
             } => self.links(public_up, private_up, now),
             Event::ChildStarted { pid } => {
-                self.child = Child::Running(pid);
+                self.set_child(Child::Running(pid));
                 let mut out = Vec::new();
                 if self.is_fos() {
                     self.reconcile_fos(&mut out, now);
@@ -961,7 +992,7 @@ impl Pulse {
                 out
             }
             Event::ChildFailedToStart { reason } => {
-                self.child = Child::Stopped;
+                self.set_child(Child::Stopped);
                 self.fos.role = None;
                 let text = format!("cannot start {}: {reason}", self.child_name());
                 let mut out = vec![Action::Log(text)];
@@ -976,7 +1007,7 @@ impl Pulse {
             Event::ChildExited { pid, status } => self.child_exited(pid, status, now),
             Event::Services { ready } => {
                 let mut out = Vec::new();
-                if ready && self.active && self.holding.is_some() {
+                if ready && self.active && self.holding {
                     self.take_addresses(&mut out, now);
                 }
                 out
@@ -992,25 +1023,5 @@ impl Pulse {
             Event::Control(req) => self.control(req, now),
             Event::Pushed(outcome) => self.pushed(outcome, now),
         }
-    }
-
-    fn timer_deadline(&self) -> Instant {
-        let mut d = self.send_at.min(self.need_at);
-        if let Some(a) = self.announcing {
-            d = d.min(a.next);
-        }
-        if let Child::Stopping { kill_at, .. } = self.child {
-            d = d.min(kill_at);
-        }
-        if let Some(p) = self.preempt_at {
-            d = d.min(p);
-        }
-        if let Some(h) = self.holding {
-            d = d.min(h.next_check).min(h.give_up);
-        }
-        if let Some(r) = self.fos.restart_at {
-            d = d.min(r);
-        }
-        d
     }
 }
