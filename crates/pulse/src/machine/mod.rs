@@ -620,14 +620,13 @@ impl Pulse {
         if self.timers.take_due(Timer::FosRestart, now) {
             self.reconcile_fos(&mut out, now);
         }
-        if self.timers.take_due(Timer::Preempt, now) {
-            if self.may_activate() {
-                Self::log(
-                    &mut out,
-                    "preempting: the primary takes the active role back",
-                );
-                self.activate(&mut out, now);
-            }
+        // Taken first: a primary that may not activate now waits for the next chance.
+        if self.timers.take_due(Timer::Preempt, now) && self.may_activate() {
+            Self::log(
+                &mut out,
+                "preempting: the primary takes the active role back",
+            );
+            self.activate(&mut out, now);
         }
         out
     }
