@@ -22,7 +22,10 @@ use crate::driver::Core;
 
 /// The environment variable naming the trace file.
 pub const TRACE_ENV: &str = "PIRANHA_TRACE";
-/// The environment variable bounding its size, in bytes.
+/// The environment variable naming a directory for the integrated monitors' traces
+/// (lvsd's `integrated_monitors = 1`): one file per real server, `ADDRESS:PORT.jsonl`.
+pub const MONITOR_TRACES_ENV: &str = "PIRANHA_TRACE_MONITORS";
+/// The environment variable bounding a trace's size, in bytes.
 pub const TRACE_LIMIT_ENV: &str = "PIRANHA_TRACE_LIMIT";
 const DEFAULT_LIMIT: u64 = 16 << 20;
 
@@ -50,15 +53,11 @@ impl Trace {
     /// The trace the environment asks for, if any (and why it cannot be written).
     pub fn from_env(start: Instant) -> Option<io::Result<Trace>> {
         let path = std::env::var_os(TRACE_ENV)?;
-        let limit = std::env::var(TRACE_LIMIT_ENV)
-            .ok()
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(DEFAULT_LIMIT);
-        Some(Trace::create(Path::new(&path), limit, start))
+        Some(Trace::create(Path::new(&path), limit_from_env(), start))
     }
 
     /// The event, serialised before the core takes it; `None` once the trace is full.
-    pub(crate) fn event(&mut self, event: &impl Serialize, now: Instant) -> Option<Value> {
+    pub fn event(&mut self, event: &impl Serialize, now: Instant) -> Option<Value> {
         (self.written < self.limit).then(|| {
             let ms = now.saturating_duration_since(self.start).as_secs_f64() * 1e3;
             json!({ "ms": ms, "event": event })
@@ -66,7 +65,7 @@ impl Trace {
     }
 
     /// Writes the event's line with the actions it gave.
-    pub(crate) fn actions(&mut self, line: Option<Value>, actions: &[impl Serialize]) {
+    pub fn actions(&mut self, line: Option<Value>, actions: &[impl Serialize]) {
         let Some(mut line) = line else {
             return;
         };
@@ -83,6 +82,14 @@ impl Trace {
             self.limit = 0;
         }
     }
+}
+
+/// The size limit of a trace (`PIRANHA_TRACE_LIMIT`, 16 MiB by default).
+pub fn limit_from_env() -> u64 {
+    std::env::var(TRACE_LIMIT_ENV)
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(DEFAULT_LIMIT)
 }
 
 /// One line of a trace.

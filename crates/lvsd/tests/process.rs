@@ -287,3 +287,61 @@ fn a_resolver_that_never_answers_cannot_stall_lvsd() {
         "{lines:#?}"
     );
 }
+
+/// A run of lvsd recorded as a trace (`PIRANHA_TRACE`, docs/architecture.md, "Traces"):
+/// its control requests, a reload and its shutdown are the manager's events, so the
+/// trace replays against a fresh manager made from the same file, action for action.
+#[test]
+fn a_recorded_run_replays_against_a_fresh_manager() {
+    let d = dir("trace");
+    let cf = d.join("lvs.cf");
+    let first =
+        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n\
+                 server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
+    std::fs::write(&cf, first).unwrap();
+    let trace = d.join("lvsd.trace");
+    let mut l = Daemon::spawn(
+        Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["-n", "--test-start", "-c"])
+            .arg(&cf)
+            .arg("--pidfile")
+            .arg(d.join("lvs.pid"))
+            .env(daemon::trace::TRACE_ENV, &trace),
+    );
+    l.wait_for("starting virtual service", 5);
+    let ask = |request: serde_json::Value| {
+        daemon::control::ask(&d.join("lvs.sock"), &request, Duration::from_secs(5)).unwrap()
+    };
+    let status = ask(serde_json::json!({"command": "status"}));
+    assert_eq!(
+        status["services"][0]["real_servers"][0]["monitor"],
+        "not started"
+    );
+    let drained = ask(serde_json::json!({"command": "drain", "virtual": "web", "server": "a"}));
+    assert_eq!(drained["ok"], true, "{drained}");
+    std::fs::write(&cf, first.replace("port = 80", "port = 8080")).unwrap();
+    l.signal(libc::SIGHUP);
+    l.wait_for("starting virtual service web active: 8080", 5);
+    l.signal(libc::SIGTERM);
+    assert_eq!(l.wait(), Some(0));
+    let lines = daemon::trace::read(&trace).unwrap();
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.event.as_object().and_then(|o| o.keys().next()))
+        .map(String::as_str)
+        .collect();
+    for kind in ["Control", "Reload", "Terminate"] {
+        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+    }
+    let config = lvscf::parse_str(first, "lvs.cf", &Default::default())
+        .unwrap()
+        .config;
+    let flags = lvsd::monitor_spec::LvsdFlags {
+        verbose: false,
+        nodaemon: true,
+    };
+    let t0 = Instant::now();
+    let (mut manager, _) =
+        lvsd::manager::Manager::start_drained(config, flags, true, Default::default(), t0);
+    daemon::trace::replay(&mut manager, &lines, t0).unwrap_or_else(|e| panic!("{e}"));
+}

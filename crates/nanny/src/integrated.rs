@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use daemon::driver::{Carrier, Core, Step};
 use daemon::inbox::{inbox, Inbox, Outbox};
 use daemon::process::ExitStatus;
+use daemon::trace::Trace;
 use log::{debug, info};
 use mio::{Events, Poll, Token, Waker};
 
@@ -93,6 +94,13 @@ impl Monitors {
     /// holds a socket, and a thousand servers that all stop answering hold a thousand
     /// for their timeout (the usual soft limit, 1,024, would fail the rest at once).
     pub fn start() -> std::io::Result<Monitors> {
+        let traces = std::env::var_os(daemon::trace::MONITOR_TRACES_ENV);
+        Monitors::start_traced(traces.map(std::path::PathBuf::from))
+    }
+
+    /// As [`Monitors::start`], each monitor recording its trace in `traces`
+    /// (`ADDRESS:PORT.jsonl`, as a nanny process records its own with `PIRANHA_TRACE`).
+    pub fn start_traced(traces: Option<std::path::PathBuf>) -> std::io::Result<Monitors> {
         use nix::sys::resource::{getrlimit, setrlimit, Resource};
         if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
             if soft < hard {
@@ -108,7 +116,7 @@ impl Monitors {
         // Built on its thread: the shared IPVS connection never leaves it.
         let thread = std::thread::Builder::new()
             .name("monitors".into())
-            .spawn(move || Engine::new(poll, w, command_rx, report_tx, st).run())?;
+            .spawn(move || Engine::new(poll, w, command_rx, report_tx, st, traces).run())?;
         Ok(Monitors {
             commands,
             waker,
@@ -203,9 +211,21 @@ struct Slot {
     last_report: Option<bool>,
     /// The wake-up last put in the timer heap (older entries are stale).
     timer: Option<Instant>,
+    trace: Option<Trace>,
 }
 
 impl Slot {
+    /// The core's answer to `event` (recorded when the monitor is traced).
+    fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        let Some(trace) = self.trace.as_mut() else {
+            return self.core.handle(event, now);
+        };
+        let line = trace.event(&event, now);
+        let actions = self.core.handle(event, now);
+        trace.actions(line, &actions);
+        actions
+    }
+
     fn wake_at(&self, now: Instant) -> Instant {
         let core = self.core.next_deadline(now).unwrap_or_else(|| far(now));
         match &self.probe {
@@ -261,7 +281,7 @@ impl Carrier for OneMonitor<'_> {
     fn answer(&mut self, event: Event) -> Option<Vec<Action>> {
         let now = self.engine.now;
         let slot = self.engine.slots.get_mut(&self.id)?;
-        Some(slot.core.handle(event, now))
+        Some(slot.handle(event, now))
     }
 }
 
@@ -286,6 +306,8 @@ struct Engine {
     /// machines) every read is a system call, and reading it per action cost more
     /// system calls than the probes themselves.
     now: Instant,
+    /// Where each monitor records its trace, if anywhere.
+    traces: Option<std::path::PathBuf>,
 }
 
 impl Engine {
@@ -295,6 +317,7 @@ impl Engine {
         commands: mpsc::Receiver<Command>,
         reports: Outbox<Report>,
         stats: Arc<Stats>,
+        traces: Option<std::path::PathBuf>,
     ) -> Engine {
         let (answers_tx, answers) = mpsc::channel();
         Engine {
@@ -310,7 +333,17 @@ impl Engine {
             ipvs: None,
             told: false,
             now: Instant::now(),
+            traces,
         }
+    }
+
+    /// A monitor's trace for `server` (`ADDRESS:PORT`), when traces are asked for.
+    fn trace_for(&self, server: &str, now: Instant) -> Option<Trace> {
+        let path = self.traces.as_ref()?.join(format!("{server}.jsonl"));
+        let limit = daemon::trace::limit_from_env();
+        Trace::create(&path, limit, now)
+            .map_err(|e| info!("cannot write the trace {}: {e}", path.display()))
+            .ok()
     }
 
     fn run(mut self) {
@@ -441,6 +474,7 @@ impl Engine {
         // healthy servers, so a first probe up to one interval later loses nothing.
         let spread = (u64::from(id).wrapping_mul(0x9E37_79B9) & 0xffff) as f64 / 65536.0;
         core.delay_first_probe(now + interval.mul_f64(spread));
+        let trace = self.trace_for(&server, now);
         Ok(Slot {
             core,
             southbound,
@@ -452,6 +486,7 @@ impl Engine {
             generation: 0,
             last_report: None,
             timer: None,
+            trace,
         })
     }
 
@@ -500,7 +535,7 @@ impl Engine {
         let Some(s) = self.slots.get_mut(&id) else {
             return;
         };
-        let actions = s.core.handle(event, self.now);
+        let actions = s.handle(event, self.now);
         self.carry_out(id, actions);
     }
 

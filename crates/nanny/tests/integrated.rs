@@ -11,12 +11,12 @@ use daemon::process::ExitStatus;
 use nanny::integrated::{Monitors, Report, FIRST_ID};
 use nanny::spec::MonitorSpec;
 
-/// A nanny command line for a real server on 127.0.0.1:`port`, probed every second.
 /// The monitor of this nanny command line (`argv`'s).
 fn spec(port: u16, extra: &[&str]) -> MonitorSpec {
     MonitorSpec::from_argv(&argv(port, extra)).unwrap()
 }
 
+/// A nanny command line for a real server on 127.0.0.1:`port`, probed every second.
 fn argv(port: u16, extra: &[&str]) -> Vec<String> {
     let port = port.to_string();
     let mut a = vec![
@@ -166,4 +166,69 @@ fn command_lines_that_need_a_process_are_not_taken() {
     assert!(Monitors::accepts(&spec(80, &[])));
     // A command line nanny refuses is no monitor at all.
     assert!(MonitorSpec::from_argv(&["nanny".to_string(), "--bogus".to_string()]).is_err());
+}
+
+/// A trace's decisions: each event whose actions change something (probes and debug
+/// lines aside), with those actions; a step repeated at once counts once, since the two
+/// monitors' probes fall at other times.
+fn steps(trace: &std::path::Path) -> Vec<(serde_json::Value, Vec<serde_json::Value>)> {
+    let lines = daemon::trace::read(trace).unwrap_or_else(|e| panic!("{}: {e}", trace.display()));
+    let mut steps: Vec<(serde_json::Value, Vec<serde_json::Value>)> = Vec::new();
+    for l in lines {
+        let actions: Vec<serde_json::Value> = l
+            .actions
+            .and_then(|a| a.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| *a != "Probe" && a["Monitor"].get("Debug").is_none())
+            .collect();
+        let step = (l.event, actions);
+        if !step.1.is_empty() && steps.last() != Some(&step) {
+            steps.push(step);
+        }
+    }
+    steps
+}
+
+#[test]
+fn the_integrated_and_the_process_monitor_take_the_same_steps() {
+    let d = testbed::TempDir::new("monitor-steps");
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = up.local_addr().unwrap().port();
+    // The same real server watched both ways, each recording its trace.
+    let process_trace = d.join("process.jsonl");
+    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_nanny"))
+        .args(&argv(port, &["--nodaemon"])[1..])
+        .env(daemon::trace::TRACE_ENV, &process_trace)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut m = Monitors::start_traced(Some(d.path().to_path_buf())).unwrap();
+    let id = m.spawn(spec(port, &[]));
+    wait_for(&m, 5.0, |r| *r == Report::Status { id, active: true });
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(up);
+    wait_for(&m, 5.0, |r| *r == Report::Status { id, active: false });
+    std::thread::sleep(Duration::from_millis(1500));
+    testbed::signal(process.id(), libc::SIGTERM);
+    m.signal(id, libc::SIGTERM);
+    wait_for(
+        &m,
+        5.0,
+        |r| matches!(r, Report::Exited { id: i, .. } if *i == id),
+    );
+    assert_eq!(process.wait().unwrap().code(), Some(0));
+    let integrated = steps(&d.join(&format!("127.0.0.1:{port}.jsonl")));
+    let by_process = steps(&process_trace);
+    let said = |want: &str| {
+        integrated
+            .iter()
+            .any(|(_, a)| a.iter().any(|x| x.to_string() == want))
+    };
+    assert!(
+        said(r#"{"Report":true}"#) && said(r#"{"Report":false}"#),
+        "{integrated:?}"
+    );
+    assert!(said(r#"{"Monitor":{"Exit":"Done"}}"#), "{integrated:?}");
+    assert_eq!(integrated, by_process);
 }

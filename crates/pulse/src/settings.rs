@@ -55,7 +55,7 @@ impl TakeoverAddress {
 }
 
 /// pulse's command-line switches that shape its behaviour.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Switches {
     pub test_start: bool,
     pub force_active: bool,

@@ -22,38 +22,14 @@ const PRIMARY: &str = "192.168.0.10";
 const BACKUP: &str = "192.168.0.11";
 const BACKUP_PRIVATE: &str = "10.11.12.2";
 
-fn file(extra: &str) -> String {
-    format!(
-        r#"primary = {PRIMARY}
-primary_private = 10.11.12.1
-backup = {BACKUP}
-backup_private = {BACKUP_PRIVATE}
-backup_active = 1
-keepalive = 1
-deadtime = 3
-network = direct
-active_cmd = /bin/true
-inactive_cmd = /bin/true
-syncdaemon = 1
-monitor_links = 1
-{extra}
-virtual www {{
-  active = 1
-  address = 192.168.0.100 eth0:1
-  server a {{
-    address = 10.0.0.21
-    active = 1
-  }}
-}}
-"#
-    )
-}
+use replay_common::lvs_file as file;
 
 /// A state machine on a scripted clock.
 struct Run {
     pulse: Pulse,
     t0: Instant,
     now: Instant,
+    recording: Option<replay_common::Recording>,
 }
 
 impl Run {
@@ -67,11 +43,24 @@ impl Run {
             s.key = Some(key());
         }
         let t0 = Instant::now();
+        let setup = serde_json::json!({"harness": "lvs", "extra": extra, "primary": primary,
+            "switches": switches});
         Run {
             pulse: Pulse::new(s, t0, 1_000),
             t0,
             now: t0,
+            recording: replay_common::Recording::new(setup, t0),
         }
+    }
+
+    /// The state machine's answer to `e` now (recorded when asked to).
+    fn handle(&mut self, e: Event) -> Vec<Action> {
+        let recorded = self.recording.as_ref().map(|_| e.clone());
+        let out = self.pulse.handle(e, self.now);
+        if let (Some(r), Some(e)) = (self.recording.as_mut(), recorded) {
+            r.record(self.now, &e, &out);
+        }
+        out
     }
 
     fn primary() -> Run {
@@ -88,7 +77,7 @@ impl Run {
     }
 
     fn ev(&mut self, e: Event) -> Vec<Action> {
-        self.pulse.handle(e, self.now)
+        self.handle(e)
     }
 
     /// Everything the timers do up to `secs`, tick by tick at each deadline.
@@ -98,12 +87,7 @@ impl Run {
         while let Some(d) = self.pulse.next_deadline(self.now).filter(|d| *d <= end) {
             self.now = d.max(self.now);
             let at = (self.now - self.t0).as_secs_f64();
-            out.extend(
-                self.pulse
-                    .handle(Event::Tick, self.now)
-                    .into_iter()
-                    .map(|a| (at, a)),
-            );
+            out.extend(self.handle(Event::Tick).into_iter().map(|a| (at, a)));
         }
         self.now = end;
         out
@@ -144,9 +128,7 @@ impl Run {
     }
 }
 
-fn key() -> Key {
-    Key::new(9, b"a shared key of enough length!!".to_vec()).unwrap()
-}
+use replay_common::key;
 
 /// A cold activation with the sync daemon of [`file`]: the addresses wait for lvsd's
 /// services ([`Run::lvsd_up`] reports them).
@@ -593,6 +575,8 @@ fn fractional_timers_drive_millisecond_heartbeats() {
     .config;
     let s = Settings::new(&c, &[PRIMARY.parse().unwrap()], Switches::default()).unwrap();
     r.pulse = Pulse::new(s, r.t0, 0);
+    // Not the machine of its setup: not a conformance trace.
+    r.recording = None;
     r.ev(Event::Start);
     let a = r.run_until(0.35);
     let sends: Vec<u128> = a
@@ -751,6 +735,8 @@ impl Pair {
     fn new(extra: &str) -> Pair {
         let mut p = Run::new(extra, true, Switches::default());
         let mut b = Run::new(extra, false, Switches::default());
+        // Two machines wired together, replaced as they restart: no single trace.
+        (p.recording, b.recording) = (None, None);
         b.t0 = p.t0;
         b.now = p.t0;
         b.pulse = {

@@ -21,34 +21,13 @@ const GATEWAY: &str = "192.168.0.1";
 const MONITOR: u32 = 500;
 const ACTIVE: u32 = 600;
 
-fn file(backup: bool) -> String {
-    let partner = if backup {
-        format!("backup = {BACKUP}\nbackup_private = {BACKUP_PRIVATE}\nbackup_active = 1\n")
-    } else {
-        String::new()
-    };
-    format!(
-        r#"service = fos
-primary = {PRIMARY}
-primary_private = 10.11.12.1
-{partner}keepalive = 1
-deadtime = 3
-failover web {{
-  active = 1
-  address = 192.168.0.100 eth0:1
-  port = 80
-  start_cmd = "/etc/init.d/web start"
-  stop_cmd = "/etc/init.d/web stop"
-  timeout = 2
-}}
-"#
-    )
-}
+use replay_common::fos_file as file;
 
 struct Run {
     pulse: Pulse,
     t0: Instant,
     now: Instant,
+    recording: Option<replay_common::Recording>,
 }
 
 impl Run {
@@ -59,11 +38,24 @@ impl Run {
         let local: IpAddr = if primary { PRIMARY } else { BACKUP }.parse().unwrap();
         let s = Settings::new(&c, &[local], switches).unwrap();
         let t0 = Instant::now();
+        let setup = serde_json::json!({"harness": "fos", "primary": primary, "backup": backup,
+            "switches": switches});
         Run {
             pulse: Pulse::new(s, t0, 1),
             t0,
             now: t0,
+            recording: replay_common::Recording::new(setup, t0),
         }
+    }
+
+    /// The state machine's answer to `e` now (recorded when asked to).
+    fn handle(&mut self, e: Event) -> Vec<Action> {
+        let recorded = self.recording.as_ref().map(|_| e.clone());
+        let out = self.pulse.handle(e, self.now);
+        if let (Some(r), Some(e)) = (self.recording.as_mut(), recorded) {
+            r.record(self.now, &e, &out);
+        }
+        out
     }
 
     fn primary() -> Run {
@@ -81,7 +73,7 @@ impl Run {
 
     /// Handles the event, then answers each fos start as the shell would.
     fn ev(&mut self, e: Event) -> Vec<Action> {
-        let mut out = self.pulse.handle(e, self.now);
+        let mut out = self.handle(e);
         let mut i = 0;
         while i < out.len() {
             if let Action::StartFos(role) = out[i] {
@@ -89,7 +81,7 @@ impl Run {
                     FosRole::Active => ACTIVE,
                     FosRole::Monitor => MONITOR,
                 };
-                let more = self.pulse.handle(Event::ChildStarted { pid }, self.now);
+                let more = self.handle(Event::ChildStarted { pid });
                 out.extend(more);
             }
             i += 1;
