@@ -223,7 +223,7 @@ fn the_integrated_and_the_process_monitor_take_the_same_steps() {
     let said = |want: &str| {
         integrated
             .iter()
-            .any(|(_, a)| a.iter().any(|x| x.to_string() == want))
+            .any(|(_, a)| a.contains(&serde_json::from_str::<serde_json::Value>(want).unwrap()))
     };
     assert!(
         said(r#"{"Report":true}"#) && said(r#"{"Report":false}"#),

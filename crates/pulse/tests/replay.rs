@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use daemon::driver::Core;
 use daemon::process::ExitStatus;
-use pulse::auth::{Key, Session};
+use pulse::auth::Session;
 use pulse::machine::{
     Action, Channel, ChildSignal, Event, Exit, Pulse, SyncState, LINK_RESTORE_GRACE,
     SERVICES_WAIT_LIMIT,
