@@ -59,7 +59,7 @@ impl<Id: Copy + PartialEq> Options<Id> {
 
 /// Parses the process's own arguments; on error prints the legacy message for `prog` to
 /// stderr and exits 1, as the legacy daemons did.
-pub fn parse_args_or_exit<Id: Copy>(prog: &str, specs: &[OptSpec<Id>]) -> Options<Id> {
+pub(crate) fn parse_args_or_exit<Id: Copy>(prog: &str, specs: &[OptSpec<Id>]) -> Options<Id> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse(specs, &args) {
         Ok(opts) => Options { opts },

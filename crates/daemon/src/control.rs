@@ -29,7 +29,7 @@ pub const MAX_CLIENTS: usize = 16;
 /// The longest request line, its newline not counted.
 pub const MAX_REQUEST: usize = 4096;
 /// The most answer bytes held for a client that does not read.
-pub const MAX_PENDING: usize = 16 << 20;
+pub(crate) const MAX_PENDING: usize = 16 << 20;
 /// Requests of one client waiting for their answers; one more is refused and the client
 /// goes (no operator's tool pipelines that many; a flood must not grow the daemon).
 pub const MAX_OUTSTANDING: usize = 256;
@@ -37,9 +37,9 @@ pub const MAX_OUTSTANDING: usize = 256;
 /// so that closing does not reset the connection before it has read why) before it goes.
 const MAX_DISCARD: usize = 64 << 10;
 /// A client with nothing pending and no request goes after this long.
-pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const IDLE_LIMIT: Duration = Duration::from_secs(30);
 /// A client that reads nothing of a pending answer for this long goes.
-pub const STALL_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Which client a request came from (to answer it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -162,7 +162,7 @@ impl ControlServer {
 
     /// The daemon's socket, `PID_FILE` with the extension `.sock`; a daemon runs
     /// without one (saying why in its log) rather than not at all.
-    pub fn beside_pid_file(
+    pub(crate) fn beside_pid_file(
         pid_file: &Path,
         first_token: usize,
         events: &EventLoop,

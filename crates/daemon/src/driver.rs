@@ -132,7 +132,7 @@ impl<C: Core, X: Executor<C>> Driver<C, X> {
     }
 
     /// The control replies produced since the last call.
-    pub fn take_replies(&mut self) -> Vec<Reply> {
+    pub(crate) fn take_replies(&mut self) -> Vec<Reply> {
         std::mem::take(&mut self.replies)
     }
 

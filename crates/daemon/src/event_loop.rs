@@ -70,7 +70,7 @@ impl EventLoop {
 
     /// Changes what `fd` (registered with `token`) is watched for: readable always, and
     /// writable while `writable` (a client with output pending).
-    pub fn watch_writable(
+    pub(crate) fn watch_writable(
         &self,
         fd: &impl AsRawFd,
         token: usize,
@@ -88,7 +88,7 @@ impl EventLoop {
     }
 
     /// Stops watching `fd` (before it is closed).
-    pub fn deregister(&self, fd: &impl AsRawFd) -> io::Result<()> {
+    pub(crate) fn deregister(&self, fd: &impl AsRawFd) -> io::Result<()> {
         let raw: RawFd = fd.as_raw_fd();
         self.poll.registry().deregister(&mut SourceFd(&raw))
     }

@@ -25,7 +25,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 
 /// A new, empty file at `path` to write as a stream (a trace), created as safely as
 /// [`write_atomic`]'s: exclusively under a fresh name, then renamed over `path`.
-pub fn create_replacing(path: &Path, mode: u32) -> io::Result<std::fs::File> {
+pub(crate) fn create_replacing(path: &Path, mode: u32) -> io::Result<std::fs::File> {
     let (tmp, file) = create_temporary(path, mode)?;
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);

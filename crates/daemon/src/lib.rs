@@ -25,14 +25,14 @@ pub mod driver;
 pub mod event_loop;
 pub mod files;
 pub mod inbox;
-pub mod log;
-pub mod notify;
+pub(crate) mod log;
+pub(crate) mod notify;
 pub mod pidfile;
 pub mod process;
 pub mod runtime;
 pub mod timer;
 pub mod trace;
-pub mod vitals;
+pub(crate) mod vitals;
 pub mod worker;
 
 /// A pipe whose two ends are non-blocking and close on exec: lvsd's nanny availability
@@ -45,7 +45,7 @@ pub fn nonblocking_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd:
 /// Legacy daemon modes: fork and detach, or (`nofork`: `-c`/`--nofork`, how lvsd and pulse
 /// start their children) detach without forking: new session, stdio on /dev/null. Call it
 /// at start-up, before any thread exists.
-pub fn detach(nofork: bool) {
+pub(crate) fn detach(nofork: bool) {
     use nix::unistd::{dup2, fork, setsid, ForkResult};
     use std::os::fd::AsRawFd;
     if !nofork {

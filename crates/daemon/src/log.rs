@@ -15,12 +15,12 @@ use std::sync::Mutex;
 
 /// Where messages go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sinks {
+pub(crate) struct Sinks {
     pub stdout: bool,
     pub syslog: bool,
 }
 
-pub struct LegacyLog {
+pub(crate) struct LegacyLog {
     /// The stdout prefix (the syslog ident is set once, at `new`).
     prefix: String,
     sinks: Sinks,
@@ -51,13 +51,14 @@ impl LegacyLog {
 
     /// Uses another stdout prefix than the syslog ident (lvsd logs as `lvsd` to syslog
     /// and prints `lvs: ...`, legacy's name from before 0.8.0).
-    pub fn with_stdout_prefix(mut self, prefix: &str) -> LegacyLog {
+    pub(crate) fn with_stdout_prefix(mut self, prefix: &str) -> LegacyLog {
         self.prefix = prefix.to_string();
         self
     }
 
     /// A logger that records stdout lines instead of printing them (tests).
-    pub fn capturing(name: &str, verbose: bool) -> LegacyLog {
+    #[cfg(test)]
+    pub(crate) fn capturing(name: &str, verbose: bool) -> LegacyLog {
         LegacyLog {
             prefix: name.to_string(),
             sinks: Sinks {
@@ -82,7 +83,7 @@ impl LegacyLog {
     }
 
     /// The stdout line for a message: `<prefix>: <message>`, at most 255 characters.
-    pub fn format_line(&self, message: &str) -> String {
+    pub(crate) fn format_line(&self, message: &str) -> String {
         let mut line = format!("{}: {}", self.prefix, message.trim_end_matches('\n'));
         if line.len() > LEGACY_MAX {
             let mut cut = LEGACY_MAX;
@@ -115,7 +116,8 @@ impl LegacyLog {
     }
 
     /// What a capturing logger recorded.
-    pub fn lines(&self) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.captured
             .as_ref()
             .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone())

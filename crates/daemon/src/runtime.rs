@@ -23,7 +23,7 @@ use crate::trace::Trace;
 
 /// The first event-loop token of the control socket (and its clients after it): daemons
 /// number their own sources below it.
-pub const CONTROL_TOKEN: usize = 1 << 20;
+pub(crate) const CONTROL_TOKEN: usize = 1 << 20;
 
 /// A daemon's legacy identity: the names its messages, log lines and `--version` use.
 #[derive(Debug, Clone, Copy)]
@@ -151,7 +151,7 @@ pub trait Sources<C: Core, X: Executor<C>> {
 }
 
 /// How a control request becomes the core's event (`Event::Control`).
-pub type ToEvent<E> = fn(Request) -> E;
+pub(crate) type ToEvent<E> = fn(Request) -> E;
 
 /// The loop of one daemon.
 pub struct Runtime<E> {

@@ -26,7 +26,7 @@ pub const TRACE_ENV: &str = "PIRANHA_TRACE";
 /// (lvsd's `integrated_monitors = 1`): one file per real server, `ADDRESS:PORT.jsonl`.
 pub const MONITOR_TRACES_ENV: &str = "PIRANHA_TRACE_MONITORS";
 /// The environment variable bounding a trace's size, in bytes.
-pub const TRACE_LIMIT_ENV: &str = "PIRANHA_TRACE_LIMIT";
+pub(crate) const TRACE_LIMIT_ENV: &str = "PIRANHA_TRACE_LIMIT";
 const DEFAULT_LIMIT: u64 = 16 << 20;
 
 /// A trace being written.

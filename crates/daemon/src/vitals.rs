@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// The process's own figures; each `None` when `/proc` did not tell.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Vitals {
+pub(crate) struct Vitals {
     pub resident_bytes: Option<u64>,
     /// User plus system time.
     pub cpu_seconds: Option<f64>,

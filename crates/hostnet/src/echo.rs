@@ -46,7 +46,7 @@ impl Echo {
     }
 
     /// Whether `icmp` (an ICMP message, without any IP header) is the reply to this.
-    pub fn is_reply(&self, v6: bool, icmp: &[u8]) -> bool {
+    pub(crate) fn is_reply(&self, v6: bool, icmp: &[u8]) -> bool {
         let want = if v6 { ECHO_REPLY_V6 } else { ECHO_REPLY_V4 };
         icmp.len() >= 8
             && icmp[0] == want

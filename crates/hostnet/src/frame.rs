@@ -62,11 +62,12 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_ARP: u16 = 0x0806;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// ARP opcodes.
-pub const ARP_REQUEST: u16 = 1;
-pub const ARP_REPLY: u16 = 2;
+#[allow(dead_code)] // The request is never sent: announcements are replies.
+pub(crate) const ARP_REQUEST: u16 = 1;
+pub(crate) const ARP_REPLY: u16 = 2;
 
 /// An Ethernet ARP frame for IPv4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +83,7 @@ pub struct ArpFrame {
 
 impl ArpFrame {
     /// The frame's length on the wire: the Ethernet minimum, as legacy `send_arp` sent.
-    pub const LEN: usize = 60;
+    pub(crate) const LEN: usize = 60;
 
     /// What pulse announces for an address it took over: legacy `send_arp -i DEV IP MAC
     /// BCAST ffffffffffff` (the target IP argument is ignored by `send_arp`).
@@ -157,7 +158,7 @@ const OPT_TARGET_LINK_ADDR: u8 = 2;
 const ICMP_LEN: usize = 32;
 
 impl NeighbourAdvert {
-    pub const LEN: usize = 14 + 40 + ICMP_LEN;
+    pub(crate) const LEN: usize = 14 + 40 + ICMP_LEN;
 
     pub fn unsolicited(mac: MacAddr, target: Ipv6Addr) -> NeighbourAdvert {
         NeighbourAdvert {

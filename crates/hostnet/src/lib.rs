@@ -15,11 +15,11 @@
 //!   removes its own leftovers and never anybody else's.
 
 pub mod echo;
-pub mod frame;
+pub(crate) mod frame;
 pub mod ledger;
 pub mod monitor;
 pub mod packet_socket;
-pub mod rtnl;
+pub(crate) mod rtnl;
 
 pub use frame::{ArpFrame, MacAddr, NeighbourAdvert};
 pub use rtnl::{Address, Link, Rtnl};

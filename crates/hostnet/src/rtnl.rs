@@ -138,7 +138,7 @@ fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
 
 /// An address request: add (refused if present), remove, or list every address.
 #[derive(Debug, Clone)]
-pub enum AddressRequest {
+pub(crate) enum AddressRequest {
     Add(Address),
     Remove(Address),
     Dump,
@@ -302,7 +302,7 @@ impl Request for DumpRoutes {
 
 /// The gateway of a default route of the main table (`default via X`), from an
 /// RTM_NEWROUTE payload; `None` for any other route.
-pub fn default_gateway_of(payload: &[u8]) -> Result<Option<IpAddr>, wire::DecodeError> {
+pub(crate) fn default_gateway_of(payload: &[u8]) -> Result<Option<IpAddr>, wire::DecodeError> {
     let h = payload
         .get(..12)
         .ok_or_else(|| wire::DecodeError("short rtmsg".into()))?;

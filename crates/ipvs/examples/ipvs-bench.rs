@@ -19,6 +19,10 @@ use std::time::Instant;
 
 use ipvs::*;
 
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().expect("an address literal")
+}
+
 fn key(s: u32) -> ServiceKey {
     ServiceKey::tcp(
         ip(&format!(

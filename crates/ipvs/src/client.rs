@@ -26,7 +26,7 @@ pub struct Ipvs {
 }
 
 /// Whether a failure to open the netlink interface means "use the socket options".
-pub fn should_fall_back(netlink_error: &Error) -> bool {
+pub(crate) fn should_fall_back(netlink_error: &Error) -> bool {
     matches!(netlink_error, Error::FamilyNotFound)
 }
 

@@ -12,15 +12,15 @@
 //! IPVS state is per network namespace: a client acts on the namespace of the thread
 //! that opened it.
 
-pub mod client;
-pub mod error;
+pub(crate) mod client;
+pub(crate) mod error;
 mod genl;
 pub mod packet;
 pub mod plan;
-pub mod reconcile;
-pub mod sockopt;
-pub mod table;
-pub mod types;
+pub(crate) mod reconcile;
+pub(crate) mod sockopt;
+pub(crate) mod table;
+pub(crate) mod types;
 
 pub use client::{Interface, Ipvs};
 pub use error::{Error, Result};

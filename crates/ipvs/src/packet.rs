@@ -7,104 +7,106 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::types::*;
 use netlink::wire::{self, Attr, Attrs, DecodeError, MessageBuilder};
 
-pub const FAMILY_NAME: &str = "IPVS";
-pub const FAMILY_VERSION: u8 = 1;
+pub(crate) const FAMILY_NAME: &str = "IPVS";
+pub(crate) const FAMILY_VERSION: u8 = 1;
 
 /// `IPVS_CMD_*`.
-pub mod cmd {
-    pub const NEW_SERVICE: u8 = 1;
-    pub const SET_SERVICE: u8 = 2;
-    pub const DEL_SERVICE: u8 = 3;
-    pub const GET_SERVICE: u8 = 4;
-    pub const NEW_DEST: u8 = 5;
-    pub const SET_DEST: u8 = 6;
-    pub const DEL_DEST: u8 = 7;
-    pub const GET_DEST: u8 = 8;
-    pub const NEW_DAEMON: u8 = 9;
-    pub const DEL_DAEMON: u8 = 10;
-    pub const GET_DAEMON: u8 = 11;
-    pub const SET_CONFIG: u8 = 12;
-    pub const GET_CONFIG: u8 = 13;
-    pub const SET_INFO: u8 = 14;
-    pub const GET_INFO: u8 = 15;
-    pub const ZERO: u8 = 16;
+/// The kernel's whole command vocabulary (`IPVS_CMD_*`), those not sent included.
+#[allow(dead_code)]
+pub(crate) mod cmd {
+    pub(crate) const NEW_SERVICE: u8 = 1;
+    pub(crate) const SET_SERVICE: u8 = 2;
+    pub(crate) const DEL_SERVICE: u8 = 3;
+    pub(crate) const GET_SERVICE: u8 = 4;
+    pub(crate) const NEW_DEST: u8 = 5;
+    pub(crate) const SET_DEST: u8 = 6;
+    pub(crate) const DEL_DEST: u8 = 7;
+    pub(crate) const GET_DEST: u8 = 8;
+    pub(crate) const NEW_DAEMON: u8 = 9;
+    pub(crate) const DEL_DAEMON: u8 = 10;
+    pub(crate) const GET_DAEMON: u8 = 11;
+    pub(crate) const SET_CONFIG: u8 = 12;
+    pub(crate) const GET_CONFIG: u8 = 13;
+    pub(crate) const SET_INFO: u8 = 14;
+    pub(crate) const GET_INFO: u8 = 15;
+    pub(crate) const ZERO: u8 = 16;
 }
 
 /// `IPVS_CMD_ATTR_*`.
 mod cmd_attr {
-    pub const SERVICE: u16 = 1;
+    pub(crate) const SERVICE: u16 = 1;
     pub const DEST: u16 = 2;
-    pub const DAEMON: u16 = 3;
-    pub const TIMEOUT_TCP: u16 = 4;
-    pub const TIMEOUT_TCP_FIN: u16 = 5;
-    pub const TIMEOUT_UDP: u16 = 6;
+    pub(crate) const DAEMON: u16 = 3;
+    pub(crate) const TIMEOUT_TCP: u16 = 4;
+    pub(crate) const TIMEOUT_TCP_FIN: u16 = 5;
+    pub(crate) const TIMEOUT_UDP: u16 = 6;
 }
 
 /// `IPVS_SVC_ATTR_*`.
 mod svc {
-    pub const AF: u16 = 1;
-    pub const PROTOCOL: u16 = 2;
+    pub(crate) const AF: u16 = 1;
+    pub(crate) const PROTOCOL: u16 = 2;
     pub const ADDR: u16 = 3;
     pub const PORT: u16 = 4;
-    pub const FWMARK: u16 = 5;
-    pub const SCHED_NAME: u16 = 6;
-    pub const FLAGS: u16 = 7;
+    pub(crate) const FWMARK: u16 = 5;
+    pub(crate) const SCHED_NAME: u16 = 6;
+    pub(crate) const FLAGS: u16 = 7;
     pub const TIMEOUT: u16 = 8;
-    pub const NETMASK: u16 = 9;
-    pub const STATS: u16 = 10;
-    pub const PE_NAME: u16 = 11;
-    pub const STATS64: u16 = 12;
+    pub(crate) const NETMASK: u16 = 9;
+    pub(crate) const STATS: u16 = 10;
+    pub(crate) const PE_NAME: u16 = 11;
+    pub(crate) const STATS64: u16 = 12;
 }
 
 /// `IPVS_DEST_ATTR_*`.
 mod dest {
     pub const ADDR: u16 = 1;
     pub const PORT: u16 = 2;
-    pub const FWD_METHOD: u16 = 3;
+    pub(crate) const FWD_METHOD: u16 = 3;
     pub const WEIGHT: u16 = 4;
-    pub const U_THRESH: u16 = 5;
-    pub const L_THRESH: u16 = 6;
-    pub const ACTIVE_CONNS: u16 = 7;
-    pub const INACT_CONNS: u16 = 8;
-    pub const PERSIST_CONNS: u16 = 9;
-    pub const STATS: u16 = 10;
-    pub const ADDR_FAMILY: u16 = 11;
-    pub const STATS64: u16 = 12;
-    pub const TUN_TYPE: u16 = 13;
-    pub const TUN_PORT: u16 = 14;
-    pub const TUN_FLAGS: u16 = 15;
+    pub(crate) const U_THRESH: u16 = 5;
+    pub(crate) const L_THRESH: u16 = 6;
+    pub(crate) const ACTIVE_CONNS: u16 = 7;
+    pub(crate) const INACT_CONNS: u16 = 8;
+    pub(crate) const PERSIST_CONNS: u16 = 9;
+    pub(crate) const STATS: u16 = 10;
+    pub(crate) const ADDR_FAMILY: u16 = 11;
+    pub(crate) const STATS64: u16 = 12;
+    pub(crate) const TUN_TYPE: u16 = 13;
+    pub(crate) const TUN_PORT: u16 = 14;
+    pub(crate) const TUN_FLAGS: u16 = 15;
 }
 
 /// `IPVS_DAEMON_ATTR_*`.
 mod daemon {
-    pub const STATE: u16 = 1;
-    pub const MCAST_IFN: u16 = 2;
-    pub const SYNC_ID: u16 = 3;
-    pub const SYNC_MAXLEN: u16 = 4;
-    pub const MCAST_GROUP: u16 = 5;
-    pub const MCAST_GROUP6: u16 = 6;
-    pub const MCAST_PORT: u16 = 7;
-    pub const MCAST_TTL: u16 = 8;
+    pub(crate) const STATE: u16 = 1;
+    pub(crate) const MCAST_IFN: u16 = 2;
+    pub(crate) const SYNC_ID: u16 = 3;
+    pub(crate) const SYNC_MAXLEN: u16 = 4;
+    pub(crate) const MCAST_GROUP: u16 = 5;
+    pub(crate) const MCAST_GROUP6: u16 = 6;
+    pub(crate) const MCAST_PORT: u16 = 7;
+    pub(crate) const MCAST_TTL: u16 = 8;
 }
 
 /// `IPVS_STATS_ATTR_*`.
 mod stats {
     pub const CONNS: u16 = 1;
-    pub const INPKTS: u16 = 2;
-    pub const OUTPKTS: u16 = 3;
-    pub const INBYTES: u16 = 4;
-    pub const OUTBYTES: u16 = 5;
+    pub(crate) const INPKTS: u16 = 2;
+    pub(crate) const OUTPKTS: u16 = 3;
+    pub(crate) const INBYTES: u16 = 4;
+    pub(crate) const OUTBYTES: u16 = 5;
     pub const CPS: u16 = 6;
-    pub const INPPS: u16 = 7;
-    pub const OUTPPS: u16 = 8;
-    pub const INBPS: u16 = 9;
-    pub const OUTBPS: u16 = 10;
+    pub(crate) const INPPS: u16 = 7;
+    pub(crate) const OUTPPS: u16 = 8;
+    pub(crate) const INBPS: u16 = 9;
+    pub(crate) const OUTBPS: u16 = 10;
 }
 
 /// `IPVS_INFO_ATTR_*`.
 mod info {
-    pub const VERSION: u16 = 1;
-    pub const CONN_TAB_SIZE: u16 = 2;
+    pub(crate) const VERSION: u16 = 1;
+    pub(crate) const CONN_TAB_SIZE: u16 = 2;
 }
 
 const TUN_IPIP: u8 = 0;
@@ -244,7 +246,7 @@ impl Request {
 }
 
 /// `union nf_inet_addr`: 16 bytes, an IPv4 address in the first 4.
-pub fn addr_bytes(addr: &IpAddr) -> [u8; 16] {
+pub(crate) fn addr_bytes(addr: &IpAddr) -> [u8; 16] {
     let mut b = [0u8; 16];
     match addr {
         IpAddr::V4(a) => b[..4].copy_from_slice(&a.octets()),
@@ -334,7 +336,7 @@ fn put_dest(m: &mut MessageBuilder, d: &Destination) {
 }
 
 /// Finds the single nested attribute `kind` among a message's top-level attributes.
-pub fn top_nest<'a>(body: &'a [u8], kind: u16) -> Result<Attrs<'a>, DecodeError> {
+pub(crate) fn top_nest<'a>(body: &'a [u8], kind: u16) -> Result<Attrs<'a>, DecodeError> {
     for a in wire::attrs(body) {
         let a = a?;
         if a.kind == kind {
@@ -371,7 +373,7 @@ fn decode_stats(nest: Attrs, wide: bool) -> Result<Stats, DecodeError> {
 }
 
 /// Decodes the SERVICE nest of a NEW_SERVICE reply.
-pub fn decode_service(nest: Attrs) -> Result<ServiceEntry, DecodeError> {
+pub(crate) fn decode_service(nest: Attrs) -> Result<ServiceEntry, DecodeError> {
     let (mut af, mut protocol, mut addr, mut port, mut fwmark) =
         (None, None, None::<Attr>, 0u16, 0u32);
     let (mut sched, mut flags, mut timeout, mut netmask, mut pe) =
@@ -429,7 +431,7 @@ pub fn decode_service(nest: Attrs) -> Result<ServiceEntry, DecodeError> {
 }
 
 /// Decodes the DEST nest of a NEW_DEST reply; `family` is the service's.
-pub fn decode_dest(nest: Attrs, family: Family) -> Result<DestEntry, DecodeError> {
+pub(crate) fn decode_dest(nest: Attrs, family: Family) -> Result<DestEntry, DecodeError> {
     let mut addr = None::<Attr>;
     let mut e = DestEntry {
         dest: Destination::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, ForwardMethod::Masq, 0),
@@ -486,7 +488,7 @@ pub fn decode_dest(nest: Attrs, family: Family) -> Result<DestEntry, DecodeError
 }
 
 /// Decodes the DAEMON nest of a NEW_DAEMON reply.
-pub fn decode_daemon(nest: Attrs) -> Result<SyncDaemon, DecodeError> {
+pub(crate) fn decode_daemon(nest: Attrs) -> Result<SyncDaemon, DecodeError> {
     let mut d = SyncDaemon::new(SyncState::Master, "", 0);
     let mut state = None;
     for a in nest {
@@ -508,7 +510,7 @@ pub fn decode_daemon(nest: Attrs) -> Result<SyncDaemon, DecodeError> {
 }
 
 /// Decodes a SET_CONFIG reply (to GET_CONFIG).
-pub fn decode_timeouts(body: &[u8]) -> Result<Timeouts, DecodeError> {
+pub(crate) fn decode_timeouts(body: &[u8]) -> Result<Timeouts, DecodeError> {
     let mut t = Timeouts::default();
     for a in wire::attrs(body) {
         let a = a?;
@@ -523,7 +525,7 @@ pub fn decode_timeouts(body: &[u8]) -> Result<Timeouts, DecodeError> {
 }
 
 /// Decodes a SET_INFO reply (to GET_INFO).
-pub fn decode_info(body: &[u8]) -> Result<Info, DecodeError> {
+pub(crate) fn decode_info(body: &[u8]) -> Result<Info, DecodeError> {
     let mut i = Info {
         version: 0,
         conn_table_size: 0,
@@ -539,9 +541,9 @@ pub fn decode_info(body: &[u8]) -> Result<Info, DecodeError> {
     Ok(i)
 }
 
-pub const ATTR_SERVICE: u16 = cmd_attr::SERVICE;
-pub const ATTR_DEST: u16 = cmd_attr::DEST;
-pub const ATTR_DAEMON: u16 = cmd_attr::DAEMON;
+pub(crate) const ATTR_SERVICE: u16 = cmd_attr::SERVICE;
+pub(crate) const ATTR_DEST: u16 = cmd_attr::DEST;
+pub(crate) const ATTR_DAEMON: u16 = cmd_attr::DAEMON;
 
 #[cfg(test)]
 mod tests {

@@ -17,35 +17,35 @@ use crate::types::*;
 const BASE: i32 = 64 + 1024 + 64;
 mod set {
     use super::BASE;
-    pub const ADD: i32 = BASE + 2;
-    pub const EDIT: i32 = BASE + 3;
-    pub const DEL: i32 = BASE + 4;
-    pub const ADDDEST: i32 = BASE + 7;
-    pub const DELDEST: i32 = BASE + 8;
-    pub const EDITDEST: i32 = BASE + 9;
+    pub(crate) const ADD: i32 = BASE + 2;
+    pub(crate) const EDIT: i32 = BASE + 3;
+    pub(crate) const DEL: i32 = BASE + 4;
+    pub(crate) const ADDDEST: i32 = BASE + 7;
+    pub(crate) const DELDEST: i32 = BASE + 8;
+    pub(crate) const EDITDEST: i32 = BASE + 9;
     pub const TIMEOUT: i32 = BASE + 10;
-    pub const STARTDAEMON: i32 = BASE + 11;
-    pub const STOPDAEMON: i32 = BASE + 12;
+    pub(crate) const STARTDAEMON: i32 = BASE + 11;
+    pub(crate) const STOPDAEMON: i32 = BASE + 12;
     pub const ZERO: i32 = BASE + 15;
 }
 mod get {
     use super::BASE;
-    pub const INFO: i32 = BASE + 1;
+    pub(crate) const INFO: i32 = BASE + 1;
     pub const SERVICES: i32 = BASE + 2;
-    pub const SERVICE: i32 = BASE + 3;
+    pub(crate) const SERVICE: i32 = BASE + 3;
     pub const DESTS: i32 = BASE + 4;
     pub const TIMEOUT: i32 = BASE + 6;
-    pub const DAEMON: i32 = BASE + 7;
+    pub(crate) const DAEMON: i32 = BASE + 7;
 }
 
-pub const SERVICE_USER_LEN: usize = 44;
-pub const DEST_USER_LEN: usize = 24;
-pub const STATS_USER_LEN: usize = 56;
-pub const SERVICE_ENTRY_LEN: usize = 104;
-pub const DEST_ENTRY_LEN: usize = 96;
-pub const GET_SERVICES_LEN: usize = 8;
-pub const GET_DESTS_LEN: usize = 24;
-pub const DAEMON_USER_LEN: usize = 24;
+pub(crate) const SERVICE_USER_LEN: usize = 44;
+pub(crate) const DEST_USER_LEN: usize = 24;
+pub(crate) const STATS_USER_LEN: usize = 56;
+pub(crate) const SERVICE_ENTRY_LEN: usize = 104;
+pub(crate) const DEST_ENTRY_LEN: usize = 96;
+pub(crate) const GET_SERVICES_LEN: usize = 8;
+pub(crate) const GET_DESTS_LEN: usize = 24;
+pub(crate) const DAEMON_USER_LEN: usize = 24;
 
 fn v4(addr: &IpAddr, what: &str) -> Result<Ipv4Addr> {
     match addr {
@@ -100,7 +100,7 @@ fn put_key(b: &mut [u8], key: &ServiceKey) -> Result<()> {
 }
 
 /// `struct ip_vs_service_user` (44 bytes).
-pub fn encode_service_user(
+pub(crate) fn encode_service_user(
     key: &ServiceKey,
     service: Option<&Service>,
 ) -> Result<[u8; SERVICE_USER_LEN]> {
@@ -132,7 +132,7 @@ pub fn encode_service_user(
 }
 
 /// `struct ip_vs_dest_user` (24 bytes).
-pub fn encode_dest_user(
+pub(crate) fn encode_dest_user(
     addr: &IpAddr,
     port: u16,
     dest: Option<&Destination>,
@@ -154,7 +154,7 @@ pub fn encode_dest_user(
 }
 
 /// `struct ip_vs_stats_user` (56 bytes, with padding after the three u32s).
-pub fn decode_stats_user(b: &[u8]) -> Stats {
+pub(crate) fn decode_stats_user(b: &[u8]) -> Stats {
     Stats {
         conns: get_u32(b, 0).into(),
         in_packets: get_u32(b, 4).into(),
@@ -170,7 +170,7 @@ pub fn decode_stats_user(b: &[u8]) -> Stats {
 }
 
 /// `struct ip_vs_service_entry` (104 bytes); returns the entry and its number of dests.
-pub fn decode_service_entry(b: &[u8]) -> (ServiceEntry, u32) {
+pub(crate) fn decode_service_entry(b: &[u8]) -> (ServiceEntry, u32) {
     let fwmark = get_u32(b, 12);
     let key = if fwmark != 0 {
         ServiceKey::Fwmark {
@@ -203,7 +203,7 @@ pub fn decode_service_entry(b: &[u8]) -> (ServiceEntry, u32) {
 }
 
 /// `struct ip_vs_dest_entry` (96 bytes).
-pub fn decode_dest_entry(b: &[u8]) -> DestEntry {
+pub(crate) fn decode_dest_entry(b: &[u8]) -> DestEntry {
     let forward = ForwardMethod::from_code(get_u32(b, 8)).unwrap_or(ForwardMethod::Masq);
     DestEntry {
         dest: Destination {
@@ -224,7 +224,7 @@ pub fn decode_dest_entry(b: &[u8]) -> DestEntry {
 }
 
 /// `struct ip_vs_daemon_user` (24 bytes).
-pub fn encode_daemon_user(
+pub(crate) fn encode_daemon_user(
     state: SyncState,
     interface: &str,
     sync_id: u32,

@@ -10,7 +10,7 @@ pub use lvs::{Family, ForwardMethod, Protocol, ServiceKey};
 pub mod svc_flags {
     pub const PERSISTENT: u32 = 0x1;
     /// Set by the kernel; never part of a desired state.
-    pub const HASHED: u32 = 0x2;
+    pub(crate) const HASHED: u32 = 0x2;
     pub const ONEPACKET: u32 = 0x4;
     /// sh: fallback; mh: fallback.
     pub const SCHED1: u32 = 0x8;
@@ -286,7 +286,9 @@ impl Info {
     }
 }
 
-/// Parses an address literal; for tests and examples: `ip("10.0.0.1")`.
-pub fn ip(s: &str) -> IpAddr {
+/// Parses an address literal, for the unit tests: `ip("10.0.0.1")` (other crates' tests
+/// have `testbed::ip`).
+#[cfg(test)]
+pub(crate) fn ip(s: &str) -> IpAddr {
     s.parse().expect("a valid IP address literal")
 }

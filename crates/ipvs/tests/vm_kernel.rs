@@ -3,6 +3,7 @@
 //! (`cargo test` on a host without IPVS lists them as ignored.)
 
 use ipvs::*;
+use testbed::ip;
 use testbed::TestNs;
 
 #[test]

@@ -69,7 +69,7 @@ const MAX_LEXERS: usize = 4;
 /// lexing is three quarters of reading lvs.cf, and lvsd's start-up waits for it
 /// (docs/architecture.md, "Performance"). Memory stays bounded by a few chunks (each
 /// lexer at most one chunk ahead of `f`), whatever the file size.
-pub fn for_each_line<'a>(text: &'a str, f: impl FnMut(Line<'a>) -> bool) {
+pub(crate) fn for_each_line<'a>(text: &'a str, f: impl FnMut(Line<'a>) -> bool) {
     let lexers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LEXERS));
     if text.len() <= CHUNK_BYTES || lexers < 2 {
         lex_here(text, f);
@@ -186,7 +186,7 @@ fn lex_chunk(chunk: &str) -> Lexed<'_> {
 /// The physical lines of raw bytes as the lexer counts them (LF, CRLF and a lone CR each
 /// end one line): number, content range and the length of its line end. For checks
 /// made before the text is lexed (length, encoding).
-pub fn physical_lines(
+pub(crate) fn physical_lines(
     bytes: &[u8],
 ) -> impl Iterator<Item = (u32, std::ops::Range<usize>, usize)> + '_ {
     let mut start = 0;
@@ -286,7 +286,7 @@ pub fn tokenize(line: &str) -> Result<Vec<Token<'_>>, LexError> {
 }
 
 /// Whether any line of `text` ends in CRLF, a file legacy piranha misread.
-pub fn has_crlf(text: &str) -> bool {
+pub(crate) fn has_crlf(text: &str) -> bool {
     text.contains("\r\n")
 }
 

@@ -24,13 +24,13 @@ pub mod diag;
 pub mod escape;
 pub mod expect_regex;
 pub mod lexer;
-pub mod model;
+pub(crate) mod model;
 pub mod parser;
 pub mod report;
 pub mod transfer;
 pub mod validate;
 pub mod value;
-pub mod writer;
+pub(crate) mod writer;
 
 pub use diag::{Code, Diagnostic, Severity};
 pub use model::*;

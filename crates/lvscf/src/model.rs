@@ -17,7 +17,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/sysconfig/ha/lvs.cf";
 /// Legacy default `ipvsadm` path (`ipvsadm =`, nanny `-I`).
 pub const DEFAULT_IPVSADM: &str = "/sbin/ipvsadm";
 /// Legacy default `client_monitor`.
-pub const DEFAULT_CLIENT_MONITOR: &str = "/usr/sbin/nanny";
+pub(crate) const DEFAULT_CLIENT_MONITOR: &str = "/usr/sbin/nanny";
 
 /// `service = lvs | fos`: which section drives the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -491,7 +491,7 @@ impl Config {
     }
 
     /// Active `failover` blocks, in file order.
-    pub fn active_failovers(&self) -> impl Iterator<Item = &VirtualServer> {
+    pub(crate) fn active_failovers(&self) -> impl Iterator<Item = &VirtualServer> {
         self.failovers.iter().filter(|v| v.active)
     }
 
@@ -533,7 +533,7 @@ impl Config {
     }
 
     /// A copy with every source position zeroed.
-    pub fn without_positions(&self) -> Config {
+    pub(crate) fn without_positions(&self) -> Config {
         let mut c = self.clone();
         for v in c.virtuals.iter_mut().chain(c.failovers.iter_mut()) {
             v.line = 0;

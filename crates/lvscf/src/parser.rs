@@ -1318,7 +1318,7 @@ pub const GLOBAL_KEYWORDS: &[&str] = &[
 
 /// Global keywords of piranha-rs that legacy piranha does not know (docs/differences.md,
 /// lvs.cf(5) "EXTENSIONS"); a legacy daemon refuses a file that uses them.
-pub const EXTENSION_GLOBAL_KEYWORDS: &[&str] = &[
+pub(crate) const EXTENSION_GLOBAL_KEYWORDS: &[&str] = &[
     "heartbeat_auth",
     "heartbeat_key",
     "heartbeat_key_id",
@@ -1358,7 +1358,7 @@ pub const VIRTUAL_KEYWORDS: &[&str] = &[
 
 /// `virtual` keywords of piranha-rs that legacy piranha does not know (lvs.cf(5)
 /// "EXTENSIONS"): `network` overrides the global forwarding method for one service.
-pub const EXTENSION_VIRTUAL_KEYWORDS: &[&str] = &["network"];
+pub(crate) const EXTENSION_VIRTUAL_KEYWORDS: &[&str] = &["network"];
 
 /// Every `server` keyword (docs/legacy.md, "lvs.cf").
 pub const SERVER_KEYWORDS: &[&str] = &["address", "active", "port", "weight"];
@@ -1411,12 +1411,4 @@ fn unknown_keyword(stmt: &Stmt, scope: Scope) -> (Code, u32, String) {
         }
     };
     (Code::BadCommand, stmt.toks[0].column, hint)
-}
-
-/// Convenience for tests and tools: parses a string that must be valid.
-pub fn parse_ok(text: &str) -> Config {
-    match parse_str(text, "<test>", &ParseOptions::default()) {
-        Ok(p) => p.config,
-        Err(f) => panic!("unexpected parse failure: {f}"),
-    }
 }

@@ -15,7 +15,7 @@ use crate::validate::{self, Consumer};
 use crate::value::format_seconds;
 
 /// Bumped when the JSON document changes incompatibly.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+pub(crate) const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// The outcome of checking one file.
 #[derive(Debug, Clone, Serialize)]
@@ -79,7 +79,7 @@ pub fn check_file_for(path: &Path, opts: &ParseOptions, consumer: Consumer) -> C
 }
 
 impl CheckReport {
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the report serializes")
     }
 

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// What the header line starts with (version 1).
-pub const HEADER: &str = "piranha-rs lvs.cf transfer 1 ";
+pub(crate) const HEADER: &str = "piranha-rs lvs.cf transfer 1 ";
 /// The longest header line read.
 const MAX_HEADER: usize = 200;
 

@@ -79,7 +79,12 @@ pub fn parse_int(tok: &str) -> Result<LegacyInt, ValueError> {
 }
 
 /// An integer in `lo..=hi`; `what` names the quantity in the hint.
-pub fn parse_ranged(tok: &str, lo: i64, hi: i64, what: &str) -> Result<LegacyInt, ValueError> {
+pub(crate) fn parse_ranged(
+    tok: &str,
+    lo: i64,
+    hi: i64,
+    what: &str,
+) -> Result<LegacyInt, ValueError> {
     let n = parse_int(tok)?;
     if n.value < lo || n.value > hi {
         return Err(ValueError::Invalid {
@@ -90,7 +95,7 @@ pub fn parse_ranged(tok: &str, lo: i64, hi: i64, what: &str) -> Result<LegacyInt
 }
 
 /// Legacy boolean: an integer equal to 0 or 1.
-pub fn parse_bool(tok: &str) -> Result<bool, ValueError> {
+pub(crate) fn parse_bool(tok: &str) -> Result<bool, ValueError> {
     match parse_int(tok)?.value {
         0 => Ok(false),
         1 => Ok(true),
@@ -99,7 +104,7 @@ pub fn parse_bool(tok: &str) -> Result<bool, ValueError> {
 }
 
 /// A port by number, or by TCP service name (`http`) as legacy `getservbyname(.., "tcp")`.
-pub fn parse_port_or_service(tok: &str) -> Result<u16, ValueError> {
+pub(crate) fn parse_port_or_service(tok: &str) -> Result<u16, ValueError> {
     match parse_int(tok) {
         Ok(n) => port_in_range(n.value),
         Err(_) => service_port(tok).ok_or_else(|| ValueError::Invalid {
@@ -110,7 +115,7 @@ pub fn parse_port_or_service(tok: &str) -> Result<u16, ValueError> {
     }
 }
 
-pub fn port_in_range(n: i64) -> Result<u16, ValueError> {
+pub(crate) fn port_in_range(n: i64) -> Result<u16, ValueError> {
     u16::try_from(n).map_err(|_| ValueError::Invalid {
         hint: format!("a port must be between 0 and 65535, not {n}"),
     })
@@ -214,7 +219,7 @@ pub fn parse_addr_literal(tok: &str) -> Option<IpAddr> {
 }
 
 /// Resolves a host name as legacy `gethostbyname` did (first address, IPv4 preferred).
-pub type Resolver = fn(&str) -> Option<IpAddr>;
+pub(crate) type Resolver = fn(&str) -> Option<IpAddr>;
 
 /// The system resolver (`getaddrinfo`), IPv4 first as `gethostbyname` returned only IPv4.
 pub fn system_resolver(name: &str) -> Option<IpAddr> {
@@ -326,7 +331,7 @@ impl Resolution {
 
 /// A duration in seconds. Legacy took whole seconds only; fractional seconds (`0.2`) are
 /// an extension, kept to millisecond precision.
-pub fn parse_seconds(tok: &str) -> Result<Duration, ValueError> {
+pub(crate) fn parse_seconds(tok: &str) -> Result<Duration, ValueError> {
     if !tok.contains('.') {
         let n = parse_int(tok)?;
         return u64::try_from(n.value)
@@ -364,7 +369,7 @@ pub fn parse_seconds(tok: &str) -> Result<Duration, ValueError> {
 
 /// Where a listener binds: `PORT` (on loopback, 127.0.0.1), `ADDRESS:PORT` or
 /// `[IPV6]:PORT`; `0` is off (`None`).
-pub fn parse_listen(tok: &str) -> Result<Option<SocketAddr>, ValueError> {
+pub(crate) fn parse_listen(tok: &str) -> Result<Option<SocketAddr>, ValueError> {
     let hint = || ValueError::Invalid {
         hint: format!(
             "write a port (on loopback), ADDRESS:PORT or [IPV6]:PORT, or 0 for off, not {tok}"
@@ -386,7 +391,7 @@ pub fn parse_listen(tok: &str) -> Result<Option<SocketAddr>, ValueError> {
 }
 
 /// Formats a duration the way [`parse_seconds`] reads it: `2` or `0.25`.
-pub fn format_seconds(d: Duration) -> String {
+pub(crate) fn format_seconds(d: Duration) -> String {
     let millis = d.subsec_millis();
     if millis == 0 {
         d.as_secs().to_string()

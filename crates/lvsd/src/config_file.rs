@@ -41,7 +41,7 @@ pub fn load(path: &Path, opts: &ParseOptions) -> Result<Loaded, Vec<String>> {
 /// main loop keeps handling signals, nannies and timers while a file is read and its
 /// host names are resolved (at most `lvscf::value::RESOLVE_BUDGET`). A SIGHUP during a
 /// read is served by one more read after it (and any number of them by one).
-pub struct Reloader {
+pub(crate) struct Reloader {
     worker: daemon::worker::Worker<(), Result<Loaded, Vec<String>>>,
     /// Reads queued or running: at most the running one and one after it.
     pending: usize,
@@ -57,7 +57,7 @@ impl Reloader {
     }
 
     /// The descriptor that becomes readable when a read has finished.
-    pub fn wake_fd(&self) -> &std::fs::File {
+    pub(crate) fn wake_fd(&self) -> &std::fs::File {
         self.worker.done_fd()
     }
 

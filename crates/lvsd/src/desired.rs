@@ -66,9 +66,9 @@ mod tests {
         assert_eq!(services.len(), 3);
         let www = Service {
             netmask: Netmask::V4("255.255.255.0".parse().unwrap()),
-            ..Service::new(ServiceKey::tcp(ipvs::ip("192.168.0.100"), 80), "wlc").persistent(300)
+            ..Service::new(ServiceKey::tcp(testbed::ip("192.168.0.100"), 80), "wlc").persistent(300)
         };
-        let dns = Service::new(ServiceKey::udp(ipvs::ip("192.168.0.101"), 53), "rr");
+        let dns = Service::new(ServiceKey::udp(testbed::ip("192.168.0.101"), 53), "rr");
         let fwm = Service::new(
             ServiceKey::Fwmark {
                 family: Family::V4,

@@ -55,13 +55,13 @@ mod tests {
     fn round_trip_and_torn_lines_skipped() {
         let keys: BTreeSet<NannyKey> = [
             NannyKey {
-                service: ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80),
-                server: ipvs::ip("10.0.0.1"),
+                service: ServiceKey::tcp(testbed::ip("192.0.2.1"), 80),
+                server: testbed::ip("10.0.0.1"),
                 port: 80,
             },
             NannyKey {
-                service: ServiceKey::udp(ipvs::ip("2001:db8::1"), 53),
-                server: ipvs::ip("2001:db8:1::2"),
+                service: ServiceKey::udp(testbed::ip("2001:db8::1"), 53),
+                server: testbed::ip("2001:db8:1::2"),
                 port: 5353,
             },
         ]

@@ -26,13 +26,13 @@ use status_schema as schema;
 use status_schema::{Health, MonitorState};
 
 /// How long a stopped nanny gets to remove its server before it is killed.
-pub const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often the table is read back from the kernel and repaired.
-pub const AUDIT_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const AUDIT_EVERY: Duration = Duration::from_secs(60);
 /// How long a real server a reload removed stays in the table at weight 0, so that the
 /// requests in flight to it finish (IPVS drops the packets of a deleted destination's
 /// connections); docs/differences.md, lvsd.
-pub const LEAVE_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const LEAVE_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Event {
@@ -245,7 +245,7 @@ pub struct Manager {
 
 /// The sorry server of a virtual: weight 1, the virtual's forwarding method, the
 /// configured port or else the virtual port (docs/legacy.md, "lvsd", vendor fix).
-pub fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> {
+pub(crate) fn sorry_destination(c: &Config, vs: &VirtualServer) -> Option<Destination> {
     let s = vs.sorry_server.as_ref()?;
     Some(Destination::new(
         s.addr,
@@ -381,7 +381,7 @@ impl Manager {
     /// their lvs.cf names) at weight 0 until enabled, or back to its configured weight
     /// (by slow start). Its nanny is restarted with the new weight and adopts the entry,
     /// so the server never leaves the table. Returns what to tell the operator.
-    pub fn set_drained(
+    pub(crate) fn set_drained(
         &mut self,
         vs: &str,
         rs: &str,
@@ -1246,7 +1246,7 @@ mod tests {
     }
 
     fn web() -> ServiceKey {
-        ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80)
+        ServiceKey::tcp(testbed::ip("192.0.2.1"), 80)
     }
 
     #[test]
@@ -1372,9 +1372,9 @@ mod tests {
         assert_eq!(
             ipvs_ops(&out),
             [Op::DelDest(
-                ServiceKey::udp(ipvs::ip("192.0.2.2"), 53),
+                ServiceKey::udp(testbed::ip("192.0.2.2"), 53),
                 DestKey {
-                    addr: ipvs::ip("10.0.0.3"),
+                    addr: testbed::ip("10.0.0.3"),
                     port: 53
                 }
             )],
@@ -1417,7 +1417,7 @@ mod tests {
             "b not heard yet"
         );
         let out = sim.status("10.0.0.2", false);
-        let sorry = Destination::new(ipvs::ip("10.0.9.9"), 80, ForwardMethod::Masq, 1);
+        let sorry = Destination::new(testbed::ip("10.0.9.9"), 80, ForwardMethod::Masq, 1);
         assert_eq!(ipvs_ops(&out), [Op::AddDest(web(), sorry.clone())]);
         assert_eq!(
             logs(&out),
@@ -1476,7 +1476,7 @@ mod tests {
             "a stopped nanny deletes at once"
         );
         let dest = DestKey {
-            addr: ipvs::ip("10.0.0.2"),
+            addr: testbed::ip("10.0.0.2"),
             port: 80,
         };
         let ops = ipvs_ops(&out);
@@ -1523,7 +1523,7 @@ mod tests {
         });
         let out = sim.feed(Event::Reload(Box::new(cfg(BASE))));
         let dest = DestKey {
-            addr: ipvs::ip("10.0.0.2"),
+            addr: testbed::ip("10.0.0.2"),
             port: 80,
         };
         assert_eq!(
@@ -1610,8 +1610,8 @@ mod tests {
         );
         assert_eq!(stopped(&out), [dns_pid]);
         let services = &desired_services(&out)[0];
-        assert!(services.contains(&ServiceKey::tcp(ipvs::ip("192.0.2.3"), 25)));
-        assert!(!services.contains(&ServiceKey::udp(ipvs::ip("192.0.2.2"), 53)));
+        assert!(services.contains(&ServiceKey::tcp(testbed::ip("192.0.2.3"), 25)));
+        assert!(!services.contains(&ServiceKey::udp(testbed::ip("192.0.2.2"), 53)));
     }
 
     #[test]
@@ -1627,7 +1627,7 @@ mod tests {
             [Op::DelDest(
                 web(),
                 DestKey {
-                    addr: ipvs::ip("10.0.9.9"),
+                    addr: testbed::ip("10.0.9.9"),
                     port: 80
                 }
             )]
@@ -1728,8 +1728,8 @@ mod tests {
             ["web/a drained by the operator (weight 0 until enabled)"]
         );
         let key = NannyKey {
-            service: ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80),
-            server: ipvs::ip("10.0.0.1"),
+            service: ServiceKey::tcp(testbed::ip("192.0.2.1"), 80),
+            server: testbed::ip("10.0.0.1"),
             port: 80,
         };
         assert!(out.contains(&Action::StoreDrained([key].into())), "{out:?}");
@@ -1779,8 +1779,8 @@ mod tests {
         // lvsd restarted with lvs.drained: the nanny starts at 0, the sweep adds it at 0;
         // a key lvs.cf no longer names is forgotten.
         let key = |server: &str| NannyKey {
-            service: ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80),
-            server: ipvs::ip(server),
+            service: ServiceKey::tcp(testbed::ip("192.0.2.1"), 80),
+            server: testbed::ip(server),
             port: 80,
         };
         let (m, first) = Manager::start_drained(

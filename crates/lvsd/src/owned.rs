@@ -19,7 +19,7 @@ pub fn encode(keys: &BTreeSet<ServiceKey>) -> String {
 }
 
 /// One service in ipvsadm's words.
-pub fn encode_key(k: &ServiceKey) -> String {
+pub(crate) fn encode_key(k: &ServiceKey) -> String {
     match *k {
         ServiceKey::Addr {
             protocol,
@@ -44,7 +44,7 @@ pub fn decode(text: &str) -> BTreeSet<ServiceKey> {
 }
 
 /// One service from ipvsadm's words.
-pub fn decode_line(line: &str) -> Option<ServiceKey> {
+pub(crate) fn decode_line(line: &str) -> Option<ServiceKey> {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["-f", mark] | ["-f", mark, "-6"] => Some(ServiceKey::Fwmark {
@@ -84,12 +84,12 @@ pub fn store(path: &Path, keys: &BTreeSet<ServiceKey>) -> std::io::Result<()> {
 }
 
 /// A state file's text; a missing or unreadable file reads as empty.
-pub fn load_text(path: &Path) -> String {
+pub(crate) fn load_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Writes a state file atomically and safely (mode 0644); empty text: no file.
-pub fn store_text(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn store_text(path: &Path, text: &str) -> std::io::Result<()> {
     if text.is_empty() {
         return match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -106,11 +106,11 @@ mod tests {
     #[test]
     fn round_trip_of_every_kind_of_service() {
         let keys: BTreeSet<ServiceKey> = [
-            ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80),
-            ServiceKey::udp(ipvs::ip("2001:db8::1"), 53),
+            ServiceKey::tcp(testbed::ip("192.0.2.1"), 80),
+            ServiceKey::udp(testbed::ip("2001:db8::1"), 53),
             ServiceKey::Addr {
                 protocol: Protocol::Sctp,
-                addr: ipvs::ip("192.0.2.1"),
+                addr: testbed::ip("192.0.2.1"),
                 port: 5000,
             },
             ServiceKey::Fwmark {
@@ -140,7 +140,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lvsd-owned-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("lvs.services");
-        let keys: BTreeSet<ServiceKey> = [ServiceKey::tcp(ipvs::ip("192.0.2.1"), 80)].into();
+        let keys: BTreeSet<ServiceKey> = [ServiceKey::tcp(testbed::ip("192.0.2.1"), 80)].into();
         store(&path, &keys).unwrap();
         assert_eq!(load(&path), keys);
         store(&path, &BTreeSet::new()).unwrap();

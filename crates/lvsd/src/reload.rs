@@ -44,7 +44,7 @@ pub fn real_servers(c: &Config) -> impl Iterator<Item = (NannyKey, &VirtualServe
 }
 
 /// The active real servers of one virtual, with the key of each one's nanny.
-pub fn servers_of(vs: &VirtualServer) -> impl Iterator<Item = (NannyKey, &RealServer)> {
+pub(crate) fn servers_of(vs: &VirtualServer) -> impl Iterator<Item = (NannyKey, &RealServer)> {
     let service = vs.service_key();
     vs.active_servers().filter_map(move |rs| {
         let key = NannyKey {
@@ -82,7 +82,7 @@ pub fn nannies(
 
 /// What a reload does to the nannies.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct NannyPlan {
+pub(crate) struct NannyPlan {
     /// Gone from the file, deactivated, or about to be restarted.
     pub stop: Vec<NannyKey>,
     /// New, re-activated, or restarted with a new monitor.
@@ -91,14 +91,15 @@ pub struct NannyPlan {
     pub keep: Vec<NannyKey>,
 }
 
-pub fn plan(old: &Config, new: &Config, flags: LvsdFlags) -> NannyPlan {
+#[cfg(test)]
+pub(crate) fn plan(old: &Config, new: &Config, flags: LvsdFlags) -> NannyPlan {
     let none = BTreeSet::new();
     let before = nannies(old, flags, &none);
     diff(before.iter(), nannies(new, flags, &none))
 }
 
 /// The plan from the running nannies' monitors to the wanted ones.
-pub fn diff<'a>(
+pub(crate) fn diff<'a>(
     before: impl IntoIterator<Item = (&'a NannyKey, &'a MonitorSpec)>,
     after: BTreeMap<NannyKey, MonitorSpec>,
 ) -> NannyPlan {

@@ -27,7 +27,7 @@ const SWEEP_THREADS: usize = 32;
 /// How long a client monitor gets to answer `--version` (docs/differences.md): one that
 /// does not answer delays the table by at most this, and is then taken for a foreign
 /// program.
-pub const VERSION_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const VERSION_TIMEOUT: Duration = Duration::from_secs(1);
 /// The longest availability line accepted (`<pid> inactive` is 16 bytes).
 const MAX_REPORT: usize = 64;
 
@@ -102,7 +102,7 @@ impl Shell {
 
     /// The integrated monitors' descriptor, once, when they have just started: the
     /// event loop is to watch it.
-    pub fn monitors_to_watch(&mut self) -> Option<&File> {
+    pub(crate) fn monitors_to_watch(&mut self) -> Option<&File> {
         match self.integrated.as_mut() {
             Some((m, watched)) if !*watched => {
                 *watched = true;
@@ -113,7 +113,7 @@ impl Shell {
     }
 
     /// What the integrated monitors reported, as the events nanny processes cause.
-    pub fn monitor_events(&mut self) -> Vec<Event> {
+    pub(crate) fn monitor_events(&mut self) -> Vec<Event> {
         let Some((m, _)) = self.integrated.as_ref() else {
             return Vec::new();
         };
@@ -127,7 +127,7 @@ impl Shell {
     }
 
     /// The integrated monitors' figures (none in process mode).
-    pub fn monitor_stats(&self) -> Option<&nanny::integrated::Stats> {
+    pub(crate) fn monitor_stats(&self) -> Option<&nanny::integrated::Stats> {
         self.integrated.as_ref().map(|(m, _)| m.stats())
     }
 
@@ -141,12 +141,12 @@ impl Shell {
     }
 
     /// The descriptor the event loop watches for the nannies' reports.
-    pub fn availability_fd(&self) -> &File {
+    pub(crate) fn availability_fd(&self) -> &File {
         &self.availability_read
     }
 
     /// The reports that arrived, as events.
-    pub fn read_availability(&mut self) -> Vec<Event> {
+    pub(crate) fn read_availability(&mut self) -> Vec<Event> {
         self.reports
             .read_from(&self.availability_read)
             .iter()
@@ -434,9 +434,13 @@ mod tests {
 
     #[test]
     fn failures_name_the_operation_once_with_ipv6_in_brackets() {
-        let key = ipvs::ServiceKey::tcp(ipvs::ip("2001:db8::80"), 80);
-        let dest =
-            ipvs::Destination::new(ipvs::ip("2001:db8::21"), 8080, ipvs::ForwardMethod::Masq, 1);
+        let key = ipvs::ServiceKey::tcp(testbed::ip("2001:db8::80"), 80);
+        let dest = ipvs::Destination::new(
+            testbed::ip("2001:db8::21"),
+            8080,
+            ipvs::ForwardMethod::Masq,
+            1,
+        );
         let op = Op::AddDest(key, dest);
         let kernel = ipvs::Error::kernel(libc::EEXIST, op.to_string(), None);
         assert_eq!(

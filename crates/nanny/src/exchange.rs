@@ -28,7 +28,7 @@ enum Socket {
 }
 
 /// One probe under way.
-pub struct Exchange {
+pub(crate) struct Exchange {
     socket: Socket,
     step: Step,
     /// For the messages (formatted only when one is needed).
@@ -78,7 +78,12 @@ impl Exchange {
     /// socket is; a connect has ended only then; `failed`: it also says error or
     /// hang-up): `Some` once decided. Dropping the exchange closes the socket, which
     /// also takes it out of the poll.
-    pub fn advance(&mut self, p: &NetProbe, writable: bool, failed: bool) -> Option<Outcome> {
+    pub(crate) fn advance(
+        &mut self,
+        p: &NetProbe,
+        writable: bool,
+        failed: bool,
+    ) -> Option<Outcome> {
         loop {
             let next = match &mut self.step {
                 Step::Connecting => self.connected(p, writable, failed)?,
@@ -95,7 +100,7 @@ impl Exchange {
     }
 
     /// The failure when the probe's deadline passes, in the blocking probe's words.
-    pub fn timed_out(&self) -> String {
+    pub(crate) fn timed_out(&self) -> String {
         let t = &self.target;
         match self.step {
             Step::Connecting => format!("CONNECT to {t} timed out"),

@@ -42,7 +42,7 @@ impl Expect {
     }
 
     /// Judges the bytes received so far; `closed` is true once no more can come.
-    pub fn judge(&self, received: &[u8], closed: bool) -> Verdict {
+    pub(crate) fn judge(&self, received: &[u8], closed: bool) -> Verdict {
         let undecided = if closed {
             Verdict::Fail
         } else {

@@ -16,7 +16,7 @@
 
 pub mod availability;
 pub mod check;
-pub mod exchange;
+pub(crate) mod exchange;
 pub mod expect;
 pub mod integrated;
 pub mod load;

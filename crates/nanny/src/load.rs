@@ -23,7 +23,7 @@ pub fn load_argv(load_cmd: &str, host: &str) -> Option<Vec<String>> {
 /// The 1-minute load average from `uptime`, `rup` or `ruptime` output: the first number
 /// after the word `load`. Legacy required a `:` after it and so never read `ruptime`
 /// (`load 0.52, ...`).
-pub fn parse_load(output: &str) -> Option<f64> {
+pub(crate) fn parse_load(output: &str) -> Option<f64> {
     // The word `load`, not `download`.
     let at = output.match_indices("load").map(|(i, _)| i).find(|&i| {
         !output[..i]
@@ -48,7 +48,7 @@ pub fn parse_load(output: &str) -> Option<f64> {
 }
 
 /// Runs the load command with a timeout; `Err` is the message to log.
-pub fn read_load(argv: &[String], timeout: Duration) -> Result<f64, String> {
+pub(crate) fn read_load(argv: &[String], timeout: Duration) -> Result<f64, String> {
     match run_program(argv, timeout) {
         Ok(Output {
             status: ExitStatus::Code(0),

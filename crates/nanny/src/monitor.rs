@@ -62,7 +62,7 @@ impl Settings {
     }
 
     /// Good probes needed to re-admit a server (legacy integer division).
-    pub fn reentry_threshold(&self) -> u32 {
+    pub(crate) fn reentry_threshold(&self) -> u32 {
         match self.mode {
             Mode::Lvs => self.reentry / self.interval.max(1),
             Mode::Fos => 1,
@@ -88,7 +88,7 @@ pub fn initial_weight(weight: u32) -> u32 {
 impl Event {
     /// What a signal means (docs/legacy.md, "nanny"): USR1 forces the server down, USR2
     /// up, HUP resumes probing; TERM and INT end nanny, removing its server (logged).
-    pub fn of_signal(sig: i32) -> Event {
+    pub(crate) fn of_signal(sig: i32) -> Event {
         match sig {
             libc::SIGUSR1 => Event::ForceDown,
             libc::SIGUSR2 => Event::ForceUp,
@@ -202,7 +202,7 @@ impl Monitor {
     }
 
     /// Probes are suspended while a signal forces the state.
-    pub fn probing_suspended(&self) -> bool {
+    pub(crate) fn probing_suspended(&self) -> bool {
         self.forced.is_some()
     }
 

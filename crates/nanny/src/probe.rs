@@ -208,14 +208,14 @@ pub fn command_argv(command: &str, host: &str, port: u16) -> Vec<String> {
 /// Runs a check or load program (no shell) for at most `timeout`, keeping at most
 /// [`MAX_ANSWER`] bytes of its output: `daemon::process::run`, whose deadline kills the
 /// program's whole process group.
-pub fn run_program(argv: &[String], timeout: Duration) -> Result<Output, RunError> {
+pub(crate) fn run_program(argv: &[String], timeout: Duration) -> Result<Output, RunError> {
     daemon::process::run(argv, timeout, MAX_ANSWER)
 }
 
 /// The external check (`-e`): exit 0 passes, and with an expect string the output
 /// (one trailing newline removed) must equal it. Legacy counted a crashing or hanging
 /// program as healthy when an expect string was set, and always chopped the last byte.
-pub fn program_probe(
+pub(crate) fn program_probe(
     command: &str,
     host: &str,
     port: u16,

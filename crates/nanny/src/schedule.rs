@@ -64,7 +64,7 @@ impl Nanny {
 
     /// Moves the first probe to `at` (the integrated monitors spread their first probes
     /// over the interval).
-    pub fn delay_first_probe(&mut self, at: Instant) {
+    pub(crate) fn delay_first_probe(&mut self, at: Instant) {
         self.next_probe = self.next_probe.max(at);
     }
 

@@ -70,7 +70,7 @@ impl Target {
     }
 
     /// The legacy argument list for an action (add, edit, delete).
-    pub fn ipvsadm_args(&self, action: &Action) -> Option<Vec<String>> {
+    pub(crate) fn ipvsadm_args(&self, action: &Action) -> Option<Vec<String>> {
         let rs = SocketAddr::new(self.server, self.rport).to_string();
         let (op, weight) = match action {
             Action::Add(w) => ("-a", Some(*w)),
@@ -94,11 +94,11 @@ impl Target {
 
 /// How long an ipvsadm wrapper (`-I`) may take for one change: legacy nanny waited for
 /// ever, so a wrapper that hung froze the nanny and its signals (docs/differences.md).
-pub const WRAPPER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const WRAPPER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An IPVS netlink connection, shared by the monitors of one thread (the integrated
 /// monitors: one socket for every real server, not one each).
-pub type SharedIpvs = std::rc::Rc<std::cell::RefCell<Ipvs>>;
+pub(crate) type SharedIpvs = std::rc::Rc<std::cell::RefCell<Ipvs>>;
 
 pub enum Backend {
     Netlink(SharedIpvs),

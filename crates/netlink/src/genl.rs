@@ -23,7 +23,7 @@ impl Request for GetFamily<'_> {
 }
 
 /// Asks the controller for the id of family `name`.
-pub fn resolve_family(conn: &mut Connection, name: &str) -> Result<u16> {
+pub(crate) fn resolve_family(conn: &mut Connection, name: &str) -> Result<u16> {
     let context = format!("resolve generic netlink family {name}");
     let replies = match conn.query(&GetFamily(name), &context) {
         Err(e) if e.errno() == Some(libc::ENOENT) => {

@@ -11,10 +11,10 @@
 //! A family's messages live with the crate that uses them (`ipvs::packet`); this crate
 //! knows no family but the generic netlink controller.
 
-pub mod connection;
-pub mod error;
+pub(crate) mod connection;
+pub(crate) mod error;
 pub mod genl;
-pub mod socket;
+pub(crate) mod socket;
 pub mod wire;
 
 pub use connection::{Connection, Reply, Request};

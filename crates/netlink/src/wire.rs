@@ -7,30 +7,30 @@
 
 use std::fmt;
 
-pub const NLMSG_HDRLEN: usize = 16;
-pub const GENL_HDRLEN: usize = 4;
-pub const NLA_HDRLEN: usize = 4;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
+pub(crate) const GENL_HDRLEN: usize = 4;
+pub(crate) const NLA_HDRLEN: usize = 4;
 
 pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_MULTI: u16 = 0x2;
-pub const NLM_F_ACK: u16 = 0x4;
+pub(crate) const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_DUMP: u16 = 0x300;
 /// In an NLMSG_ERROR message: the request was capped (NETLINK_CAP_ACK).
-pub const NLM_F_CAPPED: u16 = 0x100;
+pub(crate) const NLM_F_CAPPED: u16 = 0x100;
 /// In an NLMSG_ERROR message: extended-ack attributes follow.
-pub const NLM_F_ACK_TLVS: u16 = 0x200;
+pub(crate) const NLM_F_ACK_TLVS: u16 = 0x200;
 
-pub const NLMSG_NOOP: u16 = 1;
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
-pub const NLMSG_OVERRUN: u16 = 4;
+pub(crate) const NLMSG_NOOP: u16 = 1;
+pub(crate) const NLMSG_ERROR: u16 = 2;
+pub(crate) const NLMSG_DONE: u16 = 3;
+pub(crate) const NLMSG_OVERRUN: u16 = 4;
 
-pub const NLA_F_NESTED: u16 = 0x8000;
-pub const NLA_F_NET_BYTEORDER: u16 = 0x4000;
+pub(crate) const NLA_F_NESTED: u16 = 0x8000;
+pub(crate) const NLA_F_NET_BYTEORDER: u16 = 0x4000;
 const NLA_TYPE_MASK: u16 = !(NLA_F_NESTED | NLA_F_NET_BYTEORDER);
 
 /// Extended ack attribute: a human-readable message.
-pub const NLMSGERR_ATTR_MSG: u16 = 1;
+pub(crate) const NLMSGERR_ATTR_MSG: u16 = 1;
 
 pub const fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -79,7 +79,7 @@ impl NlHeader {
 
 /// Sets `flags` in the header of the message that starts `msg` (e.g. NLM_F_ACK on the
 /// last message of a batch).
-pub fn add_flags(msg: &mut [u8], flags: u16) {
+pub(crate) fn add_flags(msg: &mut [u8], flags: u16) {
     let old = u16::from_ne_bytes([msg[6], msg[7]]);
     msg[6..8].copy_from_slice(&(old | flags).to_ne_bytes());
 }
@@ -334,7 +334,7 @@ impl<'a> Iterator for Attrs<'a> {
 
 /// An NLMSG_ERROR message: `errno` 0 is an acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorMessage {
+pub(crate) struct ErrorMessage {
     /// Positive errno (the kernel sends it negated), 0 for an ACK.
     pub errno: i32,
     /// The header of the request it answers.

@@ -32,7 +32,7 @@ use crate::wire::{self, Fields, Heartbeat, Magic, AUTH_LEN};
 type HmacSha256 = Hmac<Sha256>;
 
 /// Shortest key accepted: 128 bits.
-pub const MIN_KEY_LEN: usize = 16;
+pub(crate) const MIN_KEY_LEN: usize = 16;
 /// Longest key file read.
 const MAX_KEY_FILE: u64 = 4096;
 

@@ -133,7 +133,7 @@ impl StartupError {
 }
 
 /// Legacy pulse refuses a file without an active service of the selected type.
-pub fn check_services(c: &Config) -> Result<(), StartupError> {
+pub(crate) fn check_services(c: &Config) -> Result<(), StartupError> {
     match c.active_services().next() {
         Some(_) => Ok(()),
         None => Err(StartupError::NoActiveServices(c.service)),
@@ -206,13 +206,13 @@ impl Settings {
 
     /// Whether `from` is one of the partner's addresses (the port is not checked, as
     /// legacy did not).
-    pub fn is_partner(&self, from: IpAddr) -> bool {
+    pub(crate) fn is_partner(&self, from: IpAddr) -> bool {
         Some(from) == self.partner_public || Some(from) == self.partner_private
     }
 }
 
 /// Legacy splits commands on blanks (runs collapse, no quoting, no shell).
-pub fn split_command(cmd: &str) -> Vec<String> {
+pub(crate) fn split_command(cmd: &str) -> Vec<String> {
     cmd.split([' ', '\t'])
         .filter(|w| !w.is_empty())
         .map(str::to_string)

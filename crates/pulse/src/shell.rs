@@ -47,7 +47,7 @@ pub struct Children {
 
 impl Children {
     /// `lvsd --nofork -c FILE` (daemon) or `lvsd --nodaemon -c FILE`, `-v` appended.
-    pub fn lvsd_argv(&self) -> Vec<String> {
+    pub(crate) fn lvsd_argv(&self) -> Vec<String> {
         let mut argv = vec![self.lvsd.clone(), self.fork_flag(), "-c".into()];
         argv.push(self.config.clone());
         self.append_common(&mut argv, "lvs.pid");
@@ -55,7 +55,7 @@ impl Children {
     }
 
     /// `fos --active|--monitor -c FILE --nofork|--nodaemon`, `-v` appended.
-    pub fn fos_argv(&self, role: FosRole) -> Vec<String> {
+    pub(crate) fn fos_argv(&self, role: FosRole) -> Vec<String> {
         let mode = match role {
             FosRole::Active => "--active",
             FosRole::Monitor => "--monitor",
@@ -85,7 +85,7 @@ impl Children {
     }
 
     /// lvsd's pid file: beside pulse's, or the legacy one.
-    pub fn lvsd_pid_path(&self) -> PathBuf {
+    pub(crate) fn lvsd_pid_path(&self) -> PathBuf {
         match &self.pid_dir {
             Some(d) => d.join("lvs.pid"),
             None => PathBuf::from(daemon::pidfile::LVSD),
@@ -204,7 +204,7 @@ impl Shell {
     }
 
     /// Removes the addresses an earlier pulse added and did not remove (it crashed).
-    pub fn remove_leftovers(&mut self) {
+    pub(crate) fn remove_leftovers(&mut self) {
         for e in self.ledger.entries() {
             info!(
                 "removing {}/{} on {}, left by an earlier pulse",
@@ -260,7 +260,7 @@ impl Shell {
     }
 
     /// The `active_cmd`/`inactive_cmd` children still running.
-    pub fn command_pids(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn command_pids(&self) -> impl Iterator<Item = u32> + '_ {
         self.commands.keys().copied()
     }
 
@@ -270,7 +270,7 @@ impl Shell {
     }
 
     /// Kills commands past their time limit.
-    pub fn enforce_limits(&mut self, now: Instant) {
+    pub(crate) fn enforce_limits(&mut self, now: Instant) {
         for (pid, c) in self.commands.iter_mut().filter(|(_, c)| c.deadline <= now) {
             info!(
                 "{} `{}` (pid {pid}) did not finish within {} s; killing it",
@@ -284,7 +284,7 @@ impl Shell {
     }
 
     /// Finds the interfaces holding our heartbeat addresses, for link monitoring.
-    pub fn watch_links(&mut self, s: &Settings) {
+    pub(crate) fn watch_links(&mut self, s: &Settings) {
         let Some(rtnl) = self.rtnl.as_mut() else {
             return;
         };
@@ -297,7 +297,7 @@ impl Shell {
     }
 
     /// The state of the watched links after these changes.
-    pub fn link_event(&mut self, changes: Vec<Link>) -> Event {
+    pub(crate) fn link_event(&mut self, changes: Vec<Link>) -> Event {
         for l in changes {
             self.link_up.insert(l.index, l.is_up());
         }
@@ -309,7 +309,7 @@ impl Shell {
     }
 
     /// After lost link events: every link afresh.
-    pub fn relist_links(&mut self) -> Event {
+    pub(crate) fn relist_links(&mut self) -> Event {
         let links = self.links();
         self.link_event(links)
     }
@@ -368,7 +368,7 @@ impl Shell {
     }
 
     /// The file descriptor that is readable when a connectivity check has finished.
-    pub fn gateway_fd(&self) -> Option<&std::fs::File> {
+    pub(crate) fn gateway_fd(&self) -> Option<&std::fs::File> {
         self.gateway.as_ref().map(Worker::done_fd)
     }
 
@@ -647,7 +647,7 @@ impl Shell {
     /// Sets configuration sync up (docs/operations.md): the push of lvs.cf to the
     /// partner, on a worker thread whose "done" the event loop watches as `token`. `Err`
     /// when the thread cannot be started or watched.
-    pub fn set_up_sync(
+    pub(crate) fn set_up_sync(
         &mut self,
         s: &Settings,
         config: &std::path::Path,
@@ -683,7 +683,7 @@ impl Shell {
 }
 
 /// Reads link events; on lost events lists the links afresh.
-pub fn read_links(monitor: &mut LinkMonitor, shell: &mut Shell) -> Event {
+pub(crate) fn read_links(monitor: &mut LinkMonitor, shell: &mut Shell) -> Event {
     match monitor.read() {
         Ok(changes) => shell.link_event(changes),
         Err(_) => shell.relist_links(),

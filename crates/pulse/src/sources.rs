@@ -17,8 +17,8 @@ use crate::machine::{Event, Pulse};
 use crate::shell::{self, Shell};
 
 /// The event loop's tokens: heartbeat channels 0 and 1 (their index), then these.
-pub const LINKS: usize = 2;
-pub const SYNCED: usize = 3;
+pub(crate) const LINKS: usize = 2;
+pub(crate) const SYNCED: usize = 3;
 pub const GATEWAY: usize = 4;
 
 pub struct Listen {

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 /// How long a push may take (ssh's connection and the partner's check included).
 pub const PUSH_LIMIT: Duration = Duration::from_secs(20);
 /// The first retry after a partner that could not be reached, doubled each time.
-pub const FIRST_RETRY: Duration = Duration::from_secs(2);
+pub(crate) const FIRST_RETRY: Duration = Duration::from_secs(2);
 /// The longest wait between retries.
-pub const MAX_RETRY: Duration = Duration::from_secs(64);
+pub(crate) const MAX_RETRY: Duration = Duration::from_secs(64);
 /// Exit status of `lvsctl receive-config` for a file it refuses (not newer, not valid):
 /// a retry would be refused again.
 pub const REFUSED: i32 = 2;
@@ -45,7 +45,7 @@ enum State {
 /// When to push. A request while a push runs is remembered and pushed after it (the file
 /// may have changed in between).
 #[derive(Debug)]
-pub struct ConfigSync {
+pub(crate) struct ConfigSync {
     state: State,
     again: bool,
     retry: Duration,
@@ -172,7 +172,9 @@ pub fn push(p: &Push) -> Outcome {
 }
 
 /// The outcome the receiver's exit status and message say.
-pub fn classify(result: Result<daemon::process::Output, daemon::process::RunError>) -> Outcome {
+pub(crate) fn classify(
+    result: Result<daemon::process::Output, daemon::process::RunError>,
+) -> Outcome {
     use daemon::process::ExitStatus;
     match result {
         Err(e) => Outcome::Failed(e.to_string()),

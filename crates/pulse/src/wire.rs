@@ -38,7 +38,7 @@ pub enum Magic {
 }
 
 impl Magic {
-    pub const ALL: [Magic; 7] = [
+    pub(crate) const ALL: [Magic; 7] = [
         Magic::LvsRunning,
         Magic::LvsStopped,
         Magic::FosRunning,
@@ -71,7 +71,7 @@ impl Magic {
         }
     }
 
-    pub fn from_word(w: u32) -> Option<Magic> {
+    pub(crate) fn from_word(w: u32) -> Option<Magic> {
         Magic::ALL.into_iter().find(|m| m.word() == w)
     }
 
@@ -108,10 +108,10 @@ pub struct Fields {
 }
 
 /// Version 2: epoch, challenge and echo (version 1, a sequence number alone, is not read).
-pub const TAG: [u8; 4] = [0x50, 0x48, 0x42, 0x02];
+pub(crate) const TAG: [u8; 4] = [0x50, 0x48, 0x42, 0x02];
 /// Length of the signed part (magic and trailer header).
-pub const SIGNED_LEN: usize = 44;
-pub const AUTH_LEN: usize = SIGNED_LEN + 32;
+pub(crate) const SIGNED_LEN: usize = 44;
+pub(crate) const AUTH_LEN: usize = SIGNED_LEN + 32;
 
 /// Why a datagram is not a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl Heartbeat {
 }
 
 /// The signed part of an authenticated heartbeat (bytes 0..44).
-pub fn signed_part(magic: Magic, f: &Fields) -> [u8; SIGNED_LEN] {
+pub(crate) fn signed_part(magic: Magic, f: &Fields) -> [u8; SIGNED_LEN] {
     let mut b = [0u8; SIGNED_LEN];
     b[..4].copy_from_slice(&magic.bytes());
     b[4..8].copy_from_slice(&TAG);

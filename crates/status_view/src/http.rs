@@ -32,13 +32,13 @@ pub const MAX_CLIENTS: usize = 32;
 /// The longest request head (request line and headers).
 pub const MAX_REQUEST: usize = 8 * 1024;
 /// A whole exchange: the request read, the daemons asked, the answer written.
-pub const CLIENT_LIMIT: Duration = Duration::from_secs(10);
+pub(crate) const CLIENT_LIMIT: Duration = Duration::from_secs(10);
 /// To send the request head (a scraper sends it at once).
 pub const HEAD_LIMIT: Duration = Duration::from_secs(2);
 /// How long each daemon gets to answer.
 pub const ANSWER_LIMIT: Duration = Duration::from_secs(2);
 /// Seconds between the status page's own reloads.
-pub const PAGE_REFRESH: u32 = 5;
+pub(crate) const PAGE_REFRESH: u32 = 5;
 /// Set in lvsd's environment by pulse, to pulse's control socket: pulse serves the
 /// listener for the director, and lvsd leaves it alone. An environment variable rather
 /// than an option keeps lvsd's legacy command line.

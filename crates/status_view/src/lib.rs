@@ -28,8 +28,8 @@ pub struct Said<T> {
 
 /// What one daemon answered, or why it did not.
 pub type Answer<T> = Result<Said<T>, String>;
-pub type PulseAnswer = Answer<PulseStatus>;
-pub type LvsdAnswer = Answer<LvsdStatus>;
+pub(crate) type PulseAnswer = Answer<PulseStatus>;
+pub(crate) type LvsdAnswer = Answer<LvsdStatus>;
 
 /// Where the two daemons answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

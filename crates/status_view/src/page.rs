@@ -76,7 +76,7 @@ pub fn render(pulse: &PulseAnswer, lvsd: &LvsdAnswer, refresh: u32) -> String {
 }
 
 /// `s` safe inside HTML text and attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

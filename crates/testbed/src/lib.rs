@@ -7,7 +7,7 @@
 //! thread only (setns), so the `Ipvs` opened there acts on it; `ipvsadm` runs in it
 //! through `ip netns exec` as an independent witness.
 
-pub mod daemon;
+pub(crate) mod daemon;
 pub mod lan;
 pub mod tools;
 
@@ -69,6 +69,11 @@ impl Drop for TestNs {
 pub(crate) fn enter_netns(name: &str) {
     let f = std::fs::File::open(format!("/run/netns/{name}")).expect("open netns");
     nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+}
+
+/// Parses an address literal: `ip("10.0.0.1")`.
+pub fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().expect("a valid IP address literal")
 }
 
 pub fn sh(args: &[&str]) -> String {

@@ -40,7 +40,7 @@ impl SyncDecisions {
 
 impl Pulse {
     /// The shell cannot push (it said why in the log): `lvsctl sync` is refused.
-    pub fn without_sync(mut self) -> Pulse {
+    pub(crate) fn without_sync(mut self) -> Pulse {
         self.sync.available = false;
         self
     }

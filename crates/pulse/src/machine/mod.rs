@@ -35,10 +35,10 @@ mod fos;
 pub use fos::{Connectivity, FosRole, FOS_RESTART_DELAY, FOS_STOP_LIMIT};
 
 /// Legacy `send_arp` rounds after an activation, one a second.
-pub const ANNOUNCEMENTS: u32 = 5;
-pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const ANNOUNCEMENTS: u32 = 5;
+pub(crate) const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long lvsd gets to stop after SIGTERM before SIGKILL (legacy waited forever).
-pub const LVSD_STOP_LIMIT: Duration = Duration::from_secs(10);
+pub(crate) const LVSD_STOP_LIMIT: Duration = Duration::from_secs(10);
 /// How long an activation with a sync daemon and a cold lvsd waits for lvsd's services
 /// before it takes the addresses anyway, and how often it looks.
 pub const SERVICES_WAIT_LIMIT: Duration = Duration::from_secs(2);
@@ -49,7 +49,7 @@ pub const SERVICES_POLL: Duration = Duration::from_millis(20);
 pub const LINK_RESTORE_GRACE: Duration = Duration::from_secs(2);
 
 /// At most one log line per kind of refused heartbeat in this long.
-pub const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The heartbeat channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
