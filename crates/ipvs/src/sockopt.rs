@@ -263,9 +263,8 @@ impl Connection {
             ));
         }
         // SAFETY: fresh descriptor owned by nothing else.
-        let c = Connection {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        };
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let c = Connection { fd };
         // Probe: ENOPROTOOPT here means ip_vs is not loaded.
         match c.info() {
             Err(e) if e.errno() == Some(libc::ENOPROTOOPT) => Err(Error::NotLoaded),

@@ -137,6 +137,8 @@ extern "C" {
 fn service_port(name: &str) -> Option<u16> {
     let cname = std::ffi::CString::new(name).ok()?;
     let proto = c"tcp";
+    // SAFETY: servent is a plain C struct of pointers and integers; all-zero is a valid
+    // value (null pointers), overwritten by the call below.
     let mut ent: libc::servent = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 4096];
     let mut result: *mut libc::servent = std::ptr::null_mut();

@@ -101,6 +101,8 @@ unsafe fn fork_exec(
     keep_fds: &[RawFd],
     parent: libc::pid_t,
 ) -> io::Result<u32> {
+    // SAFETY: the caller's contract above: the child runs only async-signal-safe calls
+    // on `prog`, `argp`, `envp` and `keep_fds`, which stay valid until exec or _exit.
     unsafe {
         match libc::fork() {
             -1 => Err(io::Error::last_os_error()),
