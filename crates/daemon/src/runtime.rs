@@ -21,6 +21,29 @@ use crate::notify::Notifier;
 use crate::pidfile::PidFile;
 use crate::trace::Trace;
 
+/// Why a daemon could not start: what it was doing and the reason, one line for its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError(pub String);
+
+impl StartError {
+    /// `cannot WHAT: REASON`.
+    pub fn cannot(what: &str, reason: impl std::fmt::Display) -> StartError {
+        StartError(format!("cannot {what}: {reason}"))
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for StartError {
+    fn from(reason: String) -> StartError {
+        StartError(reason)
+    }
+}
+
 /// The first event-loop token of the control socket (and its clients after it): daemons
 /// number their own sources below it.
 pub(crate) const CONTROL_TOKEN: usize = 1 << 20;
@@ -164,9 +187,9 @@ pub struct Runtime<E> {
 
 impl<E> Runtime<E> {
     /// Takes `signals` from now on (their default actions no longer apply).
-    pub fn new(signals: &[i32]) -> Result<Runtime<E>, String> {
-        let events =
-            EventLoop::new(signals).map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    pub fn new(signals: &[i32]) -> Result<Runtime<E>, StartError> {
+        let events = EventLoop::new(signals)
+            .map_err(|e| StartError::cannot("install signal handlers", e))?;
         Ok(Runtime {
             events,
             control: None,

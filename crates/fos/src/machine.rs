@@ -25,9 +25,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     Start,
-    /// The command of the last [`Action::Run`] ended: `Ok(true)` exit 0, `Ok(false)`
-    /// another status, `Err` it could not run or timed out (the reason).
-    CommandDone(Result<bool, String>),
+    /// The command of the last [`Action::Run`] ended.
+    CommandDone(CommandEnd),
     /// The monitor of service `service` runs as `pid`, or could not be started.
     MonitorStarted {
         service: usize,
@@ -43,6 +42,17 @@ pub enum Event {
     },
     /// SIGTERM, SIGINT or SIGHUP.
     Stop,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandEnd {
+    /// Exit 0.
+    Succeeded,
+    /// Another exit status, or a signal.
+    Failed,
+    /// It could not run, or ran out of time (the reason).
+    CouldNotRun(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,17 +179,19 @@ impl Fos {
         }
     }
 
-    fn command_done(&mut self, result: Result<bool, String>) -> Vec<Action> {
+    fn command_done(&mut self, result: CommandEnd) -> Vec<Action> {
         let Some(purpose) = self.running.take() else {
             return Vec::new();
         };
         let mut out = Vec::new();
         match (purpose, result) {
-            (Purpose::Start(i), Ok(false) | Err(_)) => out.push(Action::Log(format!(
-                "Failed to start service {}!",
-                self.services[i].label()
-            ))),
-            (Purpose::Stop(i), Err(reason)) => out.push(Action::Log(format!(
+            (Purpose::Start(i), CommandEnd::Failed | CommandEnd::CouldNotRun(_)) => {
+                out.push(Action::Log(format!(
+                    "Failed to start service {}!",
+                    self.services[i].label()
+                )))
+            }
+            (Purpose::Stop(i), CommandEnd::CouldNotRun(reason)) => out.push(Action::Log(format!(
                 "cannot stop service {}: {reason}",
                 self.services[i].label()
             ))),

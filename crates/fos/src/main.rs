@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use daemon::cli::OptSpec;
 use daemon::driver::Driver;
-use daemon::runtime::{Legacy, Mode as DaemonMode, Runtime};
+use daemon::runtime::{Legacy, Mode as DaemonMode, Runtime, StartError};
 use fos::machine::{Exit, Fos, Mode};
 use fos::service::Service;
 use fos::shell::{Flags, Listen, Shell};
@@ -120,7 +120,7 @@ fn partner_of(c: &lvscf::Config) -> Option<IpAddr> {
 }
 
 /// Runs the machine until it exits; its exit code.
-fn run(mode: Mode, c: &lvscf::Config, flags: Flags) -> Result<i32, String> {
+fn run(mode: Mode, c: &lvscf::Config, flags: Flags) -> Result<i32, StartError> {
     let partner = partner_of(c);
     let (argv, services): (Vec<_>, Vec<Service>) = c
         .failovers

@@ -9,12 +9,12 @@ use std::time::Duration;
 use daemon::driver::{Driver, Executor, Step};
 use daemon::event_loop::{EventLoop, Ready};
 use daemon::process::{ExitStatus, RunError, Spawn};
-use daemon::runtime::Sources;
+use daemon::runtime::{Sources, StartError};
 use daemon::worker::Worker;
 use log::{debug, info};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use crate::machine::{Action, Event, Fos};
+use crate::machine::{Action, CommandEnd, Event, Fos};
 
 /// How long a `start_cmd` or `stop_cmd` may run before it is killed (legacy waited
 /// forever, so a hanging command froze fos and, with it, the failover).
@@ -46,10 +46,10 @@ impl Shell {
         events: &EventLoop,
         monitor_argv: Vec<Result<Vec<String>, String>>,
         flags: Flags,
-    ) -> Result<Shell, String> {
+    ) -> Result<Shell, StartError> {
         let worker = Worker::start("fos-command", 256 * 1024, run_command)
             .and_then(|w| events.register(w.done_fd(), COMMAND_DONE).map(|()| w))
-            .map_err(|e| format!("cannot start the command runner: {e}"))?;
+            .map_err(|e| StartError::cannot("start the command runner", e))?;
         Ok(Shell {
             worker,
             monitor_argv,
@@ -93,7 +93,7 @@ impl Executor<Fos> for Shell {
             Action::Log(line) => info!("{line}"),
             Action::Run(argv) if self.flags.test_start => {
                 debug!("DEBUG -- not running '{}' (test start)", argv.join(" "));
-                return Step::Answer(Event::CommandDone(Ok(true)));
+                return Step::Answer(Event::CommandDone(CommandEnd::Succeeded));
             }
             Action::Run(argv) => {
                 debug!("DEBUG -- Executing '{}'", argv.join(" "));
@@ -141,19 +141,19 @@ fn run_command(argv: Vec<String>) -> (String, Result<ExitStatus, RunError>) {
 }
 
 /// Logs how a command ended and turns it into the machine's event.
-fn command_result(text: &str, result: Result<ExitStatus, RunError>) -> Result<bool, String> {
+fn command_result(text: &str, result: Result<ExitStatus, RunError>) -> CommandEnd {
     match result {
         Ok(status) if status.success() => {
             debug!("DEBUG -- '{text}' finished with {status}");
-            Ok(true)
+            CommandEnd::Succeeded
         }
         Ok(status) => {
             info!("'{text}' finished with {status}");
-            Ok(false)
+            CommandEnd::Failed
         }
         Err(e) => {
             info!("'{text}': {e}");
-            Err(e.to_string())
+            CommandEnd::CouldNotRun(e.to_string())
         }
     }
 }

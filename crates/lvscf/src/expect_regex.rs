@@ -10,23 +10,34 @@
 /// Compiled-program size limits: an expression from lvs.cf cannot make nanny use more.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// Why an `expect` expression cannot be compiled: one line (e.g. `backreferences are not
+/// supported`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegexError(pub String);
+
+impl std::fmt::Display for RegexError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A compiled `expect` regular expression, matched in linear time.
 pub struct ExpectRegex {
     re: regex::bytes::Regex,
 }
 
 impl ExpectRegex {
-    /// Compiles `pattern`; the error is one line (e.g. `backreferences are not supported`).
-    pub fn new(pattern: &str) -> Result<ExpectRegex, String> {
+    /// Compiles `pattern`.
+    pub fn new(pattern: &str) -> Result<ExpectRegex, RegexError> {
         if pattern.contains('\0') {
-            return Err("the expression contains a NUL byte".into());
+            return Err(RegexError("the expression contains a NUL byte".into()));
         }
         regex::bytes::RegexBuilder::new(pattern)
             .size_limit(REGEX_SIZE_LIMIT)
             .dfa_size_limit(REGEX_SIZE_LIMIT)
             .build()
             .map(|re| ExpectRegex { re })
-            .map_err(|e| one_line(&e.to_string()))
+            .map_err(|e| RegexError(one_line(&e.to_string())))
     }
 
     /// Matches anywhere in `text`, up to its first NUL byte (as legacy's C string).
@@ -64,7 +75,7 @@ mod tests {
     #[test]
     fn back_references_are_refused_with_a_one_line_reason() {
         let e = ExpectRegex::new("(a)\\1").err().unwrap();
-        assert_eq!(e, "backreferences are not supported");
+        assert_eq!(e.0, "backreferences are not supported");
     }
 
     #[test]

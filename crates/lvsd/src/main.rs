@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use daemon::cli::OptSpec;
 use daemon::driver::Driver;
-use daemon::runtime::{Legacy, Mode, Runtime};
+use daemon::runtime::{Legacy, Mode, Runtime, StartError};
 use ipvs::{Ipvs, Reconciler};
 use log::{debug, info};
 use lvsd::manager::{Event, Exit, Manager};
@@ -110,7 +110,7 @@ fn main() {
     }
     let notifier = daemonized.notifier.take();
     let shell = Shell::new(reconciler, pid_path.with_extension("services"))
-        .map_err(|e| format!("cannot create the nanny status pipe: {e}"));
+        .map_err(|e| StartError::cannot("create the nanny status pipe", e));
     let code = shell.and_then(|mut shell| {
         shell.config_path = config_path.display().to_string();
         let mut runtime = Runtime::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2])?;
@@ -167,7 +167,7 @@ fn run(
     test_start: bool,
     pid_path: &Path,
     config_path: &Path,
-) -> Result<i32, String> {
+) -> Result<i32, StartError> {
     let mut listen = Listen::new(&runtime.events, &shell, config_path, pid_path)?;
     listen.serve_http(&config);
     // The operator's socket (docs/control.md).

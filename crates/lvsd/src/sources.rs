@@ -7,7 +7,7 @@ use std::path::Path;
 
 use daemon::driver::Driver;
 use daemon::event_loop::{EventLoop, Ready};
-use daemon::runtime::Sources;
+use daemon::runtime::{Sources, StartError};
 use log::info;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -35,15 +35,15 @@ impl Listen {
         shell: &Shell,
         config_path: &Path,
         pid_path: &Path,
-    ) -> Result<Listen, String> {
+    ) -> Result<Listen, StartError> {
         events
             .register(shell.availability_fd(), AVAILABILITY)
-            .map_err(|e| format!("cannot watch the nanny status pipe: {e}"))?;
+            .map_err(|e| StartError::cannot("watch the nanny status pipe", e))?;
         let reloader =
-            Reloader::new(config_path).map_err(|e| format!("cannot set up rereading: {e}"))?;
+            Reloader::new(config_path).map_err(|e| StartError::cannot("set up rereading", e))?;
         events
             .register(reloader.wake_fd(), RELOADED)
-            .map_err(|e| format!("cannot watch the rereading: {e}"))?;
+            .map_err(|e| StartError::cannot("watch the rereading", e))?;
         Ok(Listen {
             reloader,
             http: status_view::http::StatusHttp::default(),

@@ -12,7 +12,10 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
 use crate::expect::Verdict;
-use crate::probe::{judge_final, mismatch, read_failure, strerror, NetProbe, Outcome, MAX_ANSWER};
+use crate::probe::{
+    failed, judge_final, mismatch, read_failure, strerror, CheckFailed, NetProbe, Outcome,
+    MAX_ANSWER,
+};
 
 /// Where a conversation stands.
 enum Step {
@@ -37,7 +40,7 @@ pub(crate) struct Exchange {
 
 impl Exchange {
     /// Opens the socket and starts connecting; `Err` is the probe's failure.
-    pub fn start(p: &NetProbe) -> Result<Exchange, String> {
+    pub fn start(p: &NetProbe) -> Result<Exchange, CheckFailed> {
         let target = p.target;
         let socket = match p.protocol {
             Protocol::Udp => Socket::Datagram(udp(p.target)?),
@@ -100,12 +103,12 @@ impl Exchange {
     }
 
     /// The failure when the probe's deadline passes, in the blocking probe's words.
-    pub(crate) fn timed_out(&self) -> String {
+    pub(crate) fn timed_out(&self) -> CheckFailed {
         let t = &self.target;
         match self.step {
-            Step::Connecting => format!("CONNECT to {t} timed out"),
-            Step::Writing(_) => format!("WRITE operation for {t} timed out"),
-            Step::Reading(_) => format!("READ to {t} timed out"),
+            Step::Connecting => failed!("CONNECT to {t} timed out"),
+            Step::Writing(_) => failed!("WRITE operation for {t} timed out"),
+            Step::Reading(_) => failed!("READ to {t} timed out"),
         }
     }
 
@@ -114,12 +117,7 @@ impl Exchange {
     /// reports a failed one with an error or hang-up beside it, and only then is
     /// SO_ERROR read for its reason: a connect check is then five system calls, not six
     /// (docs/architecture.md, "Performance").
-    fn connected(
-        &mut self,
-        p: &NetProbe,
-        writable: bool,
-        failed: bool,
-    ) -> Option<Result<(), String>> {
+    fn connected(&mut self, p: &NetProbe, writable: bool, failed: bool) -> Option<Outcome> {
         let Socket::Stream(s) = &self.socket else {
             return Some(Ok(()));
         };
@@ -130,7 +128,7 @@ impl Exchange {
                 // A hang-up without a pending error: the server reset or closed it.
                 Ok(None) => std::io::Error::from_raw_os_error(libc::ECONNRESET),
             };
-            return Some(Err(format!("CONNECT to {t} failed: {}", strerror(&e))));
+            return Some(Err(failed!("CONNECT to {t} failed: {}", strerror(&e))));
         }
         if !writable {
             return None;
@@ -144,11 +142,11 @@ impl Exchange {
     }
 
     /// Sending what is left; `None` while the socket is full.
-    fn write(&mut self, p: &NetProbe, sent: usize) -> Option<Result<(), String>> {
+    fn write(&mut self, p: &NetProbe, sent: usize) -> Option<Outcome> {
         let data = p.send.as_deref().unwrap_or_default();
         let t = self.target;
         let failed = |e: &std::io::Error| {
-            Some(Err(format!(
+            Some(Err(failed!(
                 "WRITE operation for {t} returned error: {}",
                 strerror(e)
             )))
@@ -236,7 +234,7 @@ impl Exchange {
 }
 
 /// A non-blocking stream socket of the probe's protocol, connecting.
-fn stream(p: &NetProbe) -> Result<TcpStream, String> {
+fn stream(p: &NetProbe) -> Result<TcpStream, CheckFailed> {
     let t = p.target;
     let domain = socket2::Domain::for_address(p.target);
     let protocol = match p.protocol {
@@ -252,13 +250,13 @@ fn stream(p: &NetProbe) -> Result<TcpStream, String> {
     match s.connect(&p.target.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(format!("CONNECT to {t} failed: {}", strerror(&e))),
+        Err(e) => return Err(failed!("CONNECT to {t} failed: {}", strerror(&e))),
     }
     Ok(TcpStream::from_std(std::net::TcpStream::from(s)))
 }
 
 /// A non-blocking UDP socket connected to the server (so ICMP errors reach it).
-fn udp(target: SocketAddr) -> Result<UdpSocket, String> {
+fn udp(target: SocketAddr) -> Result<UdpSocket, CheckFailed> {
     let t = target;
     let local: SocketAddr = match target {
         SocketAddr::V4(_) => "0.0.0.0:0".parse().unwrap(),
@@ -310,7 +308,7 @@ mod tests {
         // The same port, closed now: the error event's SO_ERROR gives the reason.
         assert_eq!(
             connect_check(open),
-            Err(format!("CONNECT to {open} failed: Connection refused"))
+            Err(failed!("CONNECT to {open} failed: Connection refused"))
         );
     }
 }

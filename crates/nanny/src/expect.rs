@@ -30,8 +30,8 @@ pub enum Expect {
 }
 
 impl Expect {
-    /// `regex`: interpret `text` as a regular expression. Errors are one line.
-    pub fn new(text: &str, regex: bool) -> Result<Expect, String> {
+    /// `regex`: interpret `text` as a regular expression.
+    pub fn new(text: &str, regex: bool) -> Result<Expect, lvscf::expect_regex::RegexError> {
         if text == "*" {
             return Ok(Expect::Any);
         }
@@ -112,6 +112,6 @@ mod tests {
     #[test]
     fn bad_regex_reports_why() {
         let err = Expect::new("a(b", true).err().unwrap();
-        assert!(!err.is_empty());
+        assert!(!err.0.is_empty());
     }
 }

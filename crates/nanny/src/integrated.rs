@@ -33,7 +33,7 @@ use crate::check::Check;
 use crate::exchange::Exchange;
 use crate::monitor::{self, Mode, Monitor, Settings};
 use crate::schedule::{Action, Event, Nanny};
-use crate::southbound::{SharedIpvs, Southbound};
+use crate::southbound::{SharedIpvs, Southbound, SouthboundError};
 use crate::spec::{self, MonitorSpec};
 
 /// The first monitor id: above any pid (the kernel's `pid_max` is at most 2^22), so lvsd
@@ -429,11 +429,8 @@ impl Engine {
     /// A monitor from its spec, as nanny's `main` builds it (and refuses it: a nanny
     /// process would exit 1 at once).
     fn add(&mut self, id: u32, o: &MonitorSpec) {
-        match o
-            .validate()
-            .map_err(|e| e.0)
-            .and_then(|()| self.slot(o, id))
-        {
+        let slot = o.validate().map_err(|e| e.to_string());
+        match slot.and_then(|()| self.slot(o, id).map_err(|e| e.to_string())) {
             Ok(slot) => {
                 self.slots.insert(id, slot);
                 self.stats.monitors.fetch_add(1, Ordering::Relaxed);
@@ -450,7 +447,7 @@ impl Engine {
         }
     }
 
-    fn slot(&mut self, o: &MonitorSpec, id: u32) -> Result<Slot, String> {
+    fn slot(&mut self, o: &MonitorSpec, id: u32) -> Result<Slot, SouthboundError> {
         let (check, notes) = Check::from_options(o);
         for n in notes {
             info!("{n}");
@@ -490,9 +487,10 @@ impl Engine {
         })
     }
 
-    fn shared_ipvs(&mut self) -> Result<&SharedIpvs, String> {
+    fn shared_ipvs(&mut self) -> Result<&SharedIpvs, SouthboundError> {
         if self.ipvs.is_none() {
-            let ipvs = ipvs::Ipvs::open().map_err(|e| format!("cannot reach IPVS: {e}"))?;
+            let ipvs = ipvs::Ipvs::open()
+                .map_err(|e| SouthboundError::Unreachable(format!("cannot reach IPVS: {e}")))?;
             self.ipvs = Some(std::rc::Rc::new(std::cell::RefCell::new(ipvs)));
         }
         Ok(self.ipvs.as_ref().expect("opened above"))

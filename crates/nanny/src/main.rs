@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use daemon::driver::Driver;
 use daemon::event_loop::EventLoop;
-use daemon::runtime::{Legacy, Mode, Runtime};
+use daemon::runtime::{Legacy, Mode, Runtime, StartError};
 use log::info;
 use nanny::check::Check;
 use nanny::monitor::{Monitor, Settings};
@@ -61,7 +61,7 @@ fn main() {
     }));
 }
 
-fn run(o: MonitorSpec, channel: Option<nanny::availability::Channel>) -> Result<i32, String> {
+fn run(o: MonitorSpec, channel: Option<nanny::availability::Channel>) -> Result<i32, StartError> {
     // First: a SIGTERM during start-up (lvsd stopping us, or dying) must still lead to
     // the clean-up of an entry adopted below, not to the default action.
     let mut runtime = Runtime::new(&[SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP])?;
@@ -93,7 +93,7 @@ fn core_and_shell(
     check: Check,
     channel: Option<nanny::availability::Channel>,
     events: &EventLoop,
-) -> Result<(Monitor, Shell), String> {
+) -> Result<(Monitor, Shell), StartError> {
     let server = std::net::SocketAddr::new(o.server, o.rport).to_string();
     let southbound = Southbound::for_options(o, None)?;
     let load_argv = nanny::load::load_argv(o.load_query(), &o.server.to_string());

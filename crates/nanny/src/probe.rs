@@ -16,8 +16,36 @@ use crate::expect::{Expect, Verdict};
 /// At most this much of an answer is kept.
 pub(crate) const MAX_ANSWER: usize = 64 * 1024;
 
-/// A probe's result: `Err` carries the legacy log message.
-pub type Outcome = Result<(), String>;
+/// Why a check failed: the legacy log message (`CONNECT to ... timed out`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailed(pub String);
+
+impl std::fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for CheckFailed {
+    fn from(message: String) -> CheckFailed {
+        CheckFailed(message)
+    }
+}
+
+impl From<&str> for CheckFailed {
+    fn from(message: &str) -> CheckFailed {
+        CheckFailed(message.into())
+    }
+}
+
+/// A [`CheckFailed`] with this message, as `format!` takes it.
+macro_rules! failed {
+    ($($arg:tt)*) => { $crate::probe::CheckFailed(format!($($arg)*)) };
+}
+pub(crate) use failed;
+
+/// A probe's result.
+pub type Outcome = Result<(), CheckFailed>;
 
 /// A network probe.
 pub struct NetProbe {
@@ -64,17 +92,17 @@ impl NetProbe {
         let mut stream = match self.connect() {
             Ok(s) => s,
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
-                return Err(format!("CONNECT to {t} timed out"))
+                return Err(failed!("CONNECT to {t} timed out"))
             }
-            Err(e) => return Err(format!("CONNECT to {t} failed: {}", strerror(&e))),
+            Err(e) => return Err(failed!("CONNECT to {t} failed: {}", strerror(&e))),
         };
         if let Some(data) = &self.send {
             let Some(left) = remaining(deadline) else {
-                return Err(format!("WRITE operation for {t} timed out"));
+                return Err(failed!("WRITE operation for {t} timed out"));
             };
             let _ = stream.set_write_timeout(Some(left));
             if let Err(e) = stream.write_all(data) {
-                return Err(format!(
+                return Err(failed!(
                     "WRITE operation for {t} returned error: {}",
                     strerror(&e)
                 ));
@@ -87,7 +115,7 @@ impl NetProbe {
         let mut buf = [0u8; 4096];
         loop {
             let Some(left) = remaining(deadline) else {
-                return Err(format!("READ to {t} timed out"));
+                return Err(failed!("READ to {t} timed out"));
             };
             let _ = stream.set_read_timeout(Some(left));
             match stream.read(&mut buf) {
@@ -126,7 +154,7 @@ impl NetProbe {
         let mut buf = vec![0u8; 65536];
         loop {
             let Some(left) = remaining(deadline) else {
-                return Err(format!("READ to {t} timed out"));
+                return Err(failed!("READ to {t} timed out"));
             };
             let _ = sock.set_read_timeout(Some(left));
             match sock.recv(&mut buf) {
@@ -161,11 +189,11 @@ pub(crate) fn strerror(e: &std::io::Error) -> String {
 }
 
 /// A failed read: `None` to read again (interrupted), or the message that fails the probe.
-pub(crate) fn read_failure(e: &std::io::Error, t: impl std::fmt::Display) -> Option<String> {
+pub(crate) fn read_failure(e: &std::io::Error, t: impl std::fmt::Display) -> Option<CheckFailed> {
     match e.kind() {
         ErrorKind::Interrupted => None,
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => Some(format!("READ to {t} timed out")),
-        _ => Some(format!(
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => Some(failed!("READ to {t} timed out")),
+        _ => Some(failed!(
             "READ returned error {}:{}",
             e.raw_os_error().unwrap_or(0),
             strerror(e)
@@ -173,8 +201,8 @@ pub(crate) fn read_failure(e: &std::io::Error, t: impl std::fmt::Display) -> Opt
     }
 }
 
-pub(crate) fn mismatch(t: impl std::fmt::Display) -> String {
-    format!("Trouble. Received results are not what we expected from ({t})")
+pub(crate) fn mismatch(t: impl std::fmt::Display) -> CheckFailed {
+    failed!("Trouble. Received results are not what we expected from ({t})")
 }
 
 pub(crate) fn judge_final(expect: &Expect, received: &[u8], t: impl std::fmt::Display) -> Outcome {
@@ -182,7 +210,7 @@ pub(crate) fn judge_final(expect: &Expect, received: &[u8], t: impl std::fmt::Di
         Verdict::Pass => Ok(()),
         _ => match expect {
             Expect::Prefix(p) if received.len() < p.len() && p.starts_with(received) => {
-                Err(format!(
+                Err(failed!(
                     "READ from {t} was too short[{}>={}]",
                     received.len(),
                     p.len()
@@ -241,9 +269,9 @@ pub(crate) fn program_probe(
                 Err(mismatch(&target))
             }
         }
-        Ok(_) => Err(format!("The following exited abnormally: {command}")),
-        Err(RunError::TimedOut) => Err(format!("timeout running the following: {command}")),
-        Err(RunError::Spawn(e)) => Err(format!("The following exited abnormally: {command} ({e})")),
+        Ok(_) => Err(failed!("The following exited abnormally: {command}")),
+        Err(RunError::TimedOut) => Err(failed!("timeout running the following: {command}")),
+        Err(RunError::Spawn(e)) => Err(failed!("The following exited abnormally: {command} ({e})")),
     }
 }
 
@@ -275,6 +303,7 @@ mod tests {
         );
         assert!(program_probe("/nonexistent/check", "h", 1, None, t)
             .unwrap_err()
+            .0
             .contains("abnormally"));
     }
 
@@ -288,7 +317,10 @@ mod tests {
         let command = format!("sh {}", script.display());
         let r = program_probe(&command, "h", 1, None, Duration::from_millis(300));
         let _ = std::fs::remove_file(&script);
-        assert!(r.unwrap_err().starts_with("timeout running the following"));
+        assert!(r
+            .unwrap_err()
+            .0
+            .starts_with("timeout running the following"));
         assert!(
             start.elapsed() < Duration::from_secs(3),
             "{:?}",

@@ -25,16 +25,45 @@ pub struct Target {
     pub method: Network,
 }
 
+/// Why a monitor's IPVS side cannot work, in the words nanny logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SouthboundError {
+    /// The monitor names no IPVS service (its command line).
+    Target(String),
+    /// IPVS cannot be reached.
+    Unreachable(String),
+    /// An IPVS change failed.
+    ChangeFailed(String),
+}
+
+impl std::fmt::Display for SouthboundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SouthboundError::Target(m) | SouthboundError::Unreachable(m) => f.write_str(m),
+            SouthboundError::ChangeFailed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<SouthboundError> for daemon::runtime::StartError {
+    fn from(e: SouthboundError) -> daemon::runtime::StartError {
+        daemon::runtime::StartError(e.to_string())
+    }
+}
+
 impl Target {
     /// The service and destination the command line names: the service as
     /// `ipvs::ServiceKey::for_virtual` derives it, as lvsd does from lvs.cf. A fwmark
     /// service without `-V` (a nanny started by hand) takes the server's family.
-    pub fn from_options(o: &MonitorSpec) -> Result<Target, String> {
+    pub fn from_options(o: &MonitorSpec) -> Result<Target, SouthboundError> {
         let vip = match o.virtual_address.as_deref() {
             Some(vip) => lvscf::value::parse_addr_literal(vip)
-                .ok_or_else(|| format!("bad IP address -- {vip}"))?,
+                .ok_or_else(|| SouthboundError::Target(format!("bad IP address -- {vip}")))?,
             None if o.fwmark != 0 => o.server,
-            None => return Err("no virtual address (-V) for the IPVS service".into()),
+            None => {
+                let no_vip = "no virtual address (-V) for the IPVS service";
+                return Err(SouthboundError::Target(no_vip.into()));
+            }
         };
         Ok(Target {
             service: ServiceKey::for_virtual(o.protocol, vip, o.port, o.fwmark),
@@ -134,7 +163,7 @@ impl Southbound {
     pub fn for_options(
         o: &MonitorSpec,
         shared: Option<&SharedIpvs>,
-    ) -> Result<Option<Southbound>, String> {
+    ) -> Result<Option<Southbound>, SouthboundError> {
         if o.mode == crate::monitor::Mode::Fos {
             return Ok(None);
         }
@@ -146,7 +175,8 @@ impl Southbound {
         } else if let Some(ipvs) = shared {
             Backend::Netlink(ipvs.clone())
         } else {
-            let ipvs = Ipvs::open().map_err(|e| format!("cannot reach IPVS: {e}"))?;
+            let ipvs = Ipvs::open()
+                .map_err(|e| SouthboundError::Unreachable(format!("cannot reach IPVS: {e}")))?;
             Backend::Netlink(std::rc::Rc::new(std::cell::RefCell::new(ipvs)))
         };
         Ok(Some(Southbound { target, backend }))
@@ -165,8 +195,8 @@ impl Southbound {
             .map(|d| d.dest.weight)
     }
 
-    /// Carries out one IPVS action. `Err` is the message to log.
-    pub fn apply(&mut self, action: &Action) -> Result<(), String> {
+    /// Carries out one IPVS action.
+    pub fn apply(&mut self, action: &Action) -> Result<(), SouthboundError> {
         match &mut self.backend {
             Backend::DryRun => Ok(()),
             Backend::Wrapper { path, timeout } => {
@@ -177,8 +207,12 @@ impl Southbound {
                 argv.extend(args);
                 match daemon::process::run(&argv, *timeout, 0) {
                     Ok(out) if out.status.success() => Ok(()),
-                    Ok(_) => Err(format!("{path} command failed!")),
-                    Err(e) => Err(format!("{path} command failed! ({e})")),
+                    Ok(_) => Err(SouthboundError::ChangeFailed(format!(
+                        "{path} command failed!"
+                    ))),
+                    Err(e) => Err(SouthboundError::ChangeFailed(format!(
+                        "{path} command failed! ({e})"
+                    ))),
                 }
             }
             Backend::Netlink(ipvs) => {
@@ -220,7 +254,10 @@ impl Southbound {
                             attempt += 1;
                             std::thread::sleep(Duration::from_millis(50 << attempt));
                         }
-                        Err(e) => return Err(format!("IPVS change failed: {e}")),
+                        Err(e) => {
+                            let failed = format!("IPVS change failed: {e}");
+                            return Err(SouthboundError::ChangeFailed(failed));
+                        }
                     }
                 }
             }
@@ -302,7 +339,9 @@ mod tests {
         sb.backend = Backend::wrapper("false");
         assert_eq!(
             sb.apply(&Action::Delete),
-            Err("false command failed!".into())
+            Err(SouthboundError::ChangeFailed(
+                "false command failed!".into()
+            ))
         );
     }
 
@@ -323,7 +362,12 @@ mod tests {
         let start = std::time::Instant::now();
         let r = sb.apply(&Action::Add(1));
         let _ = std::fs::remove_file(&script);
-        assert_eq!(r, Err(format!("{path} command failed! (timed out)")));
+        assert_eq!(
+            r,
+            Err(SouthboundError::ChangeFailed(format!(
+                "{path} command failed! (timed out)"
+            )))
+        );
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "{:?}",

@@ -56,7 +56,8 @@ fn healthy_http_server_passes() {
             false,
             2000
         )
-        .run(),
+        .run()
+        .map_err(|e| e.0),
         Ok(())
     );
     assert_eq!(
@@ -67,15 +68,21 @@ fn healthy_http_server_passes() {
             true,
             2000
         )
-        .run(),
+        .run()
+        .map_err(|e| e.0),
         Ok(())
     );
     assert_eq!(
-        probe(a, Some("GET / HTTP/1.0\r\n\r\n"), Some("*"), false, 2000).run(),
+        probe(a, Some("GET / HTTP/1.0\r\n\r\n"), Some("*"), false, 2000)
+            .run()
+            .map_err(|e| e.0),
         Ok(())
     );
     // Connect only.
-    assert_eq!(probe(a, None, None, false, 2000).run(), Ok(()));
+    assert_eq!(
+        probe(a, None, None, false, 2000).run().map_err(|e| e.0),
+        Ok(())
+    );
 }
 
 #[test]
@@ -84,7 +91,7 @@ fn refused_connection_fails_at_once() {
     let a = l.local_addr().unwrap();
     drop(l);
     let start = Instant::now();
-    let r = probe(a, None, None, false, 5000).run();
+    let r = probe(a, None, None, false, 5000).run().map_err(|e| e.0);
     assert!(r.unwrap_err().starts_with("CONNECT to 127.0.0.1:"));
     assert!(start.elapsed() < Duration::from_secs(1));
 }
@@ -96,7 +103,9 @@ fn slow_server_times_out_within_the_deadline() {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
     });
     let start = Instant::now();
-    let r = probe(a, Some("GET /\r\n"), Some("HTTP"), false, 400).run();
+    let r = probe(a, Some("GET /\r\n"), Some("HTTP"), false, 400)
+        .run()
+        .map_err(|e| e.0);
     assert_eq!(r, Err(format!("READ to {a} timed out")));
     let took = start.elapsed();
     assert!(
@@ -113,6 +122,7 @@ fn half_open_server_that_accepts_and_says_nothing_times_out() {
     });
     assert!(probe(a, None, Some("220"), false, 300)
         .run()
+        .map_err(|e| e.0)
         .unwrap_err()
         .contains("timed out"));
 }
@@ -129,7 +139,9 @@ fn answer_split_across_segments_is_put_together() {
         let _ = s.write_all(b".1 200 OK\r\n");
     });
     assert_eq!(
-        probe(a, Some("GET /\r\n"), Some("HTTP/1.1 200"), false, 2000).run(),
+        probe(a, Some("GET /\r\n"), Some("HTTP/1.1 200"), false, 2000)
+            .run()
+            .map_err(|e| e.0),
         Ok(())
     );
     let r = tcp_server(|mut s| {
@@ -137,7 +149,12 @@ fn answer_split_across_segments_is_put_together() {
         thread::sleep(Duration::from_millis(100));
         let _ = s.write_all(b" ready");
     });
-    assert_eq!(probe(r, None, Some("mail ready"), true, 2000).run(), Ok(()));
+    assert_eq!(
+        probe(r, None, Some("mail ready"), true, 2000)
+            .run()
+            .map_err(|e| e.0),
+        Ok(())
+    );
 }
 
 #[test]
@@ -146,7 +163,9 @@ fn short_answer_then_close_fails_as_too_short() {
         let _ = s.write_all(b"HTTP");
     });
     assert_eq!(
-        probe(a, None, Some("HTTP/1.1 200"), false, 2000).run(),
+        probe(a, None, Some("HTTP/1.1 200"), false, 2000)
+            .run()
+            .map_err(|e| e.0),
         Err(format!("READ from {a} was too short[4>=12]"))
     );
 }
@@ -158,7 +177,9 @@ fn wrong_banner_fails() {
         thread::sleep(Duration::from_secs(2));
     });
     let start = Instant::now();
-    let r = probe(a, None, Some("220"), false, 3000).run();
+    let r = probe(a, None, Some("220"), false, 3000)
+        .run()
+        .map_err(|e| e.0);
     assert_eq!(
         r,
         Err(format!(
@@ -175,7 +196,10 @@ fn wrong_banner_fails() {
 fn crashing_server_fails_even_with_star() {
     // Accepts, then closes without a byte. Legacy's "*" accepted the EOF.
     let a = tcp_server(drop);
-    assert!(probe(a, Some("x"), Some("*"), false, 2000).run().is_err());
+    assert!(probe(a, Some("x"), Some("*"), false, 2000)
+        .run()
+        .map_err(|e| e.0)
+        .is_err());
 }
 
 fn udp_server(reply: Option<&'static [u8]>) -> SocketAddr {
@@ -205,18 +229,22 @@ fn udp(target: SocketAddr, expect: Option<&str>) -> NetProbe {
 #[test]
 fn udp_probes() {
     let pong = udp_server(Some(b"pong"));
-    assert_eq!(udp(pong, Some("pong")).run(), Ok(()));
+    assert_eq!(udp(pong, Some("pong")).run().map_err(|e| e.0), Ok(()));
     // No expect string: any datagram (legacy crashed on a NULL pointer).
-    assert_eq!(udp(pong, None).run(), Ok(()));
-    assert!(udp(pong, Some("PONG")).run().is_err());
+    assert_eq!(udp(pong, None).run().map_err(|e| e.0), Ok(()));
+    assert!(udp(pong, Some("PONG")).run().map_err(|e| e.0).is_err());
     let silent = udp_server(None);
-    assert!(udp(silent, None).run().unwrap_err().contains("timed out"));
+    assert!(udp(silent, None)
+        .run()
+        .map_err(|e| e.0)
+        .unwrap_err()
+        .contains("timed out"));
     // Nothing listening: ICMP port unreachable fails at once.
     let closed = {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         s.local_addr().unwrap()
     };
     let start = Instant::now();
-    assert!(udp(closed, None).run().is_err());
+    assert!(udp(closed, None).run().map_err(|e| e.0).is_err());
     assert!(start.elapsed() < Duration::from_millis(400));
 }

@@ -49,50 +49,65 @@ impl fmt::Debug for Key {
     }
 }
 
+/// Why a heartbeat key cannot be used (the file, its mode, its length), in words for the
+/// terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(pub String);
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Key {
-    pub fn new(id: u8, bytes: Vec<u8>) -> Result<Key, String> {
+    pub fn new(id: u8, bytes: Vec<u8>) -> Result<Key, KeyError> {
         if bytes.len() < MIN_KEY_LEN {
-            return Err(format!(
+            return Err(KeyError(format!(
                 "the heartbeat key is {} bytes; at least {MIN_KEY_LEN} are needed \
                  (e.g. head -c 32 /dev/urandom | base64 > FILE)",
                 bytes.len()
-            ));
+            )));
         }
         Ok(Key { id, bytes })
     }
 
     /// Reads a key file: a regular file, not a symlink, not readable by group or others;
     /// its contents (one trailing newline dropped) are the key.
-    pub fn load(path: &Path, id: u8) -> Result<Key, String> {
+    pub fn load(path: &Path, id: u8) -> Result<Key, KeyError> {
         let shown = path.display();
         let f = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
-            .map_err(|e| format!("cannot open heartbeat key {shown}: {e}"))?;
-        let meta = f.metadata().map_err(|e| format!("{shown}: {e}"))?;
+            .map_err(|e| KeyError(format!("cannot open heartbeat key {shown}: {e}")))?;
+        let meta = f
+            .metadata()
+            .map_err(|e| KeyError(format!("{shown}: {e}")))?;
         if !meta.is_file() {
-            return Err(format!("heartbeat key {shown} is not a regular file"));
+            return Err(KeyError(format!(
+                "heartbeat key {shown} is not a regular file"
+            )));
         }
         if meta.mode() & 0o077 != 0 {
-            return Err(format!(
+            return Err(KeyError(format!(
                 "heartbeat key {shown} is readable by others (mode {:o}); chmod 600 it",
                 meta.mode() & 0o777
-            ));
+            )));
         }
         let mut bytes = Vec::new();
         f.take(MAX_KEY_FILE + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read heartbeat key {shown}: {e}"))?;
+            .map_err(|e| KeyError(format!("cannot read heartbeat key {shown}: {e}")))?;
         if bytes.len() as u64 > MAX_KEY_FILE {
-            return Err(format!(
+            return Err(KeyError(format!(
                 "heartbeat key {shown} is longer than {MAX_KEY_FILE} bytes"
-            ));
+            )));
         }
         if bytes.last() == Some(&b'\n') {
             bytes.pop();
         }
-        Key::new(id, bytes).map_err(|e| format!("{shown}: {e}"))
+        Key::new(id, bytes).map_err(|e| KeyError(format!("{shown}: {e}")))
     }
 
     fn mac(&self, signed: &[u8]) -> HmacSha256 {
@@ -489,6 +504,7 @@ mod tests {
         set_mode(0o644);
         assert!(Key::load(&path, 1)
             .unwrap_err()
+            .0
             .contains("readable by others"));
         set_mode(0o600);
         assert_eq!(
@@ -496,12 +512,13 @@ mod tests {
             Key::new(1, b"0123456789abcdef0123".to_vec()).unwrap()
         );
         std::fs::write(&path, "short").unwrap();
-        assert!(Key::load(&path, 1).unwrap_err().contains("at least 16"));
+        assert!(Key::load(&path, 1).unwrap_err().0.contains("at least 16"));
         let link = dir.join("link");
         std::os::unix::fs::symlink(&path, &link).unwrap();
-        assert!(Key::load(&link, 1).unwrap_err().contains("cannot open"));
+        assert!(Key::load(&link, 1).unwrap_err().0.contains("cannot open"));
         assert!(Key::load(&dir.join("missing"), 1)
             .unwrap_err()
+            .0
             .contains("cannot open"));
     }
 }

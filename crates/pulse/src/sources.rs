@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use daemon::driver::Driver;
 use daemon::event_loop::{EventLoop, Ready};
-use daemon::runtime::Sources;
+use daemon::runtime::{Sources, StartError};
 use hostnet::monitor::LinkMonitor;
 use log::info;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -34,16 +34,16 @@ impl Listen {
         events: &EventLoop,
         shell: &mut Shell,
         monitor_links: bool,
-    ) -> Result<Listen, String> {
+    ) -> Result<Listen, StartError> {
         for (i, c) in shell.channels().iter().enumerate() {
             events
                 .register(&c.socket, i)
-                .map_err(|e| format!("cannot watch the heartbeat socket: {e}"))?;
+                .map_err(|e| StartError::cannot("watch the heartbeat socket", e))?;
         }
         if let Some(fd) = shell.gateway_fd() {
             events
                 .register(fd, GATEWAY)
-                .map_err(|e| format!("cannot watch the gateway check: {e}"))?;
+                .map_err(|e| StartError::cannot("watch the gateway check", e))?;
         }
         let monitor = monitor_links.then(|| {
             let m = LinkMonitor::open().and_then(|m| events.register(&m, LINKS).map(|()| m));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use daemon::driver::Driver;
-use daemon::runtime::{Daemonized, Legacy, Runtime};
+use daemon::runtime::{Daemonized, Legacy, Runtime, StartError};
 use log::info;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 
@@ -111,7 +111,7 @@ pub fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Op
         let path = c.heartbeat_key.as_deref().unwrap_or_default();
         settings.key = Some(
             crate::auth::Key::load(Path::new(path), c.heartbeat_key_id)
-                .unwrap_or_else(|e| PULSE.fail(&e)),
+                .unwrap_or_else(|e| PULSE.fail(&e.0)),
         );
     }
     Some(settings)
@@ -136,7 +136,7 @@ pub fn log_start(c: &lvscf::Config, s: &Settings) {
 }
 
 /// pulse's runtime: from here on its signals are handled, not fatal.
-pub fn runtime(daemonized: &mut Daemonized) -> Result<Runtime<Event>, String> {
+pub fn runtime(daemonized: &mut Daemonized) -> Result<Runtime<Event>, StartError> {
     let mut runtime = Runtime::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2])?;
     runtime.notifier(daemonized.notifier.take());
     runtime.max_wait(MAX_WAIT);
@@ -150,7 +150,7 @@ pub fn serve(
     channels: Vec<shell::HeartbeatChannel>,
     children: Children,
     pid_path: &Path,
-) -> Result<i32, String> {
+) -> Result<i32, StartError> {
     // The operator's socket (docs/control.md).
     runtime.control_beside(pid_path, Event::Control);
     let (config, lvsd_socket) = (
