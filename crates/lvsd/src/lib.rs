@@ -11,7 +11,8 @@
 //!   docs/control.md; the schema is `status_schema`'s);
 //! * [`shell`]: the IO that carries the manager's actions out (IPVS, processes, the
 //!   availability pipe, the integrated monitors, control answers); [`sources`]: what
-//!   lvsd listens to, as the manager's events. `main.rs` runs them on `daemon::runtime`.
+//!   lvsd listens to, as the manager's events; [`start`]: lvsd's start-up, running them on
+//!   `daemon::runtime`.
 
 pub mod config_file;
 pub mod desired;
@@ -22,4 +23,5 @@ pub mod owned;
 pub(crate) mod reload;
 pub mod shell;
 pub mod sources;
+pub mod start;
 pub(crate) mod status;
