@@ -57,6 +57,89 @@ impl<Id: Copy + PartialEq> Options<Id> {
     }
 }
 
+/// The options the daemons share, with the same spellings in each (docs/legacy.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Common {
+    /// `-c FILE`, `--configfile FILE`.
+    Config,
+    /// `-n`, `--nodaemon`.
+    NoDaemon,
+    /// `-v`, `--verbose`.
+    Verbose,
+    /// `-t`, `--test-start`.
+    TestStart,
+    /// `--nofork`.
+    NoFork,
+    /// `--pidfile FILE`.
+    PidFile,
+    /// `--check-config`, and `--json` with it.
+    CheckConfig,
+    Json,
+    Version,
+    /// `-?`, `--help`, `--usage`.
+    Help,
+}
+
+impl Common {
+    fn spec<Own: Copy>(self) -> OptSpec<DaemonOpt<Own>> {
+        let id = DaemonOpt::Common(self);
+        match self {
+            Common::Config => OptSpec::value(id, Some('c'), &["configfile"]),
+            Common::NoDaemon => OptSpec::flag(id, Some('n'), &["nodaemon"]),
+            Common::Verbose => OptSpec::flag(id, Some('v'), &["verbose"]),
+            Common::TestStart => OptSpec::flag(id, Some('t'), &["test-start"]),
+            Common::NoFork => OptSpec::flag(id, None, &["nofork"]),
+            Common::PidFile => OptSpec::value(id, None, &["pidfile"]),
+            Common::CheckConfig => OptSpec::flag(id, None, &["check-config"]),
+            Common::Json => OptSpec::flag(id, None, &["json"]),
+            Common::Version => OptSpec::flag(id, None, &["version"]),
+            Common::Help => OptSpec::flag(id, Some('?'), &["help", "usage"]),
+        }
+    }
+}
+
+/// One of a daemon's options: a shared one, or one of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonOpt<Own> {
+    Common(Common),
+    Own(Own),
+}
+
+/// A daemon without options of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoOwn {}
+
+/// A daemon's option table: the shared options it takes, then its own.
+pub fn table<Own: Copy>(common: &[Common], own: &[OptSpec<Own>]) -> Vec<OptSpec<DaemonOpt<Own>>> {
+    let own = own.iter().map(|o| OptSpec {
+        id: DaemonOpt::Own(o.id),
+        short: o.short,
+        long: o.long,
+        takes_value: o.takes_value,
+    });
+    common.iter().map(|c| c.spec()).chain(own).collect()
+}
+
+impl<Own: Copy + PartialEq> Options<DaemonOpt<Own>> {
+    /// Whether a shared option was given.
+    pub fn common(&self, c: Common) -> bool {
+        self.has(DaemonOpt::Common(c))
+    }
+
+    /// A shared option's value.
+    pub fn common_value(&self, c: Common) -> Option<&str> {
+        self.value(DaemonOpt::Common(c))
+    }
+
+    pub fn own(&self, o: Own) -> bool {
+        self.has(DaemonOpt::Own(o))
+    }
+
+    pub fn own_value(&self, o: Own) -> Option<&str> {
+        self.value(DaemonOpt::Own(o))
+    }
+}
+
 /// Parses the process's own arguments; on error prints the legacy message for `prog` to
 /// stderr and exits 1, as the legacy daemons did.
 pub(crate) fn parse_args_or_exit<Id: Copy>(prog: &str, specs: &[OptSpec<Id>]) -> Options<Id> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
-use crate::cli::{self, OptSpec, Options};
+use crate::cli::{self, Common, DaemonOpt, OptSpec, Options};
 use crate::control::{ControlServer, Request};
 use crate::driver::{Core, Driver, Executor};
 use crate::event_loop::{EventLoop, Ready};
@@ -42,6 +42,37 @@ impl From<String> for StartError {
     fn from(reason: String) -> StartError {
         StartError(reason)
     }
+}
+
+/// A daemon's exit statuses: one enum of its legacy values, data like its actions, with
+/// `code()` for the process's exit.
+///
+/// ```
+/// daemon::exit_statuses! {
+///     /// How a daemon ends.
+///     pub enum Exit {
+///         /// Stopped when told.
+///         Stopped = 0,
+///     }
+/// }
+/// assert_eq!(Exit::Stopped.code(), 0);
+/// ```
+#[macro_export]
+macro_rules! exit_statuses {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident = $value:expr,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* $variant = $value,)*
+        }
+
+        impl $name {
+            /// The process's exit status.
+            pub fn code(self) -> i32 {
+                self as i32
+            }
+        }
+    };
 }
 
 /// The first event-loop token of the control socket (and its clients after it): daemons
@@ -92,20 +123,20 @@ impl Legacy {
         std::process::exit(1);
     }
 
-    /// The command line; `--help` and `--version` are answered here, and a bad command
-    /// line ends the process with the legacy message.
-    pub fn options_or_exit<Id: Copy + PartialEq>(
+    /// The command line: the shared options `common` and the daemon's `own`; `--help`
+    /// and `--version` are answered here, and a bad command line ends the process with
+    /// the legacy message.
+    pub fn options_or_exit<Own: Copy + PartialEq>(
         &self,
-        specs: &[OptSpec<Id>],
-        help: Id,
-        version: Id,
-    ) -> Options<Id> {
-        let opts = cli::parse_args_or_exit(self.prog, specs);
-        if opts.has(help) {
+        common: &[Common],
+        own: &[OptSpec<Own>],
+    ) -> Options<DaemonOpt<Own>> {
+        let opts = cli::parse_args_or_exit(self.prog, &cli::table(common, own));
+        if opts.common(Common::Help) {
             print!("{}", self.usage);
             std::process::exit(0);
         }
-        if opts.has(version) {
+        if opts.common(Common::Version) {
             print!("{}", cli::version_text(self.version));
             std::process::exit(0);
         }

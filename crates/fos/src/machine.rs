@@ -44,6 +44,17 @@ pub enum Event {
     Stop,
 }
 
+daemon::exit_statuses! {
+    /// How fos ends (docs/legacy.md, "fos"): the legacy exit statuses.
+    pub enum Exit {
+        /// Stopped when told, or a monitor ended (pulse reads this as the partner's
+        /// service failing).
+        Done = 0,
+        /// It could not start (command line, lvs.cf, signals).
+        StartFailed = 1,
+    }
+}
+
 /// How a command ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandEnd {
@@ -65,22 +76,6 @@ pub enum Action {
     /// SIGTERM to a monitor.
     Kill(u32),
     Exit(Exit),
-}
-
-/// How fos ends (docs/legacy.md, "fos"): the legacy exit statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Exit {
-    /// Stopped when told, or a monitor ended (pulse reads this as the partner's
-    /// service failing).
-    Done = 0,
-    /// It could not start (command line, lvs.cf, signals).
-    StartFailed = 1,
-}
-
-impl Exit {
-    pub fn code(self) -> i32 {
-        self as i32
-    }
 }
 
 /// What a command in the queue is for (the log line after it).

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use daemon::cli::Common::{self, *};
 use daemon::cli::OptSpec;
 use daemon::driver::Driver;
 use daemon::runtime::{Legacy, Mode as DaemonMode, Runtime, StartError};
@@ -14,32 +15,20 @@ use fos::shell::{Flags, Listen, Shell};
 use log::info;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 
+/// fos's own options (docs/legacy.md, "fos").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Id {
-    Config,
-    NoDaemon,
+enum Own {
     Monitor,
     Active,
-    Verbose,
-    TestStart,
-    NoFork,
-    Version,
-    Help,
-    PidFile,
 }
 
-/// The legacy option table (docs/legacy.md, "fos") plus `--pidfile`.
-const OPTIONS: &[OptSpec<Id>] = &[
-    OptSpec::value(Id::Config, Some('c'), &["configfile"]),
-    OptSpec::flag(Id::NoDaemon, Some('n'), &["nodaemon"]),
-    OptSpec::flag(Id::Monitor, Some('f'), &["monitor"]),
-    OptSpec::flag(Id::Active, Some('F'), &["active"]),
-    OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),
-    OptSpec::flag(Id::TestStart, Some('t'), &["test-start"]),
-    OptSpec::flag(Id::NoFork, None, &["nofork"]),
-    OptSpec::flag(Id::Version, None, &["version"]),
-    OptSpec::flag(Id::Help, Some('?'), &["help", "usage"]),
-    OptSpec::value(Id::PidFile, None, &["pidfile"]),
+/// The legacy option table plus `--pidfile`.
+const COMMON: &[Common] = &[
+    Config, NoDaemon, Verbose, TestStart, NoFork, Version, Help, PidFile,
+];
+const OWN: &[OptSpec<Own>] = &[
+    OptSpec::flag(Own::Monitor, Some('f'), &["monitor"]),
+    OptSpec::flag(Own::Active, Some('F'), &["active"]),
 ];
 
 const FOS: Legacy = Legacy {
@@ -62,25 +51,26 @@ const FOS: Legacy = Legacy {
 };
 
 fn main() {
-    let opts = FOS.options_or_exit(OPTIONS, Id::Help, Id::Version);
-    let mode = match (opts.has(Id::Monitor), opts.has(Id::Active)) {
+    let opts = FOS.options_or_exit(COMMON, OWN);
+    let mode = match (opts.own(Own::Monitor), opts.own(Own::Active)) {
         (true, false) => Mode::Monitor,
         (false, true) => Mode::Active,
         _ => FOS.fail("exactly one of --monitor and --active must be given"),
     };
     let flags = Flags {
-        verbose: opts.has(Id::Verbose),
-        nodaemon: opts.has(Id::NoDaemon),
-        test_start: opts.has(Id::TestStart),
+        verbose: opts.common(Verbose),
+        nodaemon: opts.common(NoDaemon),
+        test_start: opts.common(TestStart),
     };
     let config = load(&PathBuf::from(
-        opts.value(Id::Config).unwrap_or(lvscf::DEFAULT_CONFIG_PATH),
+        opts.common_value(Config)
+            .unwrap_or(lvscf::DEFAULT_CONFIG_PATH),
     ));
     let mut daemonized = FOS.become_daemon(&DaemonMode {
         nodaemon: flags.nodaemon,
-        nofork: opts.has(Id::NoFork),
+        nofork: opts.common(NoFork),
         pid_file: Some(
-            opts.value(Id::PidFile)
+            opts.common_value(PidFile)
                 .unwrap_or(daemon::pidfile::FOS)
                 .into(),
         ),

@@ -5,10 +5,12 @@
 
 use std::path::PathBuf;
 
-use daemon::cli::OptSpec;
+use daemon::cli::Common::{self, *};
+use daemon::cli::NoOwn;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Id {
+/// The legacy option table (docs/legacy.md, "lvsd") plus `--check-config`, `--json`,
+/// `--pidfile`: lvsd has no option the other daemons lack.
+const OPTIONS: &[Common] = &[
     Config,
     Verbose,
     NoDaemon,
@@ -19,20 +21,6 @@ enum Id {
     CheckConfig,
     Json,
     PidFile,
-}
-
-/// The legacy option table (docs/legacy.md, "lvsd") plus `--check-config`, `--json`, `--pidfile`.
-const OPTIONS: &[OptSpec<Id>] = &[
-    OptSpec::value(Id::Config, Some('c'), &["configfile"]),
-    OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),
-    OptSpec::flag(Id::NoDaemon, Some('n'), &["nodaemon"]),
-    OptSpec::flag(Id::TestStart, Some('t'), &["test-start"]),
-    OptSpec::flag(Id::NoFork, None, &["nofork"]),
-    OptSpec::flag(Id::Version, None, &["version"]),
-    OptSpec::flag(Id::Help, Some('?'), &["help", "usage"]),
-    OptSpec::flag(Id::CheckConfig, None, &["check-config"]),
-    OptSpec::flag(Id::Json, None, &["json"]),
-    OptSpec::value(Id::PidFile, None, &["pidfile"]),
 ];
 
 fn main() {
@@ -42,14 +30,17 @@ fn main() {
     // monitors").
     // SAFETY: called first, before any thread exists; mallopt only sets a limit.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
-    let opts = lvsd::start::LVSD.options_or_exit(OPTIONS, Id::Help, Id::Version);
-    let config_path = PathBuf::from(opts.value(Id::Config).unwrap_or(lvscf::DEFAULT_CONFIG_PATH));
-    if opts.has(Id::CheckConfig) {
+    let opts = lvsd::start::LVSD.options_or_exit::<NoOwn>(OPTIONS, &[]);
+    let config_path = PathBuf::from(
+        opts.common_value(Config)
+            .unwrap_or(lvscf::DEFAULT_CONFIG_PATH),
+    );
+    if opts.common(CheckConfig) {
         let consumer = lvscf::validate::Consumer::Lvsd;
         let mut out = std::io::stdout();
         let code = lvscf::report::check_config_command(
             &config_path,
-            opts.has(Id::Json),
+            opts.common(Json),
             consumer,
             &mut out,
         );
@@ -57,13 +48,13 @@ fn main() {
     }
     let start = lvsd::start::Start {
         config_path,
-        pid_path: PathBuf::from(opts.value(Id::PidFile).unwrap_or(daemon::pidfile::LVSD)),
-        test_start: opts.has(Id::TestStart),
+        pid_path: PathBuf::from(opts.common_value(PidFile).unwrap_or(daemon::pidfile::LVSD)),
+        test_start: opts.common(TestStart),
         flags: lvsd::monitor_spec::LvsdFlags {
-            verbose: opts.has(Id::Verbose),
-            nodaemon: opts.has(Id::NoDaemon),
+            verbose: opts.common(Verbose),
+            nodaemon: opts.common(NoDaemon),
         },
-        nofork: opts.has(Id::NoFork),
+        nofork: opts.common(NoFork),
     };
     std::process::exit(start.run());
 }

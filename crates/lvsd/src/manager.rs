@@ -126,18 +126,13 @@ pub enum Action {
     Exit(Exit),
 }
 
-/// How lvsd ends: the legacy exit statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Exit {
-    /// Stopped when told (SIGTERM, SIGINT).
-    Stopped = 0,
-    /// It could not start, or could not reach IPVS.
-    Failed = 1,
-}
-
-impl Exit {
-    pub fn code(self) -> i32 {
-        self as i32
+daemon::exit_statuses! {
+    /// How lvsd ends: the legacy exit statuses.
+    pub enum Exit {
+        /// Stopped when told (SIGTERM, SIGINT).
+        Stopped = 0,
+        /// It could not start, or could not reach IPVS.
+        Failed = 1,
     }
 }
 

@@ -93,37 +93,37 @@ mod tests {
         let c = config();
         let www = &c.virtuals[0];
         let argv = monitor_spec(&c, www, &www.servers[0], LvsdFlags::default()).to_argv();
-        let expected = [
-            "/usr/sbin/nanny",
-            "-c",
-            "-h",
-            "10.0.0.21",
-            "-p",
-            "80",
-            "-r",
-            "8080",
-            "-s",
-            r"GET /health HTTP/1.0\r\nHost: www.example.com\r\n\r\n",
-            "-x",
-            "HTTP/1.1 200",
-            "-q",
-            "-a",
-            "15",
-            "-I",
-            "/sbin/ipvsadm",
-            "-t",
-            "6",
-            "-w",
-            "100",
-            "-V",
-            "192.168.0.100",
-            "-M",
-            "m",
-            "-U",
-            "none",
-            "--nodaemon",
-            "--lvs",
-        ];
+        let expected: Vec<&str> = r#"/usr/sbin/nanny
+-c
+-h
+10.0.0.21
+-p
+80
+-r
+8080
+-s
+GET /health HTTP/1.0\r\nHost: www.example.com\r\n\r\n
+-x
+HTTP/1.1 200
+-q
+-a
+15
+-I
+/sbin/ipvsadm
+-t
+6
+-w
+100
+-V
+192.168.0.100
+-M
+m
+-U
+none
+--nodaemon
+--lvs"#
+            .lines()
+            .collect();
         assert_eq!(argv, expected);
     }
 
@@ -149,39 +149,39 @@ mod tests {
             },
         )
         .to_argv();
-        let expected = [
-            "/usr/sbin/nanny",
-            "-c",
-            "-h",
-            "10.0.0.41",
-            "-p",
-            "80",
-            "-r",
-            "80",
-            "-f",
-            "80",
-            "-s",
-            r"GET / HTTP/1.0\r\n\r\n",
-            "-x",
-            "*",
-            "-v",
-            "-a",
-            "180",
-            "-I",
-            "/sbin/ipvsadm",
-            "-t",
-            "10",
-            "-w",
-            "2",
-            "-V",
-            "192.168.0.102",
-            "-M",
-            "m",
-            "-U",
-            "ssh",
-            "--nodaemon",
-            "--lvs",
-        ];
+        let expected: Vec<&str> = r#"/usr/sbin/nanny
+-c
+-h
+10.0.0.41
+-p
+80
+-r
+80
+-f
+80
+-s
+GET / HTTP/1.0\r\n\r\n
+-x
+*
+-v
+-a
+180
+-I
+/sbin/ipvsadm
+-t
+10
+-w
+2
+-V
+192.168.0.102
+-M
+m
+-U
+ssh
+--nodaemon
+--lvs"#
+            .lines()
+            .collect();
         assert_eq!(argv, expected);
     }
 

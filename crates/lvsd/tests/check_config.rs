@@ -39,17 +39,15 @@ fn lvsd_does_not_need_primary() {
 
 #[test]
 fn legacy_prefix_on_option_errors() {
-    let out = lvsd(&["-x"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim(),
-        "lvs: bad argument -x: unknown option"
-    );
-    let out = lvsd(&["-c"]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim(),
-        "lvs: bad argument -c: missing argument"
-    );
+    let refusal = |args: &[&str]| {
+        let out = lvsd(args);
+        let text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        (out.status.code(), text)
+    };
+    let unknown = "lvs: bad argument -x: unknown option";
+    assert_eq!(refusal(&["-x"]), (Some(1), unknown.to_string()));
+    let missing = "lvs: bad argument -c: missing argument";
+    assert_eq!(refusal(&["-c"]).1, missing);
 }
 
 #[test]

@@ -134,20 +134,15 @@ pub enum Action {
     Exit(Exit),
 }
 
-/// How a nanny ends (docs/legacy.md, "nanny"): the legacy exit statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Exit {
-    /// Told to stop (SIGTERM, SIGINT), or, watching a partner's service for fos, the
-    /// service it had seen failed.
-    Done = 0,
-    /// Its command line or its start failed; for fos, the partner's service never
-    /// answered (a failover condition).
-    Failed = 1,
-}
-
-impl Exit {
-    pub fn code(self) -> i32 {
-        self as i32
+daemon::exit_statuses! {
+    /// How a nanny ends (docs/legacy.md, "nanny"): the legacy exit statuses.
+    pub enum Exit {
+        /// Told to stop (SIGTERM, SIGINT), or, watching a partner's service for fos, the
+        /// service it had seen failed.
+        Done = 0,
+        /// Its command line or its start failed; for fos, the partner's service never
+        /// answered (a failover condition).
+        Failed = 1,
     }
 }
 

@@ -123,35 +123,49 @@ pub const USAGE: &str = "Usage: nanny [OPTION...]
 pub struct MonitorSpec {
     /// The monitor program (`client_monitor`; argv[0] of a nanny process).
     pub program: String,
+    /// `-h`: the real server (LVS) or the virtual address on the partner (FOS), and its
+    /// text as given.
     pub server: IpAddr,
     pub server_text: String,
+    /// `-p` and `-r`: the virtual service's port and the port probed on the server.
     pub port: u16,
     pub rport: u16,
+    /// `-V`: the virtual address (LVS), the partner director (FOS).
     pub virtual_address: Option<String>,
+    /// `-f`: the virtual service's firewall mark (0: none).
     pub fwmark: u32,
+    /// `-t`: seconds between probes, and a probe's time limit.
     pub interval: u32,
     /// `-a` as given (0: not given; [`MonitorSpec::reentry`] is the time in force).
     pub reentry: u32,
+    /// `-w` and `-S`: the configured weight and the cap factor of load-based weights.
     pub weight: u32,
     pub scale: u32,
     /// Forwarding method (`-M m|g|i`).
     pub method: Network,
+    /// `-I`: the ipvsadm-compatible program (the default means netlink).
     pub ipvsadm: String,
     /// `-U`: the load query, when given (`none` turns it off as not giving it does).
     pub load_cmd: Option<String>,
+    /// `-s`, `-x`, `-e`: what to send, what to expect, a check program instead.
     pub send: Option<String>,
     pub expect: Option<String>,
     pub send_program: Option<String>,
+    /// `--regex`: `expect` is an extended regular expression; `-T`: no escapes in it.
     pub regex: bool,
     pub suppress: bool,
+    /// `-q`: a failed server is set to weight 0, not removed.
     pub quiesce: bool,
     /// The service's protocol, and how the server is probed.
     pub protocol: Protocol,
+    /// `-v`, `--nodaemon`, `-c` (`--nofork`), `--test-start`.
     pub verbose: bool,
     pub nodaemon: bool,
     pub nofork: bool,
     pub test_start: bool,
+    /// `--lvs` or `--fos`.
     pub mode: Mode,
+    /// `--retries`: failed probes in a row that remove a server.
     pub retries: u32,
 }
 

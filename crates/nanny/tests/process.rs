@@ -223,15 +223,9 @@ fn legacy_defaults_and_start_up_messages() {
 
 #[test]
 fn command_line_errors_and_version() {
-    let out = Command::new(env!("CARGO_BIN_EXE_nanny"))
-        .args(["--lvs"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "nanny: No address supplied. Use '--help' for help. \n"
-    );
+    let no_address = "nanny: No address supplied. Use '--help' for help. \n";
+    let refused = testbed::refusal(env!("CARGO_BIN_EXE_nanny"), &["--lvs"]);
+    assert_eq!(refused, (Some(1), no_address.to_string()));
     let out = Command::new(env!("CARGO_BIN_EXE_nanny"))
         .args(["--version"])
         .output()

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use daemon::cli::Common::{self, *};
 use daemon::cli::OptSpec;
 use daemon::runtime::{Daemonized, Mode};
 use log::info;
@@ -14,64 +15,70 @@ use pulse::settings::{StartupError, Switches};
 use pulse::shell::{self, Children};
 use pulse::start::PULSE;
 
+/// pulse's own options (docs/legacy.md, "pulse").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Id {
+enum Own {
+    NoRun,
+    ForceActive,
+    Lvsd,
+    Fos,
+}
+
+/// The legacy popt table plus `--check-config`, `--json` and `--pidfile`.
+const COMMON: &[Common] = &[
     Config,
     NoDaemon,
     TestStart,
     Verbose,
-    ForceActive,
-    Lvsd,
-    Fos,
     Version,
     Help,
     CheckConfig,
     Json,
     PidFile,
-}
-
-/// The legacy popt table (docs/legacy.md, "pulse") plus `--check-config`, `--json` and `--pidfile`.
-const OPTIONS: &[OptSpec<Id>] = &[
-    OptSpec::value(Id::Config, Some('c'), &["configfile"]),
-    OptSpec::flag(Id::NoDaemon, Some('n'), &["nodaemon"]),
-    OptSpec::flag(Id::TestStart, Some('t'), &["test-start", "norun"]),
-    OptSpec::flag(Id::Verbose, Some('v'), &["verbose"]),
-    OptSpec::flag(Id::ForceActive, None, &["forceactive"]),
+];
+const OWN: &[OptSpec<Own>] = &[
+    // pulse's older spelling of --test-start.
+    OptSpec::flag(Own::NoRun, None, &["norun"]),
+    OptSpec::flag(Own::ForceActive, None, &["forceactive"]),
     // `--lvs` is the 0.4.x spelling the man page still shows.
-    OptSpec::value(Id::Lvsd, None, &["lvsd", "lvs"]),
-    OptSpec::value(Id::Fos, None, &["fos"]),
-    OptSpec::flag(Id::Version, None, &["version"]),
-    OptSpec::flag(Id::Help, Some('?'), &["help", "usage"]),
-    OptSpec::flag(Id::CheckConfig, None, &["check-config"]),
-    OptSpec::flag(Id::Json, None, &["json"]),
-    OptSpec::value(Id::PidFile, None, &["pidfile"]),
+    OptSpec::value(Own::Lvsd, None, &["lvsd", "lvs"]),
+    OptSpec::value(Own::Fos, None, &["fos"]),
 ];
 
 fn main() {
-    let opts = PULSE.options_or_exit(OPTIONS, Id::Help, Id::Version);
-    let config = PathBuf::from(opts.value(Id::Config).unwrap_or(lvscf::DEFAULT_CONFIG_PATH));
-    if opts.has(Id::CheckConfig) {
-        let (json, consumer) = (opts.has(Id::Json), lvscf::validate::Consumer::Pulse);
+    let opts = PULSE.options_or_exit(COMMON, OWN);
+    let config = PathBuf::from(
+        opts.common_value(Config)
+            .unwrap_or(lvscf::DEFAULT_CONFIG_PATH),
+    );
+    if opts.common(CheckConfig) {
+        let (json, consumer) = (opts.common(Json), lvscf::validate::Consumer::Pulse);
         let code =
             lvscf::report::check_config_command(&config, json, consumer, &mut std::io::stdout());
         std::process::exit(code);
     }
     let switches = Switches {
-        test_start: opts.has(Id::TestStart),
-        force_active: opts.has(Id::ForceActive),
-        nodaemon: opts.has(Id::NoDaemon),
-        verbose: opts.has(Id::Verbose),
+        test_start: opts.common(TestStart) || opts.own(Own::NoRun),
+        force_active: opts.own(Own::ForceActive),
+        nodaemon: opts.common(NoDaemon),
+        verbose: opts.common(Verbose),
     };
-    let pid_path = PathBuf::from(opts.value(Id::PidFile).unwrap_or(daemon::pidfile::PULSE));
+    let pid_path = PathBuf::from(opts.common_value(PidFile).unwrap_or(daemon::pidfile::PULSE));
     let children = Children {
-        lvsd: opts.value(Id::Lvsd).unwrap_or("/usr/sbin/lvsd").to_string(),
-        fos: opts.value(Id::Fos).unwrap_or("/usr/sbin/fos").to_string(),
+        lvsd: opts
+            .own_value(Own::Lvsd)
+            .unwrap_or("/usr/sbin/lvsd")
+            .to_string(),
+        fos: opts
+            .own_value(Own::Fos)
+            .unwrap_or("/usr/sbin/fos")
+            .to_string(),
         config: config.display().to_string(),
         nodaemon: switches.nodaemon,
         verbose: switches.verbose,
         // Beside our own pid file when it is not the default (two pulses on one host).
         pid_dir: opts
-            .value(Id::PidFile)
+            .common_value(PidFile)
             .map(|_| pid_path.parent().unwrap_or(Path::new("/")).to_path_buf()),
         pulse_socket: pid_path.with_extension("sock"),
     };

@@ -45,15 +45,9 @@ fn send_arp_sends_the_legacy_frame_and_keeps_its_usage_text() {
             .count(),
         1
     );
-    let usage = Command::new(env!("CARGO_BIN_EXE_send_arp"))
-        .args(["1.2.3.4"])
-        .output()
-        .unwrap();
-    assert_eq!(usage.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&usage.stderr),
-        "send_arp: sends out custom ARP packet. Yuri Volobuev '97\n\tusage: send_arp [-i dev] src_ip_addr src_hw_addr targ_ip_addr tar_hw_addr\n"
-    );
+    let usage = "send_arp: sends out custom ARP packet. Yuri Volobuev '97\n\tusage: send_arp [-i dev] src_ip_addr src_hw_addr targ_ip_addr tar_hw_addr\n";
+    let refused = testbed::refusal(env!("CARGO_BIN_EXE_send_arp"), &["1.2.3.4"]);
+    assert_eq!(refused, (Some(1), usage.to_string()));
 }
 
 #[test]

@@ -71,6 +71,18 @@ pub(crate) fn enter_netns(name: &str) {
     nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
 }
 
+/// Runs `program` with `args` to its end: its exit code and its standard error.
+pub fn refusal(program: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Parses an address literal: `ip("10.0.0.1")`.
 pub fn ip(s: &str) -> std::net::IpAddr {
     s.parse().expect("a valid IP address literal")

@@ -139,20 +139,15 @@ pub enum Action {
     Exit(Exit),
 }
 
-/// How pulse ends: the legacy exit statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Exit {
-    /// Stopped when told (SIGTERM, SIGINT).
-    Stopped = 0,
-    /// It could not start (lvs.cf, sockets, signals).
-    Failed = 1,
-    /// A backup whose lvs.cf says `backup_active = 0` (legacy: exit 255).
-    BackupInactive = 255,
-}
-
-impl Exit {
-    pub fn code(self) -> i32 {
-        self as i32
+daemon::exit_statuses! {
+    /// How pulse ends: the legacy exit statuses.
+    pub enum Exit {
+        /// Stopped when told (SIGTERM, SIGINT).
+        Stopped = 0,
+        /// It could not start (lvs.cf, sockets, signals).
+        Failed = 1,
+        /// A backup whose lvs.cf says `backup_active = 0` (legacy: exit 255).
+        BackupInactive = 255,
     }
 }
 
