@@ -1,7 +1,7 @@
 //! lvsd's decisions, sans IO (docs/legacy.md, "lvsd"): which virtual services to
 //! ask IPVS for, which nannies to start, restart and stop, when the sorry server goes in
 //! and out, and how to shut down. Fed with events (nanny exits and reports, reloads,
-//! signals, time) it returns [`Action`]s; the IO shell (`main.rs`) carries them out and
+//! signals, time) it returns [`Action`]s; the IO shell (`shell.rs`) carries them out and
 //! answers the ones that need an answer (`Reconcile`, `Spawn`) with an event.
 //!
 //! Differences from legacy lvsd (docs/differences.md): no `ipvsadm -C`, services are

@@ -12,7 +12,7 @@
 //! * [`availability`]: the availability channel to lvsd;
 //! * [`integrated`] and [`exchange`]: every server's monitor in one thread of lvsd
 //!   (`integrated_monitors = 1`), with non-blocking probes;
-//! * `main.rs`: the command line and the event loop.
+//! * `main.rs`: the command line, then the runtime (`daemon::runtime`).
 
 pub mod availability;
 pub mod check;
