@@ -827,6 +827,24 @@ impl<'a> Parser<'a> {
         Self::check_args(stmt, min, max, end)?;
         let tok = *stmt.arg(0);
         match key {
+            "service"
+            | "primary"
+            | "primary_private"
+            | "backup_private"
+            | "backup"
+            | "primary_shared"
+            | "backup_shared"
+            | "reservation_conflict_action" => self.director_statement(key, stmt, tok),
+            "backup_active" | "heartbeat" | "heartbeat_port" | "keepalive" | "deadtime"
+            | "heartbeat_auth" | "heartbeat_key" | "heartbeat_key_id" | "preempt_delay"
+            | "arp_refresh" | "warm_standby" => self.heartbeat_statement(key, stmt, tok),
+            _ => self.service_statement(key, stmt, tok),
+        }
+    }
+
+    /// A global statement: the directors: which service, which hosts, their shared storage.
+    fn director_statement(&mut self, key: &str, stmt: &Stmt, tok: Token<'_>) -> Outcome {
+        match key {
             "service" => {
                 self.config.service = Self::keyword_choice(
                     &tok,
@@ -878,6 +896,14 @@ impl<'a> Parser<'a> {
                     ],
                 )?)
             }
+            _ => unreachable!("every GLOBAL_KEYWORDS entry is handled"),
+        }
+        Ok(())
+    }
+
+    /// A global statement: the heartbeat and the takeover: who heartbeats, how often, signed or not, preemption.
+    fn heartbeat_statement(&mut self, key: &str, stmt: &Stmt, tok: Token<'_>) -> Outcome {
+        match key {
             "backup_active" => self.config.backup_active = Self::boolean(stmt)?,
             "heartbeat" => self.config.heartbeat = Self::boolean(stmt)?,
             "heartbeat_port" => {
@@ -895,6 +921,40 @@ impl<'a> Parser<'a> {
                     self.config.deadtime = d;
                 }
             }
+            "heartbeat_auth" => {
+                self.config.heartbeat_auth = Self::keyword_choice(
+                    &tok,
+                    &[
+                        ("off", HeartbeatAuth::Off),
+                        ("permissive", HeartbeatAuth::Permissive),
+                        ("enforce", HeartbeatAuth::Enforce),
+                    ],
+                )?
+            }
+            "heartbeat_key" => self.config.heartbeat_key = Some(tok.text.to_string()),
+            "heartbeat_key_id" => {
+                self.config.heartbeat_key_id = self.int(stmt, 0, 255, key)? as u8;
+            }
+            "preempt_delay" | "arp_refresh" => {
+                let d = value::parse_seconds(tok.text)
+                    .map_err(|e| Self::value_error(&tok, e, Code::BadArgument))?;
+                // 0 is "off", as for the legacy keywords that are 0 when unused.
+                let d = (!d.is_zero()).then_some(d);
+                if key == "preempt_delay" {
+                    self.config.preempt_delay = d;
+                } else {
+                    self.config.arp_refresh = d;
+                }
+            }
+            "warm_standby" => self.config.warm_standby = Self::boolean(stmt)?,
+            _ => unreachable!("every GLOBAL_KEYWORDS entry is handled"),
+        }
+        Ok(())
+    }
+
+    /// A global statement: iPVS and the daemons: forwarding, NAT router, sync daemon, timeouts, commands, extensions.
+    fn service_statement(&mut self, key: &str, stmt: &Stmt, tok: Token<'_>) -> Outcome {
+        match key {
             "network" => self.config.network = Self::network(&tok)?,
             "nat_router" => self.config.nat_router = Some(self.address_device(stmt)?),
             "nat_nmask" => self.config.nat_nmask = Self::netmask(&tok)?,
@@ -932,37 +992,12 @@ impl<'a> Parser<'a> {
             "debug_level" => self.config.debug_level = tok.text.to_string(),
             "serial_no" => self.config.serial_no = self.int(stmt, i64::MIN, i64::MAX, key)?,
             "sync" => self.config.sync = Self::boolean(stmt)?,
-            "heartbeat_auth" => {
-                self.config.heartbeat_auth = Self::keyword_choice(
-                    &tok,
-                    &[
-                        ("off", HeartbeatAuth::Off),
-                        ("permissive", HeartbeatAuth::Permissive),
-                        ("enforce", HeartbeatAuth::Enforce),
-                    ],
-                )?
-            }
-            "heartbeat_key" => self.config.heartbeat_key = Some(tok.text.to_string()),
-            "heartbeat_key_id" => {
-                self.config.heartbeat_key_id = self.int(stmt, 0, 255, key)? as u8;
-            }
-            "preempt_delay" | "arp_refresh" => {
-                let d = value::parse_seconds(tok.text)
-                    .map_err(|e| Self::value_error(&tok, e, Code::BadArgument))?;
-                // 0 is "off", as for the legacy keywords that are 0 when unused.
-                let d = (!d.is_zero()).then_some(d);
-                if key == "preempt_delay" {
-                    self.config.preempt_delay = d;
-                } else {
-                    self.config.arp_refresh = d;
-                }
-            }
-            "warm_standby" => self.config.warm_standby = Self::boolean(stmt)?,
             "integrated_monitors" => self.config.integrated_monitors = Self::boolean(stmt)?,
             "status_http" => {
                 self.config.status_http = value::parse_listen(tok.text)
                     .map_err(|e| Self::value_error(&tok, e, Code::BadArgument))?
             }
+
             _ => unreachable!("every GLOBAL_KEYWORDS entry is handled"),
         }
         Ok(())
@@ -1021,48 +1056,23 @@ impl<'a> Parser<'a> {
             .as_mut()
             .expect("virtual_statement runs inside a block");
         let repeated = Self::seen(&mut block.seen, key);
-        let vs = &mut block.vs;
-        match value {
-            VValue::Bool(b) => match key {
-                "active" => vs.active = b,
-                "use_regex" => vs.use_regex = b,
-                _ => vs.quiesce_server = b,
-            },
-            VValue::Address(a) => vs.address = Some(a),
-            VValue::Mask(m) => match key {
-                "vip_nmask" => vs.vip_nmask = m,
-                _ => vs.pmask = m,
-            },
-            VValue::Port(p) => vs.port = p,
-            VValue::Protocol(p) => vs.protocol = p,
-            VValue::Num(n) => match key {
-                "fwmark" => vs.fwmark = n,
-                "persistent" => vs.persistent = n,
-                "timeout" => vs.timeout = n,
-                _ => vs.reentry = n,
-            },
-            VValue::Text(s) => match key {
-                "scheduler" => vs.scheduler = s,
-                "load_monitor" => vs.load_monitor = Some(s),
-                _ => vs.client_monitor = s,
-            },
-            VValue::Quoted(q) => match key {
-                "send" => vs.send = Some(q),
-                "expect" => {
-                    vs.expect = Some(q);
-                    vs.expect_at = (stmt.line, tok.column);
-                }
-                "send_program" => vs.send_program = Some(q),
-                "start_cmd" => vs.start_cmd = Some(q),
-                _ => vs.stop_cmd = Some(q),
-            },
-            VValue::Sorry(s) => vs.sorry_server = Some(s),
-            VValue::Network(n) => vs.network = Some(n),
-            VValue::Master(h) => vs.master = Some(h),
-            VValue::Ignored => {}
-        }
+        store(&mut block.vs, key, value, (stmt.line, tok.column));
         let late_port = key == "port" && !block.defaulted_ports.is_empty();
         let name = block.vs.name.clone();
+        self.warn_setting(stmt, key, &name, repeated, late_port);
+        Ok(())
+    }
+
+    /// The warnings a block setting may earn: set twice, or `port` after servers that took
+    /// the port in force when they were declared.
+    fn warn_setting(
+        &mut self,
+        stmt: &Stmt,
+        key: &str,
+        name: &str,
+        repeated: bool,
+        late_port: bool,
+    ) {
         if repeated {
             self.warn(
                 stmt.line,
@@ -1083,7 +1093,6 @@ impl<'a> Parser<'a> {
                     .into(),
             );
         }
-        Ok(())
     }
 
     fn virtual_value(
@@ -1095,45 +1104,9 @@ impl<'a> Parser<'a> {
         Ok(match key {
             "active" | "use_regex" | "quiesce_server" => VValue::Bool(Self::boolean(stmt)?),
             "address" => VValue::Address(self.address_device(stmt)?),
-            "sorry_server" => {
-                let addr = value::parse_addr_literal(tok.text).ok_or_else(|| {
-                    (
-                        Code::BadHostname,
-                        tok.column,
-                        format!(
-                            "`{}` is not an IP address (sorry_server takes no host names)",
-                            tok.text
-                        ),
-                    )
-                })?;
-                let port = match stmt.toks.get(3) {
-                    Some(p) => Some(self.int_at(stmt.line, p, 0, 65535, "a port")? as u16),
-                    None => None,
-                };
-                if addr.is_unspecified() {
-                    VValue::Ignored
-                } else {
-                    VValue::Sorry(SorryServer { addr, port })
-                }
-            }
+            "sorry_server" => self.sorry_value(stmt, tok)?,
             "vip_nmask" => VValue::Mask(Self::netmask(tok)?),
-            "pmask" => match value::inet_aton(tok.text) {
-                // Legacy turned the literal 255.255.255.255 into "no mask".
-                Some(m) if tok.text == "255.255.255.255" || m.is_unspecified() => {
-                    VValue::Mask(None)
-                }
-                Some(m) => VValue::Mask(Some(m)),
-                None => {
-                    self.warn(
-                        stmt.line,
-                        tok.column,
-                        format!("pmask `{}` is not a netmask and is ignored", tok.text),
-                        "legacy piranha ignored it silently; write a mask such as 255.255.255.0"
-                            .into(),
-                    );
-                    VValue::Ignored
-                }
-            },
+            "pmask" => self.pmask_value(stmt, tok),
             "port" => VValue::Port(self.port_or_service(stmt.line, tok)?),
             "protocol" => VValue::Protocol(Self::keyword_choice(
                 tok,
@@ -1147,23 +1120,7 @@ impl<'a> Parser<'a> {
             "persistent" | "timeout" | "reentry" => {
                 VValue::Num(self.int(stmt, 0, i32::MAX.into(), key)? as u32)
             }
-            "scheduler" => {
-                if !LEGACY_SCHEDULERS.contains(&tok.text)
-                    && !EXTENSION_SCHEDULERS.contains(&tok.text)
-                {
-                    return Err((
-                        Code::BadArgument,
-                        tok.column,
-                        format!(
-                            "`{}` is not an IPVS scheduler; use one of {} (or the extensions {})",
-                            tok.text,
-                            LEGACY_SCHEDULERS.join(" "),
-                            EXTENSION_SCHEDULERS.join(" ")
-                        ),
-                    ));
-                }
-                VValue::Text(tok.text.to_string())
-            }
+            "scheduler" => Self::scheduler_value(tok)?,
             "load_monitor" | "client_monitor" => VValue::Text(tok.text.to_string()),
             "send" | "expect" | "send_program" | "start_cmd" | "stop_cmd" => {
                 VValue::Quoted(Self::quoted(tok))
@@ -1172,6 +1129,64 @@ impl<'a> Parser<'a> {
             "network" => VValue::Network(Self::network(tok)?),
             _ => unreachable!("every VIRTUAL_KEYWORDS entry is handled"),
         })
+    }
+
+    /// `sorry_server = ADDRESS [PORT]` (an unspecified address means none).
+    fn sorry_value(&mut self, stmt: &Stmt, tok: &Token) -> Result<VValue, (Code, u32, String)> {
+        let addr = value::parse_addr_literal(tok.text).ok_or_else(|| {
+            (
+                Code::BadHostname,
+                tok.column,
+                format!(
+                    "`{}` is not an IP address (sorry_server takes no host names)",
+                    tok.text
+                ),
+            )
+        })?;
+        let port = match stmt.toks.get(3) {
+            Some(p) => Some(self.int_at(stmt.line, p, 0, 65535, "a port")? as u16),
+            None => None,
+        };
+        if addr.is_unspecified() {
+            Ok(VValue::Ignored)
+        } else {
+            Ok(VValue::Sorry(SorryServer { addr, port }))
+        }
+    }
+
+    /// `pmask = NETMASK`: legacy ignored one it could not read (said here).
+    fn pmask_value(&mut self, stmt: &Stmt, tok: &Token) -> VValue {
+        match value::inet_aton(tok.text) {
+            // Legacy turned the literal 255.255.255.255 into "no mask".
+            Some(m) if tok.text == "255.255.255.255" || m.is_unspecified() => VValue::Mask(None),
+            Some(m) => VValue::Mask(Some(m)),
+            None => {
+                self.warn(
+                    stmt.line,
+                    tok.column,
+                    format!("pmask `{}` is not a netmask and is ignored", tok.text),
+                    "legacy piranha ignored it silently; write a mask such as 255.255.255.0".into(),
+                );
+                VValue::Ignored
+            }
+        }
+    }
+
+    /// `scheduler = NAME`: a legacy scheduler or one of the extensions.
+    fn scheduler_value(tok: &Token) -> Result<VValue, (Code, u32, String)> {
+        if !LEGACY_SCHEDULERS.contains(&tok.text) && !EXTENSION_SCHEDULERS.contains(&tok.text) {
+            return Err((
+                Code::BadArgument,
+                tok.column,
+                format!(
+                    "`{}` is not an IPVS scheduler; use one of {} (or the extensions {})",
+                    tok.text,
+                    LEGACY_SCHEDULERS.join(" "),
+                    EXTENSION_SCHEDULERS.join(" ")
+                ),
+            ));
+        }
+        Ok(VValue::Text(tok.text.to_string()))
     }
 
     /// `dirs = [ a b c ]` (parsed, unused): `[` and `]` are separate tokens.
@@ -1411,4 +1426,47 @@ fn unknown_keyword(stmt: &Stmt, scope: Scope) -> (Code, u32, String) {
         }
     };
     (Code::BadCommand, stmt.toks[0].column, hint)
+}
+
+/// A block setting's value into the block.
+fn store(vs: &mut VirtualServer, key: &str, value: VValue, at: (u32, u32)) {
+    match value {
+        VValue::Bool(b) => match key {
+            "active" => vs.active = b,
+            "use_regex" => vs.use_regex = b,
+            _ => vs.quiesce_server = b,
+        },
+        VValue::Address(a) => vs.address = Some(a),
+        VValue::Mask(m) => match key {
+            "vip_nmask" => vs.vip_nmask = m,
+            _ => vs.pmask = m,
+        },
+        VValue::Port(p) => vs.port = p,
+        VValue::Protocol(p) => vs.protocol = p,
+        VValue::Num(n) => match key {
+            "fwmark" => vs.fwmark = n,
+            "persistent" => vs.persistent = n,
+            "timeout" => vs.timeout = n,
+            _ => vs.reentry = n,
+        },
+        VValue::Text(s) => match key {
+            "scheduler" => vs.scheduler = s,
+            "load_monitor" => vs.load_monitor = Some(s),
+            _ => vs.client_monitor = s,
+        },
+        VValue::Quoted(q) => match key {
+            "send" => vs.send = Some(q),
+            "expect" => {
+                vs.expect = Some(q);
+                vs.expect_at = at;
+            }
+            "send_program" => vs.send_program = Some(q),
+            "start_cmd" => vs.start_cmd = Some(q),
+            _ => vs.stop_cmd = Some(q),
+        },
+        VValue::Sorry(s) => vs.sorry_server = Some(s),
+        VValue::Network(n) => vs.network = Some(n),
+        VValue::Master(h) => vs.master = Some(h),
+        VValue::Ignored => {}
+    }
 }

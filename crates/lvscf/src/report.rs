@@ -125,133 +125,24 @@ fn host(h: &Option<Host>) -> String {
 /// The one-screen summary of a valid configuration.
 pub fn summary(c: &Config) -> String {
     let mut o = String::new();
-    let private = |p: &Option<Host>, public: &Option<Host>| -> String {
-        if p.as_ref().map(|h| h.addr) != public.as_ref().map(|h| h.addr) {
-            format!(", private {}", host(p))
-        } else {
-            String::new()
-        }
-    };
-    let _ = writeln!(o, "  service       {}", c.service.keyword());
-    let _ = writeln!(
-        o,
-        "  primary       {}{}",
-        host(&c.primary),
-        private(&c.primary_private, &c.primary)
-    );
-    let backup_state = if c.effective_backup_active() {
-        "active"
-    } else {
-        "not used"
-    };
-    let _ = writeln!(
-        o,
-        "  backup        {}{} ({backup_state})",
-        host(&c.backup),
-        private(&c.backup_private, &c.backup)
-    );
-    let _ = writeln!(
-        o,
-        "  heartbeat     udp port {}, keepalive {} s, deadtime {} s",
-        c.heartbeat_port,
-        format_seconds(c.keepalive),
-        format_seconds(c.deadtime)
-    );
-    let mut network = c.network.keyword().to_string();
-    if let Some(nat) = &c.nat_router {
-        let _ = write!(network, ", nat_router {} on {}", nat.addr(), nat.device);
-        if let Some(m) = c.nat_nmask {
-            let _ = write!(network, "/{m}");
-        }
-    }
-    let _ = writeln!(o, "  network       {network}");
-    if c.syncdaemon {
-        let _ = writeln!(
-            o,
-            "  sync daemon   on {}, syncid {}",
-            c.syncd_iface,
-            c.syncd_id & 0xff
-        );
-    }
-    if c.tcp_timeout + c.tcpfin_timeout + c.udp_timeout > 0 {
-        let _ = writeln!(
-            o,
-            "  timeouts      tcp {} tcpfin {} udp {} (0 = unchanged)",
-            c.tcp_timeout, c.tcpfin_timeout, c.udp_timeout
-        );
-    }
-    let _ = writeln!(
-        o,
-        "  options       hard_shutdown {}, monitor_links {}",
-        c.hard_shutdown as u8, c.monitor_links as u8
-    );
+    globals_summary(c, &mut o);
     let kind = match c.service {
         ServiceType::Lvs => "virtual",
         ServiceType::Fos => "failover",
     };
-    let mut inactive: Vec<String> = Vec::new();
     let blocks = match c.service {
         ServiceType::Lvs => &c.virtuals,
         ServiceType::Fos => &c.failovers,
     };
-    let mut active_services = 0;
-    let mut active_servers = 0;
+    let mut inactive: Vec<String> = Vec::new();
+    let (mut active_services, mut active_servers) = (0, 0);
     for vs in blocks {
         if !vs.active {
             inactive.push(format!("{kind} {}", vs.name));
             continue;
         }
         active_services += 1;
-        let where_ = match &vs.address {
-            Some(a) => format!(" on {}", a.device),
-            None => String::new(),
-        };
-        let mut line = format!("\n  {kind} {}: {}{where_}", vs.name, vs.identity());
-        if vs.fwmark != 0 {
-            if let Some(vip) = vs.vip() {
-                let _ = write!(line, " (VIP {vip})");
-            }
-        }
-        if c.service == ServiceType::Lvs {
-            let _ = write!(line, ", {}", vs.scheduler);
-            if let Some(n) = vs.network {
-                let _ = write!(line, ", network {}", n.keyword());
-            }
-            if vs.persistent > 0 {
-                let _ = write!(line, ", persistent {} s", vs.persistent);
-                if let Some(m) = vs.pmask {
-                    let _ = write!(line, " ({m})");
-                }
-            }
-            if vs.quiesce_server {
-                line.push_str(", quiesce");
-            }
-        }
-        let _ = writeln!(o, "{line}");
-        let probe = if let Some(p) = &vs.send_program {
-            format!("program {}", p.as_passed())
-        } else if vs.send.is_some() || vs.expect.is_some() {
-            "send/expect".to_string()
-        } else {
-            "connect".to_string()
-        };
-        let _ = write!(
-            o,
-            "    probe {probe}, every {} s, reentry {} s",
-            vs.timeout,
-            if vs.reentry == 0 { 180 } else { vs.reentry }
-        );
-        if let Some(lm) = &vs.load_monitor {
-            let _ = write!(o, ", load_monitor {lm}");
-        }
-        if let Some(s) = &vs.sorry_server {
-            let _ = write!(
-                o,
-                ", sorry_server {}",
-                SocketAddr::new(s.addr, s.port.unwrap_or(vs.port))
-            );
-        }
-        o.push('\n');
+        block_summary(c, vs, kind, &mut o);
         for rs in &vs.servers {
             if !rs.active {
                 inactive.push(format!("server {} of {}", rs.name, vs.name));
@@ -276,6 +167,118 @@ pub fn summary(c: &Config) -> String {
         let _ = writeln!(o, "  inactive: {}", inactive.join(", "));
     }
     o
+}
+
+/// The summary's global lines: service, directors, heartbeat, network, options.
+fn globals_summary(c: &Config, o: &mut String) {
+    let private = |p: &Option<Host>, public: &Option<Host>| -> String {
+        if p.as_ref().map(|h| h.addr) != public.as_ref().map(|h| h.addr) {
+            format!(", private {}", host(p))
+        } else {
+            String::new()
+        }
+    };
+    let _ = writeln!(o, "  service       {}", c.service.keyword());
+    let primary = (host(&c.primary), private(&c.primary_private, &c.primary));
+    let _ = writeln!(o, "  primary       {}{}", primary.0, primary.1);
+    let backup_state = if c.effective_backup_active() {
+        "active"
+    } else {
+        "not used"
+    };
+    let backup = (host(&c.backup), private(&c.backup_private, &c.backup));
+    let _ = writeln!(
+        o,
+        "  backup        {}{} ({backup_state})",
+        backup.0, backup.1
+    );
+    let _ = writeln!(
+        o,
+        "  heartbeat     udp port {}, keepalive {} s, deadtime {} s",
+        c.heartbeat_port,
+        format_seconds(c.keepalive),
+        format_seconds(c.deadtime)
+    );
+    let mut network = c.network.keyword().to_string();
+    if let Some(nat) = &c.nat_router {
+        let _ = write!(network, ", nat_router {} on {}", nat.addr(), nat.device);
+        if let Some(m) = c.nat_nmask {
+            let _ = write!(network, "/{m}");
+        }
+    }
+    let _ = writeln!(o, "  network       {network}");
+    if c.syncdaemon {
+        let id = c.syncd_id & 0xff;
+        let _ = writeln!(o, "  sync daemon   on {}, syncid {id}", c.syncd_iface);
+    }
+    if c.tcp_timeout + c.tcpfin_timeout + c.udp_timeout > 0 {
+        let _ = writeln!(
+            o,
+            "  timeouts      tcp {} tcpfin {} udp {} (0 = unchanged)",
+            c.tcp_timeout, c.tcpfin_timeout, c.udp_timeout
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  options       hard_shutdown {}, monitor_links {}",
+        c.hard_shutdown as u8, c.monitor_links as u8
+    );
+}
+
+/// One active block's lines: what it is, then how it is probed.
+fn block_summary(c: &Config, vs: &VirtualServer, kind: &str, o: &mut String) {
+    let where_ = match &vs.address {
+        Some(a) => format!(" on {}", a.device),
+        None => String::new(),
+    };
+    let mut line = format!("\n  {kind} {}: {}{where_}", vs.name, vs.identity());
+    if vs.fwmark != 0 {
+        if let Some(vip) = vs.vip() {
+            let _ = write!(line, " (VIP {vip})");
+        }
+    }
+    if c.service == ServiceType::Lvs {
+        let _ = write!(line, ", {}", vs.scheduler);
+        if let Some(n) = vs.network {
+            let _ = write!(line, ", network {}", n.keyword());
+        }
+        if vs.persistent > 0 {
+            let _ = write!(line, ", persistent {} s", vs.persistent);
+            if let Some(m) = vs.pmask {
+                let _ = write!(line, " ({m})");
+            }
+        }
+        if vs.quiesce_server {
+            line.push_str(", quiesce");
+        }
+    }
+    let _ = writeln!(o, "{line}");
+    probe_summary(vs, o);
+}
+
+/// `probe ..., every N s, reentry N s[, load_monitor ...][, sorry_server ...]`.
+fn probe_summary(vs: &VirtualServer, o: &mut String) {
+    let probe = if let Some(p) = &vs.send_program {
+        format!("program {}", p.as_passed())
+    } else if vs.send.is_some() || vs.expect.is_some() {
+        "send/expect".to_string()
+    } else {
+        "connect".to_string()
+    };
+    let reentry = if vs.reentry == 0 { 180 } else { vs.reentry };
+    let _ = write!(
+        o,
+        "    probe {probe}, every {} s, reentry {reentry} s",
+        vs.timeout
+    );
+    if let Some(lm) = &vs.load_monitor {
+        let _ = write!(o, ", load_monitor {lm}");
+    }
+    if let Some(s) = &vs.sorry_server {
+        let sorry = SocketAddr::new(s.addr, s.port.unwrap_or(vs.port));
+        let _ = write!(o, ", sorry_server {sorry}");
+    }
+    o.push('\n');
 }
 
 /// The `--check-config` command shared by the daemons: prints the report (text or JSON) to

@@ -135,6 +135,14 @@ impl Validator<'_> {
     }
 
     fn globals(&mut self, c: &Config) {
+        self.global_programs(c);
+        self.directors(c);
+        self.heartbeat(c);
+        self.takeover(c);
+    }
+
+    /// The programs the global settings name, as far as they run.
+    fn global_programs(&mut self, c: &Config) {
         for (what, cmd) in [
             ("active_cmd", &c.active_cmd),
             ("inactive_cmd", &c.inactive_cmd),
@@ -153,6 +161,10 @@ impl Validator<'_> {
         if uptime {
             self.program(0, "rsh_command", &c.rsh_command.clone());
         }
+    }
+
+    /// The two directors' addresses.
+    fn directors(&mut self, c: &Config) {
         if c.primary.is_none() {
             let severity = match self.consumer {
                 Consumer::Pulse => Severity::Error,
@@ -184,6 +196,10 @@ impl Validator<'_> {
                 );
             }
         }
+    }
+
+    /// The heartbeat's timers, port and authentication.
+    fn heartbeat(&mut self, c: &Config) {
         if c.keepalive.is_zero() {
             self.error(
                 0,
@@ -215,6 +231,10 @@ impl Validator<'_> {
                 "use the legacy default 539 on both directors",
             );
         }
+    }
+
+    /// What moves with the active director: the NAT router, shared storage.
+    fn takeover(&mut self, c: &Config) {
         if c.uses_nat() && c.nat_router.is_none() && c.effective_backup_active() {
             self.warning(
                 0,
@@ -243,7 +263,36 @@ impl Validator<'_> {
 
     fn services(&mut self, c: &Config) {
         let selected: Vec<&VirtualServer> = c.active_services().collect();
-        if selected.is_empty() {
+        self.selection(c, selected.is_empty());
+        self.block_names(c);
+        let mut identities: HashMap<lvs::ServiceKey, &VirtualServer> = HashMap::new();
+        // label -> (VIP, service) of the first active service using it.
+        let mut labels: HashMap<&str, (IpAddr, &VirtualServer)> = HashMap::new();
+        for vs in &selected {
+            self.service(c, vs);
+            if c.service == ServiceType::Lvs {
+                if let Some(first) = identities.insert(vs.identity(), vs) {
+                    self.error(
+                        vs.line,
+                        format!(
+                            "virtual {} is the same IPVS service ({}) as virtual {} (line {})",
+                            vs.name,
+                            vs.identity(),
+                            first.name,
+                            first.line
+                        ),
+                        "IPVS holds one service per address, protocol and port (or fwmark); \
+                         merge the blocks or deactivate one",
+                    );
+                }
+            }
+            self.vip_label(vs, &mut labels);
+        }
+    }
+
+    /// Whether there is anything to run, and what the file's `service` leaves aside.
+    fn selection(&mut self, c: &Config, none_selected: bool) {
+        if none_selected {
             // pulse: "no active lvs services defined in <file>".
             self.error(
                 0,
@@ -275,10 +324,10 @@ impl Validator<'_> {
                 "set `service` to the kind of blocks you mean to run",
             );
         }
+    }
 
-        let mut identities: HashMap<lvs::ServiceKey, &VirtualServer> = HashMap::new();
-        // label -> (VIP, service) of the first active service using it.
-        let mut labels: HashMap<&str, (IpAddr, &VirtualServer)> = HashMap::new();
+    /// Every block's name once (log messages name services by them).
+    fn block_names(&mut self, c: &Config) {
         let mut names: HashSet<&str> = HashSet::new();
         for vs in c.virtuals.iter().chain(c.failovers.iter()) {
             if !names.insert(&vs.name) {
@@ -289,58 +338,47 @@ impl Validator<'_> {
                 );
             }
         }
-        for vs in &selected {
-            self.service(c, vs);
-            if c.service == ServiceType::Lvs {
-                if let Some(first) = identities.insert(vs.identity(), vs) {
-                    self.error(
-                        vs.line,
-                        format!(
-                            "virtual {} is the same IPVS service ({}) as virtual {} (line {})",
-                            vs.name,
-                            vs.identity(),
-                            first.name,
-                            first.line
-                        ),
-                        "IPVS holds one service per address, protocol and port (or fwmark); \
-                         merge the blocks or deactivate one",
-                    );
+    }
+
+    /// A VIP's interface label: one VIP per label, and a label on an IPv4 VIP.
+    fn vip_label<'c>(
+        &mut self,
+        vs: &'c VirtualServer,
+        labels: &mut HashMap<&'c str, (IpAddr, &'c VirtualServer)>,
+    ) {
+        if let Some(addr) = &vs.address {
+            match labels.get(addr.device.as_str()) {
+                Some((ip, first)) if *ip != addr.addr() => self.error(
+                    vs.line,
+                    format!(
+                        "VIP {} of {} uses the interface label {} that {} already uses for {}",
+                        addr.addr(),
+                        vs.name,
+                        addr.device,
+                        first.name,
+                        ip
+                    ),
+                    "legacy pulse would replace one VIP with the other; give each VIP its \
+                     own label such as eth0:2",
+                ),
+                Some(_) => {}
+                None => {
+                    labels.insert(&addr.device, (addr.addr(), vs));
                 }
             }
-            if let Some(addr) = &vs.address {
-                match labels.get(addr.device.as_str()) {
-                    Some((ip, first)) if *ip != addr.addr() => self.error(
-                        vs.line,
-                        format!(
-                            "VIP {} of {} uses the interface label {} that {} already uses for {}",
-                            addr.addr(),
-                            vs.name,
-                            addr.device,
-                            first.name,
-                            ip
-                        ),
-                        "legacy pulse would replace one VIP with the other; give each VIP its \
-                         own label such as eth0:2",
+            if addr.addr().is_ipv4() && !addr.device.contains(':') {
+                self.warning(
+                    vs.line,
+                    format!(
+                        "VIP {} of {} is on {} without an alias label",
+                        addr.addr(),
+                        vs.name,
+                        addr.device
                     ),
-                    Some(_) => {}
-                    None => {
-                        labels.insert(&addr.device, (addr.addr(), vs));
-                    }
-                }
-                if addr.addr().is_ipv4() && !addr.device.contains(':') {
-                    self.warning(
-                        vs.line,
-                        format!(
-                            "VIP {} of {} is on {} without an alias label",
-                            addr.addr(),
-                            vs.name,
-                            addr.device
-                        ),
-                        "legacy pulse re-addressed (and downed) the whole interface in that \
-                         case; this project adds the VIP as an extra address, but use a label \
-                         such as eth0:1 if legacy directors share this file",
-                    );
-                }
+                    "legacy pulse re-addressed (and downed) the whole interface in that \
+                     case; this project adds the VIP as an extra address, but use a label \
+                     such as eth0:1 if legacy directors share this file",
+                );
             }
         }
     }
@@ -386,6 +424,29 @@ impl Validator<'_> {
                 "set the service port, or a fwmark for a firewall-mark service",
             );
         }
+        self.probe_settings(vs);
+        if kind == "failover" {
+            if vs.start_cmd.is_none() || vs.stop_cmd.is_none() {
+                self.warning(
+                    vs.line,
+                    format!("failover {} lacks start_cmd or stop_cmd", vs.name),
+                    "fos runs both to move the service between directors",
+                );
+            }
+            return;
+        }
+        if vs.active_servers().next().is_none() && vs.sorry_server.is_none() {
+            self.warning(
+                vs.line,
+                format!("virtual {} has no active real server", vs.name),
+                "the service will be created with no destination",
+            );
+        }
+        self.real_servers(c, vs, vip);
+    }
+
+    /// How a service is probed: its programs, and settings that cancel each other.
+    fn probe_settings(&mut self, vs: &VirtualServer) {
         self.expect_regex(vs);
         self.program(
             vs.line,
@@ -413,23 +474,10 @@ impl Validator<'_> {
                 "pmask only matters with persistent > 0",
             );
         }
-        if kind == "failover" {
-            if vs.start_cmd.is_none() || vs.stop_cmd.is_none() {
-                self.warning(
-                    vs.line,
-                    format!("failover {} lacks start_cmd or stop_cmd", vs.name),
-                    "fos runs both to move the service between directors",
-                );
-            }
-            return;
-        }
-        if vs.active_servers().next().is_none() && vs.sorry_server.is_none() {
-            self.warning(
-                vs.line,
-                format!("virtual {} has no active real server", vs.name),
-                "the service will be created with no destination",
-            );
-        }
+    }
+
+    /// A virtual service's real servers and sorry server: addresses, ports, families.
+    fn real_servers(&mut self, c: &Config, vs: &VirtualServer, vip: Option<IpAddr>) {
         let mut seen: HashMap<(IpAddr, u16), &RealServer> = HashMap::new();
         for rs in vs.active_servers() {
             let Some(host) = &rs.address else {
