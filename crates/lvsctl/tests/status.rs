@@ -441,12 +441,18 @@ fn receive_config_checks_refuses_older_keeps_the_previous_copy_and_reloads() {
     let cf = pair_cf;
     std::fs::write(d.join("lvs.cf"), cf(5)).unwrap();
     std::fs::set_permissions(d.join("lvs.cf"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    // A stand-in pulse that notes SIGHUP.
-    let hup = d.join("hup");
+    // A stand-in pulse that notes SIGHUP, once it is ready to (a SIGHUP before its trap
+    // is set would end it instead).
+    let (hup, ready) = (d.join("hup"), d.join("ready"));
     let pulse = Daemon::spawn(Command::new("sh").arg("-c").arg(format!(
-        "trap 'echo hup >> {}' HUP; while :; do sleep 0.05; done",
-        hup.display()
+        "trap 'echo hup >> {}' HUP; touch {}; while :; do sleep 0.05; done",
+        hup.display(),
+        ready.display()
     )));
+    assert!(
+        testbed::eventually(5, || ready.exists()),
+        "the stand-in started"
+    );
     let pulse_pid = pulse.child.id();
     // Its pid file, held as a running daemon holds it.
     let held = daemon::pidfile::PidFile::lock(&d.join("pulse.pid")).unwrap();

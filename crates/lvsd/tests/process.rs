@@ -11,6 +11,16 @@ use testbed::{eventually, Daemon, TempDir};
 const WEB_ONLY: &str =
     "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n}\n";
 
+/// `lvsd -n --test-start` on `cf`, its pid file (and control socket) in `d`.
+fn test_start(d: &TempDir, cf: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+    c.args(["-n", "--test-start", "-c"])
+        .arg(cf)
+        .arg("--pidfile")
+        .arg(d.join("lvs.pid"));
+    c
+}
+
 fn dir(label: &str) -> TempDir {
     TempDir::new(&format!("lvsd-proc-{label}"))
 }
@@ -60,13 +70,7 @@ fn test_start_runs_through_a_bad_reload_and_a_shutdown() {
         "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n\
                 server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
     std::fs::write(&cf, good).unwrap();
-    let mut l = Daemon::spawn(
-        Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .args(["-n", "--test-start", "-c"])
-            .arg(&cf)
-            .arg("--pidfile")
-            .arg(d.join("lvs.pid")),
-    );
+    let mut l = Daemon::spawn(&mut test_start(&d, &cf));
     assert_eq!(
         l.wait_for("starting virtual service", 5),
         ["lvs: starting virtual service web active: 80"]
@@ -300,14 +304,8 @@ fn a_recorded_run_replays_against_a_fresh_manager() {
                  server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
     std::fs::write(&cf, first).unwrap();
     let trace = d.join("lvsd.trace");
-    let mut l = Daemon::spawn(
-        Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .args(["-n", "--test-start", "-c"])
-            .arg(&cf)
-            .arg("--pidfile")
-            .arg(d.join("lvs.pid"))
-            .env(daemon::trace::TRACE_ENV, &trace),
-    );
+    let mut lvsd = test_start(&d, &cf);
+    let mut l = Daemon::spawn(lvsd.env(daemon::trace::TRACE_ENV, &trace));
     l.wait_for("starting virtual service", 5);
     let ask = |request: serde_json::Value| {
         daemon::control::ask(&d.join("lvs.sock"), &request, Duration::from_secs(5)).unwrap()

@@ -50,12 +50,7 @@ impl Run {
 
     /// The state machine's answer to `e` now (recorded when asked to).
     fn handle(&mut self, e: Event) -> Vec<Action> {
-        let recorded = self.recording.as_ref().map(|_| e.clone());
-        let out = self.pulse.handle(e, self.now);
-        if let (Some(r), Some(e)) = (self.recording.as_mut(), recorded) {
-            r.record(self.now, &e, &out);
-        }
-        out
+        replay_common::handle(&mut self.recording, &mut self.pulse, e, self.now)
     }
 
     fn primary() -> Run {

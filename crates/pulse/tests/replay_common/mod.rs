@@ -68,6 +68,22 @@ impl Recording {
     }
 }
 
+/// The state machine's answer to `e` at `now`, recorded when a recording runs.
+pub fn handle(
+    recording: &mut Option<Recording>,
+    pulse: &mut Pulse,
+    e: Event,
+    now: Instant,
+) -> Vec<Action> {
+    use daemon::driver::Core;
+    let recorded = recording.as_ref().map(|_| e.clone());
+    let out = pulse.handle(e, now);
+    if let (Some(r), Some(e)) = (recording.as_mut(), recorded) {
+        r.record(now, &e, &out);
+    }
+    out
+}
+
 impl Drop for Recording {
     fn drop(&mut self) {
         if self.lines.is_empty() || std::thread::panicking() {
