@@ -138,13 +138,8 @@ impl<C: Core, X: Executor<C>> Driver<C, X> {
 
     fn handle(&mut self, event: C::Event) -> Vec<C::Action> {
         let now = self.exec.now();
-        let Some(trace) = self.trace.as_mut() else {
-            return self.core.handle(event, now);
-        };
-        let recorded = trace.event(&event, now);
-        let actions = self.core.handle(event, now);
-        trace.actions(recorded, &actions);
-        actions
+        let core = &mut self.core;
+        crate::trace::handled(self.trace.as_mut(), event, now, |e| core.handle(e, now))
     }
 }
 

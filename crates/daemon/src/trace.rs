@@ -57,7 +57,7 @@ impl Trace {
     }
 
     /// The event, serialised before the core takes it; `None` once the trace is full.
-    pub fn event(&mut self, event: &impl Serialize, now: Instant) -> Option<Value> {
+    pub(crate) fn event(&mut self, event: &impl Serialize, now: Instant) -> Option<Value> {
         (self.written < self.limit).then(|| {
             let ms = now.saturating_duration_since(self.start).as_secs_f64() * 1e3;
             json!({ "ms": ms, "event": event })
@@ -65,7 +65,7 @@ impl Trace {
     }
 
     /// Writes the event's line with the actions it gave.
-    pub fn actions(&mut self, line: Option<Value>, actions: &[impl Serialize]) {
+    pub(crate) fn actions(&mut self, line: Option<Value>, actions: &[impl Serialize]) {
         let Some(mut line) = line else {
             return;
         };
@@ -82,6 +82,23 @@ impl Trace {
             self.limit = 0;
         }
     }
+}
+
+/// `handle(event)`, the event and the actions it gave recorded when there is a trace:
+/// how the driver, and each integrated monitor, hand an event to their core.
+pub fn handled<E: Serialize, A: Serialize>(
+    trace: Option<&mut Trace>,
+    event: E,
+    now: Instant,
+    handle: impl FnOnce(E) -> Vec<A>,
+) -> Vec<A> {
+    let Some(trace) = trace else {
+        return handle(event);
+    };
+    let line = trace.event(&event, now);
+    let actions = handle(event);
+    trace.actions(line, &actions);
+    actions
 }
 
 /// The size limit of a trace (`PIRANHA_TRACE_LIMIT`, 16 MiB by default).

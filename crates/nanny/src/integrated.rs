@@ -10,8 +10,9 @@
 //! its time limit as in a nanny.
 //!
 //! lvsd talks to it as to processes: [`Monitors::spawn`] takes the monitor's spec (what
-//! a nanny process gets as its command line) and gives an id (never a real pid), [`Monitors::signal`] takes nanny's signals, and
-//! [`Monitors::finished`] returns the availability reports and the exits.
+//! a nanny process gets as its command line) and gives an id (never a real pid),
+//! [`Monitors::signal`] takes nanny's signals, and [`Monitors::finished`] returns the
+//! availability reports and the exits.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -217,13 +218,8 @@ struct Slot {
 impl Slot {
     /// The core's answer to `event` (recorded when the monitor is traced).
     fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
-        let Some(trace) = self.trace.as_mut() else {
-            return self.core.handle(event, now);
-        };
-        let line = trace.event(&event, now);
-        let actions = self.core.handle(event, now);
-        trace.actions(line, &actions);
-        actions
+        let core = &mut self.core;
+        daemon::trace::handled(self.trace.as_mut(), event, now, |e| core.handle(e, now))
     }
 
     fn wake_at(&self, now: Instant) -> Instant {
