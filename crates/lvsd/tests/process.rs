@@ -21,6 +21,11 @@ fn test_start(d: &TempDir, cf: &std::path::Path) -> Command {
     c
 }
 
+/// One virtual service with one real server, `a`.
+const WEB_WITH_A: &str =
+    "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n \
+                          port = 80\n server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
+
 fn dir(label: &str) -> TempDir {
     TempDir::new(&format!("lvsd-proc-{label}"))
 }
@@ -66,9 +71,7 @@ fn start_up_errors_use_the_legacy_words_and_exit_1() {
 fn test_start_runs_through_a_bad_reload_and_a_shutdown() {
     let d = dir("teststart");
     let cf = d.join("lvs.cf");
-    let good =
-        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n\
-                server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
+    let good = WEB_WITH_A;
     std::fs::write(&cf, good).unwrap();
     let mut l = Daemon::spawn(&mut test_start(&d, &cf));
     assert_eq!(
@@ -299,9 +302,7 @@ fn a_resolver_that_never_answers_cannot_stall_lvsd() {
 fn a_recorded_run_replays_against_a_fresh_manager() {
     let d = dir("trace");
     let cf = d.join("lvs.cf");
-    let first =
-        "serial_no = 1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n port = 80\n\
-                 server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
+    let first = WEB_WITH_A;
     std::fs::write(&cf, first).unwrap();
     let trace = d.join("lvsd.trace");
     let mut lvsd = test_start(&d, &cf);
