@@ -23,6 +23,7 @@ pub mod as_text;
 pub mod diag;
 pub mod escape;
 pub mod expect_regex;
+pub mod fleet;
 pub mod lexer;
 pub(crate) mod model;
 pub mod parser;
@@ -33,6 +34,7 @@ pub mod value;
 pub(crate) mod writer;
 
 pub use diag::{Code, Diagnostic, Severity};
+pub use fleet::{BgpPeer, Fleet};
 pub use model::*;
 pub use parser::{
     parse_bytes, parse_file, parse_str, read_file, ParseFailure, ParseOptions, Parsed,

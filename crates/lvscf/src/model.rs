@@ -268,6 +268,10 @@ pub struct VirtualServer {
     pub client_monitor: String,
     pub start_cmd: Option<QuotedString>,
     pub stop_cmd: Option<QuotedString>,
+    /// Extension (fleet): whether the directors announce this service's VIP.
+    pub announce: bool,
+    /// Extension: the scheduler's flags, ipvsadm's `-b` names (`mh-port`, `mh-fallback`).
+    pub scheduler_flags: Vec<String>,
     /// Parsed, unused.
     pub master: Option<Host>,
     /// Parsed, unused.
@@ -304,6 +308,8 @@ impl VirtualServer {
             client_monitor: DEFAULT_CLIENT_MONITOR.to_string(),
             start_cmd: None,
             stop_cmd: None,
+            announce: true,
+            scheduler_flags: Vec::new(),
             master: None,
             dirs: None,
             servers: Vec::new(),
@@ -400,6 +406,8 @@ pub struct Config {
     /// Extension: the address and port of the HTTP listener serving the status page and
     /// the Prometheus metrics (docs/control.md); `None` (the default) serves nothing.
     pub status_http: Option<SocketAddr>,
+    /// Extension: active-active directors behind BGP ECMP (docs/fleet.md).
+    pub fleet: crate::fleet::Fleet,
     /// `virtual` blocks in file order.
     pub virtuals: Vec<VirtualServer>,
     /// `failover` blocks in file order.
@@ -460,6 +468,7 @@ impl Default for Config {
             integrated_monitors: false,
             arp_refresh: None,
             status_http: None,
+            fleet: crate::fleet::Fleet::default(),
             virtuals: Vec::new(),
             failovers: Vec::new(),
         }
@@ -483,6 +492,17 @@ impl Config {
             &self.primary
         };
         other.as_ref().map(|h| h.addr)
+    }
+
+    /// Whether the directors run as a fleet (docs/fleet.md) rather than a pair.
+    pub fn is_fleet(&self) -> bool {
+        self.fleet.is_configured()
+    }
+
+    /// The active virtual services the fleet announces.
+    pub fn announced_virtuals(&self) -> impl Iterator<Item = &VirtualServer> {
+        let fleet = self.is_fleet();
+        self.active_virtuals().filter(move |v| fleet && v.announce)
     }
 
     /// Active `virtual` blocks, in file order.

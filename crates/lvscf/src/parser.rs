@@ -287,6 +287,7 @@ fn parse_text(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, Par
         saw_primary: false,
         saw_primary_private: false,
         saw_backup_private_line: 0,
+        default_schedulers: Vec::new(),
     };
     if text.is_empty() {
         p.push(
@@ -327,6 +328,7 @@ fn parse_text(text: &str, file: &str, opts: &ParseOptions) -> Result<Parsed, Par
         });
     }
     p.apply_private_address_rule();
+    p.apply_fleet_scheduler_rule();
     let Parser { config, diags, .. } = p;
     Ok(Parsed {
         config,
@@ -363,6 +365,8 @@ struct Parser<'a> {
     saw_primary: bool,
     saw_primary_private: bool,
     saw_backup_private_line: u32,
+    /// `virtual` blocks (by index) that did not name a scheduler: `mh` in a fleet.
+    default_schedulers: Vec<usize>,
 }
 
 /// The arguments of one `key = value...` statement, after the count checks.
@@ -586,9 +590,23 @@ impl<'a> Parser<'a> {
             }
             self.config.failovers.push(block.vs);
         } else {
+            if !block.seen.contains(&"scheduler") {
+                self.default_schedulers.push(self.config.virtuals.len());
+            }
             self.config.virtuals.push(block.vs);
         }
         Ok(())
+    }
+
+    /// A fleet's virtual services default to the Maglev scheduler, the one that picks
+    /// the same real server on every director (docs/fleet.md).
+    fn apply_fleet_scheduler_rule(&mut self) {
+        if !self.config.is_fleet() {
+            return;
+        }
+        for &i in &self.default_schedulers {
+            self.config.virtuals[i].scheduler = "mh".to_string();
+        }
     }
 
     fn finish_eof(&mut self) {
@@ -818,12 +836,16 @@ impl<'a> Parser<'a> {
         let Some(key) = GLOBAL_KEYWORDS
             .iter()
             .chain(EXTENSION_GLOBAL_KEYWORDS)
+            .chain(crate::fleet::FLEET_GLOBAL_KEYWORDS)
             .find(|k| **k == key)
             .copied()
         else {
             return Err(unknown_keyword(stmt, Scope::Global));
         };
-        let (min, max) = if key == "nat_router" { (2, 2) } else { (1, 1) };
+        let (min, max) = match key {
+            "nat_router" | "bgp_peer" => (2, 2),
+            _ => (1, 1),
+        };
         Self::check_args(stmt, min, max, end)?;
         let tok = *stmt.arg(0);
         match key {
@@ -838,6 +860,9 @@ impl<'a> Parser<'a> {
             "backup_active" | "heartbeat" | "heartbeat_port" | "keepalive" | "deadtime"
             | "heartbeat_auth" | "heartbeat_key" | "heartbeat_key_id" | "preempt_delay"
             | "arp_refresh" | "warm_standby" => self.heartbeat_statement(key, stmt, tok),
+            k if crate::fleet::FLEET_GLOBAL_KEYWORDS.contains(&k) => {
+                self.fleet_statement(key, stmt, tok)
+            }
             _ => self.service_statement(key, stmt, tok),
         }
     }
@@ -1003,6 +1028,49 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// A global statement of the fleet extension (crate::fleet).
+    fn fleet_statement(&mut self, key: &str, stmt: &Stmt, tok: Token<'_>) -> Outcome {
+        match key {
+            "director" => {
+                let h = self.host(&tok)?;
+                if h.addr.is_unspecified() {
+                    return Err((
+                        Code::BadHostname,
+                        tok.column,
+                        "a director needs its own address".into(),
+                    ));
+                }
+                self.config.fleet.directors.push(h);
+            }
+            "bgp_local_as" | "bgp_peer" => {
+                let at = if key == "bgp_peer" { 1 } else { 0 };
+                let asn =
+                    self.int_at(stmt.line, stmt.arg(at), 1, u32::MAX.into(), "an AS number")?;
+                if key == "bgp_local_as" {
+                    self.config.fleet.local_as = Some(asn as u32);
+                } else {
+                    let addr = self.host(&tok)?.addr;
+                    let asn = asn as u32;
+                    self.config
+                        .fleet
+                        .peers
+                        .push(crate::fleet::BgpPeer { addr, asn });
+                }
+            }
+            "bgp_next_hop" => {
+                self.config.fleet.next_hop = match tok.text {
+                    "self" => None,
+                    _ => Some(self.host(&tok)?.addr),
+                }
+            }
+            "bgp_bfd" => self.config.fleet.bfd = Self::boolean(stmt)?,
+            "bird_socket" => self.config.fleet.bird_socket = tok.text.to_string(),
+            "bird_include" => self.config.fleet.bird_include = tok.text.to_string(),
+            _ => unreachable!("every FLEET_GLOBAL_KEYWORDS entry is handled"),
+        }
+        Ok(())
+    }
+
     /// `network = nat | direct | tunnel`, globally or (extension) in a virtual block.
     fn network(tok: &Token) -> Result<Network, (Code, u32, String)> {
         Self::keyword_choice(
@@ -1102,7 +1170,10 @@ impl<'a> Parser<'a> {
         tok: &Token,
     ) -> Result<VValue, (Code, u32, String)> {
         Ok(match key {
-            "active" | "use_regex" | "quiesce_server" => VValue::Bool(Self::boolean(stmt)?),
+            "active" | "use_regex" | "quiesce_server" | "announce" => {
+                VValue::Bool(Self::boolean(stmt)?)
+            }
+            "scheduler_flags" => Self::scheduler_flags(tok)?,
             "address" => VValue::Address(self.address_device(stmt)?),
             "sorry_server" => self.sorry_value(stmt, tok)?,
             "vip_nmask" => VValue::Mask(Self::netmask(tok)?),
@@ -1187,6 +1258,25 @@ impl<'a> Parser<'a> {
             ));
         }
         Ok(VValue::Text(tok.text.to_string()))
+    }
+
+    /// `scheduler_flags = mh-port,mh-fallback`: ipvsadm's `-b` names, comma-separated.
+    fn scheduler_flags(tok: &Token) -> Result<VValue, (Code, u32, String)> {
+        let flags: Vec<String> = tok.text.split(',').map(str::to_string).collect();
+        match flags
+            .iter()
+            .find(|f| !crate::fleet::SCHEDULER_FLAGS.contains(&f.as_str()))
+        {
+            Some(bad) => Err((
+                Code::BadArgument,
+                tok.column,
+                format!(
+                    "`{bad}` is not a scheduler flag; use {} (comma-separated)",
+                    crate::fleet::SCHEDULER_FLAGS.join(", ")
+                ),
+            )),
+            None => Ok(VValue::Flags(flags)),
+        }
     }
 
     /// `dirs = [ a b c ]` (parsed, unused): `[` and `]` are separate tokens.
@@ -1293,6 +1383,7 @@ enum VValue {
     Sorry(SorryServer),
     Master(Host),
     Network(Network),
+    Flags(Vec<String>),
     Ignored,
 }
 
@@ -1373,7 +1464,7 @@ pub const VIRTUAL_KEYWORDS: &[&str] = &[
 
 /// `virtual` keywords of piranha-rs that legacy piranha does not know (lvs.cf(5)
 /// "EXTENSIONS"): `network` overrides the global forwarding method for one service.
-pub(crate) const EXTENSION_VIRTUAL_KEYWORDS: &[&str] = &["network"];
+pub(crate) const EXTENSION_VIRTUAL_KEYWORDS: &[&str] = &["network", "announce", "scheduler_flags"];
 
 /// Every `server` keyword (docs/legacy.md, "lvs.cf").
 pub const SERVER_KEYWORDS: &[&str] = &["address", "active", "port", "weight"];
@@ -1434,6 +1525,7 @@ fn store(vs: &mut VirtualServer, key: &str, value: VValue, at: (u32, u32)) {
         VValue::Bool(b) => match key {
             "active" => vs.active = b,
             "use_regex" => vs.use_regex = b,
+            "announce" => vs.announce = b,
             _ => vs.quiesce_server = b,
         },
         VValue::Address(a) => vs.address = Some(a),
@@ -1466,6 +1558,7 @@ fn store(vs: &mut VirtualServer, key: &str, value: VValue, at: (u32, u32)) {
         },
         VValue::Sorry(s) => vs.sorry_server = Some(s),
         VValue::Network(n) => vs.network = Some(n),
+        VValue::Flags(f) => vs.scheduler_flags = f,
         VValue::Master(h) => vs.master = Some(h),
         VValue::Ignored => {}
     }

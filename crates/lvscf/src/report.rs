@@ -60,6 +60,8 @@ pub fn check_file_for(path: &Path, opts: &ParseOptions, consumer: Consumer) -> C
         Ok(parsed) => {
             let mut diagnostics = parsed.warnings;
             diagnostics.extend(validate::validate_for(&parsed.config, &file, consumer));
+            let release = validate::running_kernel();
+            diagnostics.extend(validate::kernel_support(&parsed.config, &file, &release));
             CheckReport {
                 schema_version: JSON_SCHEMA_VERSION,
                 ok: !validate::has_errors(&diagnostics),
@@ -218,10 +220,38 @@ fn globals_summary(c: &Config, o: &mut String) {
             c.tcp_timeout, c.tcpfin_timeout, c.udp_timeout
         );
     }
+    fleet_summary(&c.fleet, o);
     let _ = writeln!(
         o,
         "  options       hard_shutdown {}, monitor_links {}",
         c.hard_shutdown as u8, c.monitor_links as u8
+    );
+}
+
+/// The fleet's line (docs/fleet.md), when there is one.
+fn fleet_summary(f: &crate::fleet::Fleet, o: &mut String) {
+    if !f.is_configured() {
+        return;
+    }
+    let directors: Vec<String> = f.directors.iter().map(|h| h.addr.to_string()).collect();
+    let peers: Vec<String> = f
+        .peers
+        .iter()
+        .map(|p| format!("{} AS {}", p.addr, p.asn))
+        .collect();
+    let _ = writeln!(
+        o,
+        "  fleet         {} directors: {}",
+        directors.len(),
+        directors.join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "  bgp           AS {} to {}, BFD {}, through BIRD at {}",
+        f.local_as.map_or("?".into(), |a| a.to_string()),
+        peers.join(", "),
+        if f.bfd { "on" } else { "off" },
+        f.bird_socket
     );
 }
 

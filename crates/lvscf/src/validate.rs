@@ -41,7 +41,45 @@ pub fn validate_for(config: &Config, file: &str, consumer: Consumer) -> Vec<Diag
     };
     v.globals(config);
     v.services(config);
+    v.fleet(config);
     v.out
+}
+
+/// What the running kernel cannot do for this file: the Maglev scheduler (`mh`, which a
+/// fleet's virtual services default to) came with Linux 4.18. `release` is `uname -r`.
+pub fn kernel_support(config: &Config, file: &str, release: &str) -> Vec<Diagnostic> {
+    let Some(version) = crate::fleet::kernel_version(release) else {
+        return Vec::new();
+    };
+    if version >= crate::fleet::MH_KERNEL {
+        return Vec::new();
+    }
+    config
+        .active_virtuals()
+        .filter(|v| v.scheduler == "mh")
+        .map(|v| Diagnostic {
+            severity: Severity::Error,
+            code: Code::Semantic,
+            file: file.to_string(),
+            line: v.line,
+            column: 0,
+            message: format!(
+                "virtual {} uses the mh scheduler, which this kernel ({release}) lacks",
+                v.name
+            ),
+            hint: "IPVS's Maglev scheduler needs Linux 4.18 or later; upgrade the kernel, \
+                   or name another scheduler (sh keeps a flow's server while the real \
+                   servers do not change)"
+                .into(),
+        })
+        .collect()
+}
+
+/// The running kernel's release (`uname -r`), empty when it cannot be read.
+pub fn running_kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Whether any diagnostic is an error.
@@ -165,7 +203,7 @@ impl Validator<'_> {
 
     /// The two directors' addresses.
     fn directors(&mut self, c: &Config) {
-        if c.primary.is_none() {
+        if c.primary.is_none() && !c.is_fleet() {
             let severity = match self.consumer {
                 Consumer::Pulse => Severity::Error,
                 Consumer::Lvsd => Severity::Warning,
@@ -258,6 +296,99 @@ impl Validator<'_> {
             );
         } else if c.primary_shared.is_some() && c.service == ServiceType::Fos {
             self.warning(0, SHARED_SCSI_UNSUPPORTED.into(), SHARED_SCSI_HINT);
+        }
+    }
+
+    /// The fleet extension (docs/fleet.md): enough directors, a BGP side, and virtual
+    /// services every director can serve alike.
+    fn fleet(&mut self, c: &Config) {
+        if !c.is_fleet() {
+            return;
+        }
+        self.fleet_globals(c);
+        for vs in c.announced_virtuals() {
+            self.fleet_virtual(c, vs);
+        }
+    }
+
+    fn fleet_globals(&mut self, c: &Config) {
+        let f = &c.fleet;
+        if f.directors.len() < 2 {
+            self.error(
+                0,
+                format!(
+                    "a fleet needs at least two directors, this file names {}",
+                    f.directors.len()
+                ),
+                "list every director with its own `director = ADDRESS` line",
+            );
+        }
+        let mut seen = HashSet::new();
+        for d in &f.directors {
+            if !seen.insert(d.addr) {
+                self.error(
+                    0,
+                    format!("director {} is listed twice", d.addr),
+                    "each director once",
+                );
+            }
+        }
+        if f.local_as.is_none() || f.peers.is_empty() {
+            self.error(
+                0,
+                "a fleet needs bgp_local_as and at least one bgp_peer".into(),
+                "the directors announce their VIPs to the router by BGP: e.g. bgp_local_as = \
+                 65001 and bgp_peer = 10.0.0.1 65000",
+            );
+        }
+        if !c.syncdaemon {
+            self.warning(
+                0,
+                "a fleet without syncdaemon = 1".into(),
+                "connections that the router moves to another director are known there only \
+                 through the IPVS sync daemon; set syncdaemon = 1 and syncd_iface",
+            );
+        }
+    }
+
+    fn fleet_virtual(&mut self, c: &Config, vs: &VirtualServer) {
+        if c.network_of(vs) == Network::Nat {
+            self.error(
+                vs.line,
+                format!("virtual {} forwards by NAT in a fleet", vs.name),
+                "replies must pass the director that forwarded the request, which ECMP does \
+                 not promise; use network = direct or tunnel for fleet services",
+            );
+        }
+        if !matches!(vs.scheduler.as_str(), "mh" | "sh" | "dh") {
+            self.warning(
+                vs.line,
+                format!(
+                    "virtual {} uses the {} scheduler, which picks differently on each director",
+                    vs.name, vs.scheduler
+                ),
+                "a flow the router moves to another director then lands on another real \
+                 server; use scheduler = mh (the fleet default)",
+            );
+        }
+        let prefix = format!("{}-", vs.scheduler);
+        if vs.scheduler_flags.iter().any(|f| !f.starts_with(&prefix)) {
+            self.warning(
+                vs.line,
+                format!(
+                    "scheduler_flags of {} do not belong to {}",
+                    vs.name, vs.scheduler
+                ),
+                "mh-* flags go with scheduler = mh, sh-* with sh",
+            );
+        }
+        if vs.load_monitor.is_some() {
+            self.warning(
+                vs.line,
+                format!("virtual {} has a load_monitor in a fleet", vs.name),
+                "load-based weights differ between directors, and so would their Maglev \
+                 tables; remove load_monitor",
+            );
         }
     }
 

@@ -82,6 +82,7 @@ pub fn write_config(c: &Config) -> String {
         bool01(d.integrated_monitors),
     );
     w.opt("status_http", c.status_http.map(|a| a.to_string()));
+    w.fleet(&c.fleet);
     for f in &c.failovers {
         w.block("failover", f);
     }
@@ -111,6 +112,30 @@ impl Writer {
         if value != default {
             self.kv(key, value);
         }
+    }
+
+    /// The fleet extension's keywords (crate::fleet), only when a fleet is configured.
+    fn fleet(&mut self, f: &crate::fleet::Fleet) {
+        let d = crate::fleet::Fleet::default();
+        for h in &f.directors {
+            self.kv("director", host(h));
+        }
+        self.opt("bgp_local_as", f.local_as.map(|a| a.to_string()));
+        for p in &f.peers {
+            self.kv("bgp_peer", format!("{} {}", p.addr, p.asn));
+        }
+        self.opt("bgp_next_hop", f.next_hop.map(|a| a.to_string()));
+        self.changed("bgp_bfd", bool01(f.bfd), bool01(d.bfd));
+        self.changed(
+            "bird_socket",
+            string(&f.bird_socket),
+            string(&d.bird_socket),
+        );
+        self.changed(
+            "bird_include",
+            string(&f.bird_include),
+            string(&d.bird_include),
+        );
     }
 
     fn block(&mut self, kind: &str, v: &VirtualServer) {
@@ -144,6 +169,10 @@ impl Writer {
         self.changed("quiesce_server", bool01(v.quiesce_server), "0");
         // Keys the GUI never wrote.
         self.opt("network", v.network.map(|n| n.keyword().to_string()));
+        self.changed("announce", bool01(v.announce), "1");
+        if !v.scheduler_flags.is_empty() {
+            self.kv("scheduler_flags", v.scheduler_flags.join(","));
+        }
         self.changed(
             "client_monitor",
             string(&v.client_monitor),

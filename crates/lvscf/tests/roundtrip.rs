@@ -134,6 +134,31 @@ fn host() -> impl Strategy<Value = Host> {
     ip().prop_map(Host::literal)
 }
 
+/// The fleet extension: none, or some directors and a BGP side.
+fn fleet() -> impl Strategy<Value = Fleet> {
+    let peer = (ip(), 1u32..).prop_map(|(addr, asn)| BgpPeer { addr, asn });
+    let some = (
+        proptest::collection::vec(host(), 1..4),
+        proptest::option::of(1u32..),
+        proptest::collection::vec(peer, 0..2),
+        proptest::option::of(ip()),
+        any::<bool>(),
+        proptest::option::of(word()),
+    )
+        .prop_map(
+            |(directors, local_as, peers, next_hop, bfd, socket)| Fleet {
+                directors,
+                local_as,
+                peers,
+                next_hop,
+                bfd,
+                bird_socket: socket.unwrap_or_else(|| Fleet::default().bird_socket),
+                ..Fleet::default()
+            },
+        );
+    prop_oneof![2 => Just(Fleet::default()), 1 => some]
+}
+
 fn mask() -> impl Strategy<Value = Ipv4Addr> {
     (1u32..32).prop_map(|bits| Ipv4Addr::from(u32::MAX << (32 - bits)))
 }
@@ -258,6 +283,12 @@ fn virtual_server() -> impl Strategy<Value = VirtualServer> {
         send_program: b.5,
         load_monitor: b.6,
         quiesce_server: b.7,
+        announce: a.1 || b.7,
+        scheduler_flags: if b.4 {
+            vec!["mh-port".into()]
+        } else {
+            Vec::new()
+        },
         sorry_server: b.8.map(|(addr, port)| SorryServer { addr, port }),
         network: c.5,
         client_monitor: b.9,
@@ -332,6 +363,7 @@ fn config() -> impl Strategy<Value = Config> {
             "0.0.0.0:80".parse().unwrap(),
         ])),
         any::<bool>(),
+        fleet(),
     );
     (a, b, c, d).prop_map(|(a, b, c, d)| {
         let mut cfg = Config {
@@ -374,6 +406,7 @@ fn config() -> impl Strategy<Value = Config> {
             arp_refresh: d.5.map(Duration::from_millis),
             status_http: d.6,
             integrated_monitors: d.7,
+            fleet: d.8,
             virtuals: c.8,
             failovers: c.9,
         };
