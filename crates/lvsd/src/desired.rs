@@ -11,6 +11,7 @@ use lvscf::{Config, VirtualServer};
 pub fn service(vs: &VirtualServer) -> Option<Service> {
     let key = vs.service_key()?;
     let mut s = Service::new(key, &vs.scheduler);
+    s.flags |= scheduler_flags(&vs.scheduler_flags);
     if vs.persistent > 0 {
         s.flags |= svc_flags::PERSISTENT;
         s.timeout = vs.persistent;
@@ -19,6 +20,19 @@ pub fn service(vs: &VirtualServer) -> Option<Service> {
         }
     }
     Some(s)
+}
+
+/// `scheduler_flags`: ipvsadm's `-b` names to IPVS's scheduler flag bits (the
+/// `*-fallback` flags are SCHED1, the `*-port` ones SCHED2, for mh and sh alike).
+fn scheduler_flags(names: &[String]) -> u32 {
+    names
+        .iter()
+        .map(|n| match n.rsplit('-').next() {
+            Some("fallback") => svc_flags::SCHED1,
+            Some("port") => svc_flags::SCHED2,
+            _ => 0,
+        })
+        .fold(0, |a, b| a | b)
 }
 
 /// Every active virtual service of the file (`service = lvs`).
@@ -95,6 +109,23 @@ mod tests {
                 udp: 300
             })
         );
+    }
+
+    #[test]
+    fn fleet_services_are_mh_with_their_flags() {
+        let c = lvscf::parse_str(
+            "director = 10.0.0.1\ndirector = 10.0.0.2\nnetwork = direct\n\
+             virtual a {\n active = 1\n address = 10.0.0.100 eth0:1\n \
+             scheduler_flags = mh-port,mh-fallback\n}\n",
+            "f",
+            &Default::default(),
+        )
+        .unwrap()
+        .config;
+        let d = desired(&c);
+        let s = &d.services.values().next().unwrap().service;
+        assert_eq!(s.scheduler, "mh");
+        assert_eq!(s.flags, svc_flags::SCHED1 | svc_flags::SCHED2);
     }
 
     #[test]

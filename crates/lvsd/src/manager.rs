@@ -143,6 +143,9 @@ pub struct SweepItem {
     pub key: NannyKey,
     pub spec: Box<MonitorSpec>,
     pub dest: Destination,
+    /// A fleet service's server: added even when its check fails (at weight 0).
+    #[serde(default)]
+    pub fleet: bool,
 }
 
 /// Where the sweep is: lvsd checks real servers once itself before their first nanny
@@ -699,6 +702,7 @@ impl Manager {
             .filter_map(|(key, vs, rs)| {
                 Some(SweepItem {
                     key,
+                    fleet: self.config.is_fleet(),
                     spec: Box::new(self.nannies.get(&key)?.spec.clone()),
                     dest: Destination::new(
                         key.server,

@@ -54,7 +54,9 @@ pub fn monitor_spec(
         send_program: passed(&vs.send_program),
         regex: vs.use_regex,
         suppress: false,
-        quiesce: vs.quiesce_server,
+        // A fleet's entries are never removed: a re-added one would change the IPVS
+        // list's order, and with it the Maglev table, on this director alone.
+        quiesce: vs.quiesce_server || c.is_fleet(),
         protocol: vs.protocol,
         verbose: flags.verbose,
         // With a sorry server lvsd reads the nannies' output, so they print it.

@@ -231,7 +231,8 @@ impl Shell {
             .filter(|item| self.adopts_entries(&item.spec.program))
             .filter(|item| item.spec.send_program.is_none() && item.spec.validate().is_ok())
             .collect();
-        let healthy = run_checks(jobs, SWEEP_LIMIT);
+        let order: Vec<SweepItem> = jobs.clone();
+        let healthy = sweep_batch(order, run_checks(jobs, SWEEP_LIMIT));
         let ops: Vec<Op> = healthy
             .iter()
             .map(|i| Op::AddDest(i.key.service, i.dest.clone()))
@@ -373,6 +374,23 @@ fn failure(op: &Op, e: &ipvs::Error) -> String {
     }
 }
 
+/// What the sweep adds: the healthy servers, and a fleet service's other servers at
+/// weight 0, all in configuration order, so that every director's IPVS list (and so its
+/// Maglev table) is the same (docs/fleet.md, "Same choice on every director").
+fn sweep_batch(order: Vec<SweepItem>, healthy: Vec<SweepItem>) -> Vec<SweepItem> {
+    let up: BTreeSet<NannyKey> = healthy.iter().map(|i| i.key).collect();
+    order
+        .into_iter()
+        .filter(|i| i.fleet || up.contains(&i.key))
+        .map(|mut i| {
+            if !up.contains(&i.key) {
+                i.dest.weight = 0;
+            }
+            i
+        })
+        .collect()
+}
+
 /// Runs the checks on a few threads; returns the items whose check passed within
 /// `limit`. Checks still running then are abandoned (their threads end with their own
 /// time limit, which is `limit` too).
@@ -431,6 +449,55 @@ fn run_checks(jobs: Vec<SweepItem>, limit: Duration) -> Vec<SweepItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn item(last: u8, fleet: bool) -> SweepItem {
+        let c = lvscf::Config::default();
+        let vs = lvscf::VirtualServer::new("v", 0);
+        let mut rs = lvscf::RealServer {
+            name: "r".into(),
+            line: 0,
+            address: None,
+            active: true,
+            port: 80,
+            weight: 5,
+        };
+        rs.address = Some(lvscf::Host::literal(testbed::ip(&format!("10.0.0.{last}"))));
+        let spec = crate::monitor_spec::monitor_spec(&c, &vs, &rs, Default::default());
+        let service = ipvs::ServiceKey::tcp(testbed::ip("10.0.0.100"), 80);
+        let server = testbed::ip(&format!("10.0.0.{last}"));
+        SweepItem {
+            key: NannyKey {
+                service,
+                server,
+                port: 80,
+            },
+            spec: Box::new(spec),
+            dest: ipvs::Destination::new(server, 80, ipvs::ForwardMethod::Route, 5),
+            fleet,
+        }
+    }
+
+    #[test]
+    fn a_fleet_sweep_adds_every_server_in_file_order_the_failed_at_weight_zero() {
+        let order = vec![item(1, true), item(2, true), item(3, true)];
+        let healthy = vec![item(3, true), item(1, true)];
+        let batch = sweep_batch(order, healthy);
+        let got: Vec<(String, u32)> = batch
+            .iter()
+            .map(|i| (i.dest.addr.to_string(), i.dest.weight))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("10.0.0.1".into(), 5),
+                ("10.0.0.2".into(), 0),
+                ("10.0.0.3".into(), 5)
+            ]
+        );
+        let pair = sweep_batch(vec![item(1, false), item(2, false)], vec![item(2, false)]);
+        assert_eq!(pair.len(), 1, "a pair's sweep adds the healthy only");
+        assert_eq!(pair[0].dest.addr, testbed::ip("10.0.0.2"));
+    }
 
     #[test]
     fn failures_name_the_operation_once_with_ipv6_in_brackets() {
