@@ -13,6 +13,8 @@
 //! * [`echo`]: ICMP echo to a neighbour (pulse's gateway check in fos mode).
 //! * [`ledger`]: the file of addresses pulse added, so a pulse restarted after a crash
 //!   removes its own leftovers and never anybody else's.
+//! * [`tun`]: the interface a fleet director's BGP announcements hang on, which the
+//!   kernel removes when pulse dies (docs/fleet.md).
 
 pub mod echo;
 pub(crate) mod frame;
@@ -20,6 +22,7 @@ pub mod ledger;
 pub mod monitor;
 pub mod packet_socket;
 pub(crate) mod rtnl;
+pub mod tun;
 
 pub use frame::{ArpFrame, MacAddr, NeighbourAdvert};
 pub use rtnl::{Address, Link, Rtnl};

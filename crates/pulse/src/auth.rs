@@ -110,6 +110,14 @@ impl Key {
         Key::new(id, bytes).map_err(|e| KeyError(format!("{shown}: {e}")))
     }
 
+    /// The same key for the fleet reports (crate::fleet::report).
+    pub(crate) fn signer(&self) -> crate::fleet::report::Signer {
+        crate::fleet::report::Signer {
+            id: self.id,
+            key: self.bytes.clone(),
+        }
+    }
+
     fn mac(&self, signed: &[u8]) -> HmacSha256 {
         let mut m = HmacSha256::new_from_slice(&self.bytes).expect("HMAC takes any key length");
         m.update(signed);

@@ -10,9 +10,12 @@
 //!   the IPVS sync daemon.
 //! * [`sources`]: what pulse listens to, as the state machine's events; [`start`]:
 //!   its start-up checks. `main.rs` runs them on `daemon::runtime`.
+//! * [`fleet`]: pulse as one of N active directors (docs/fleet.md): BIRD announces
+//!   the VIPs while this director can serve them.
 //! * [`sync`]: configuration sync to the partner (`sync = 1`): when to push, and the push.
 
 pub mod auth;
+pub mod fleet;
 pub mod machine;
 pub mod settings;
 pub mod shell;

@@ -92,7 +92,7 @@ impl Children {
         }
     }
 
-    fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         vec![(
             status_view::http::PULSE_SOCKET_ENV.to_string(),
             self.pulse_socket.display().to_string(),

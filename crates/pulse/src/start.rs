@@ -117,6 +117,23 @@ pub fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Op
     Some(settings)
 }
 
+/// A fleet director's settings, or the refusal on the terminal: lvs.cf must name one of
+/// this host's addresses as a `director`.
+pub fn fleet_settings_or_exit(c: &lvscf::Config, file: &str) -> crate::fleet::FleetSettings {
+    let Some(mut s) = crate::fleet::FleetSettings::new(c, &local_addresses()) else {
+        PULSE.fail(&format!(
+            "none of this host's addresses is a director in {file}"
+        ))
+    };
+    if c.heartbeat_auth != lvscf::HeartbeatAuth::Off {
+        let path = c.heartbeat_key.as_deref().unwrap_or_default();
+        let key = crate::auth::Key::load(Path::new(path), c.heartbeat_key_id)
+            .unwrap_or_else(|e| PULSE.fail(&e.0));
+        s.signer = Some(key.signer());
+    }
+    s
+}
+
 /// The lines legacy pulse logs once running.
 pub fn log_start(c: &lvscf::Config, s: &Settings) {
     if c.backup_active && c.backup.is_none() {
@@ -136,7 +153,7 @@ pub fn log_start(c: &lvscf::Config, s: &Settings) {
 }
 
 /// pulse's runtime: from here on its signals are handled, not fatal.
-pub fn runtime(daemonized: &mut Daemonized) -> Result<Runtime<Event>, StartError> {
+pub fn runtime<E>(daemonized: &mut Daemonized) -> Result<Runtime<E>, StartError> {
     let mut runtime = Runtime::new(&[SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2])?;
     runtime.notifier(daemonized.notifier.take());
     runtime.max_wait(MAX_WAIT);

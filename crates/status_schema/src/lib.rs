@@ -189,8 +189,36 @@ pub struct PulseStatus {
     pub keepalive_ms: u64,
     pub deadtime_ms: u64,
     pub heartbeat_auth: String,
+    /// A fleet director (docs/fleet.md): the fleet as this director hears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<Fleet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
+}
+
+/// The fleet view (docs/fleet.md, "Who is up"): status only, no decision depends on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fleet {
+    /// `connected`, or why pulse cannot drive BIRD and when it tries again.
+    pub bird: String,
+    /// Every director lvs.cf names, this one included, in file order.
+    pub directors: Vec<FleetDirector>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetDirector {
+    pub address: String,
+    /// This director.
+    pub this: bool,
+    /// Heard within the deadtime (this director: always).
+    pub up: bool,
+    /// The VIPs it announces to the router.
+    pub announced: Vec<String>,
+    /// Connections in its IPVS table for the fleet's services.
+    pub connections: u64,
+    /// Its part of the fleet's connections, in percent (of the directors that are up).
+    pub share_percent: f64,
+    pub last_heard_ms_ago: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -107,6 +107,9 @@ pub fn render(pulse: &PulseAnswer, lvsd: &LvsdAnswer) -> String {
     if let Some(p) = pulse {
         director(&mut e, p);
     }
+    if let Some(f) = pulse.and_then(|p| p.fleet.as_ref()) {
+        fleet(&mut e, f);
+    }
     for s in lvsd.into_iter().flat_map(|l| &l.services) {
         service(&mut e, s);
     }
@@ -203,6 +206,41 @@ fn director(e: &mut Exposition, p: &PulseStatus) {
         &[],
         p.addresses.len() as f64,
     );
+}
+
+/// A fleet director's view of the fleet (docs/fleet.md, "Who is up").
+fn fleet(e: &mut Exposition, f: &status_schema::Fleet) {
+    e.add(
+        "piranha_fleet_bird_connected",
+        "gauge",
+        "1 while pulse drives BIRD, which announces the VIPs.",
+        &[],
+        flag(f.bird == "connected"),
+    );
+    for d in &f.directors {
+        let labels = [("director", d.address.as_str())];
+        e.add(
+            "piranha_fleet_director_up",
+            "gauge",
+            "1 for this director and each director heard within deadtime.",
+            &labels,
+            flag(d.up),
+        );
+        e.add(
+            "piranha_fleet_director_announced_vips",
+            "gauge",
+            "VIPs the director announces to the router.",
+            &labels,
+            d.announced.len() as f64,
+        );
+        e.add(
+            "piranha_fleet_director_connections",
+            "gauge",
+            "Connections in the director's IPVS table for the fleet's services.",
+            &labels,
+            d.connections as f64,
+        );
+    }
 }
 
 /// Counters and rates of a service or a real server.
@@ -416,6 +454,21 @@ mod tests {
             !t.contains(&format!("piranha_real_server_weight{{{b}}}")),
             "out: no weight"
         );
+    }
+
+    #[test]
+    fn a_fleet_director_shows_each_director() {
+        let mut pulse = fixtures::pulse();
+        pulse["fleet"] = serde_json::json!({"bird": "connected", "directors": [
+            {"address": "10.77.0.11", "this": true, "up": true, "announced": ["10.77.100.1"],
+             "connections": 7, "share_percent": 70.0, "last_heard_ms_ago": null},
+            {"address": "10.77.0.12", "this": false, "up": false, "announced": [],
+             "connections": 0, "share_percent": 0.0, "last_heard_ms_ago": 9000}]});
+        let t = render(&said(pulse), &said(fixtures::lvsd()));
+        assert!(t.contains("piranha_fleet_bird_connected 1\n"), "{t}");
+        assert!(t.contains("piranha_fleet_director_up{director=\"10.77.0.12\"} 0\n"));
+        assert!(t.contains("piranha_fleet_director_connections{director=\"10.77.0.11\"} 7\n"));
+        assert!(t.contains("piranha_fleet_director_announced_vips{director=\"10.77.0.11\"} 1\n"));
     }
 
     #[test]

@@ -39,8 +39,13 @@ fn director(o: &mut String, p: &PulseStatus) {
         role(p),
         p.pid
     );
-    let partner = p.partner.address.as_deref().unwrap_or("?");
-    let _ = writeln!(o, "partner    {partner}: {heard}");
+    match &p.fleet {
+        Some(f) => fleet(o, f),
+        None => {
+            let partner = p.partner.address.as_deref().unwrap_or("?");
+            let _ = writeln!(o, "partner    {partner}: {heard}");
+        }
+    }
     let held = if p.addresses.is_empty() {
         "none held".to_string()
     } else {
@@ -61,6 +66,25 @@ fn director(o: &mut String, p: &PulseStatus) {
         "heartbeat  every {} ms, dead after {} ms, authentication {}",
         p.keepalive_ms, p.deadtime_ms, p.heartbeat_auth
     );
+}
+
+/// One line per director of the fleet, then BIRD's state.
+fn fleet(o: &mut String, f: &status_schema::Fleet) {
+    for d in &f.directors {
+        let who = if d.this { " (this one)" } else { "" };
+        let state = if d.up { "up" } else { "not heard" };
+        let vips = if d.announced.is_empty() {
+            "nothing announced".to_string()
+        } else {
+            format!("announces {}", d.announced.join(", "))
+        };
+        let _ = writeln!(
+            o,
+            "fleet      {}{who}: {state}, {vips}, {} connections ({}%)",
+            d.address, d.connections, d.share_percent
+        );
+    }
+    let _ = writeln!(o, "bird       {}", f.bird);
 }
 
 pub(crate) fn role(p: &PulseStatus) -> &'static str {
@@ -165,6 +189,20 @@ mod tests {
         // LVS mode still names a silent lvsd.
         let s = render(&said(fixtures::pulse()), &silent());
         assert!(s.contains("lvsd is not answering"), "{s}");
+    }
+
+    #[test]
+    fn a_fleet_director_lists_the_fleet_instead_of_a_partner() {
+        let mut pulse = fixtures::pulse();
+        pulse["fleet"] = serde_json::json!({"bird": "connected", "directors": [
+            {"address": "10.77.0.11", "this": true, "up": true, "announced": ["10.77.100.1"],
+             "connections": 7, "share_percent": 70.0, "last_heard_ms_ago": null}]});
+        let t = render(&said(pulse), &said(fixtures::lvsd()));
+        assert!(t.contains("fleet      10.77.0.11 (this one): up, announces 10.77.100.1, 7 connections (70%)\n"), "{t}");
+        assert!(
+            t.contains("bird       connected\n") && !t.contains("partner"),
+            "{t}"
+        );
     }
 
     #[test]

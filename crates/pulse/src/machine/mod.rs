@@ -366,6 +366,7 @@ impl Pulse {
             keepalive_ms: self.s.keepalive.as_millis() as u64,
             deadtime_ms: self.s.deadtime.as_millis() as u64,
             heartbeat_auth: self.s.auth.to_string(),
+            fleet: None,
             process: None,
         }
     }
