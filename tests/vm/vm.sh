@@ -33,6 +33,9 @@ log() { echo "vm: $*" >&2; }
 
 prepare() {
     "$HERE/../../scripts/apt-install" qemu-system-x86 busybox-static cpio kmod ipvsadm iproute2 python3 curl nftables
+    # BIRD 2 for the fleet test bed (tests/fleet/): the router's and each director's BGP
+    # daemon, started by the tests in their namespaces; the package's own service is not.
+    "$HERE/../../scripts/apt-install-quiet-services" bird2
     mkdir -p "$CACHE"
     # The kernel package linux-image-amd64 points at, unpacked (not installed: the host
     # keeps its own kernel and boot loader untouched).

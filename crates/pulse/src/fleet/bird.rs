@@ -19,6 +19,11 @@ pub fn protocol_name(vip: IpAddr) -> String {
     format!("piranha_vip_{text}")
 }
 
+/// A director back on its link is announced again within seconds rather than BIRD's
+/// default minute of `error wait time`; repeated flaps still back off up to 30 s.
+const SESSION_TIMERS: &str =
+    "connect delay time 1;\n  connect retry time 5;\n  error wait time 1, 30;";
+
 /// What the include file is made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Include {
@@ -79,7 +84,7 @@ impl Include {
     ) {
         let _ = writeln!(
             o,
-            "protocol bgp piranha_peer_{n} {{\n  local {} as {};\n  neighbor {} as {};",
+            "protocol bgp piranha_peer_{n} {{\n  local {} as {};\n  neighbor {} as {};\n  {SESSION_TIMERS}",
             self.own, self.local_as, p.addr, p.asn
         );
         let next_hop = match self.next_hop {

@@ -144,7 +144,9 @@ impl Fleet {
         let before = self.told.clone().unwrap_or_default();
         let mut out = Vec::new();
         for (addr, on) in asked {
-            if before.iter().any(|(a, b)| a == addr && b == on) {
+            // Not announced before (nothing told yet counts as withdrawn): no news.
+            let was = before.iter().any(|(a, b)| a == addr && *b);
+            if was == *on {
                 continue;
             }
             let vip = self.s.vips.iter().find(|v| v.addr == *addr);

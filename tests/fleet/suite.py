@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""The fleet acceptance scenarios (docs/fleet.md), on the bed of tests/fleet/bed.py: three
+active directors behind an ECMP router, announced by BIRD as pulse drives it. Each
+scenario prints what it measured; the last line is `fleet: N passed, N failed` (counted by
+scripts/test-all), and the exit status is 1 when any failed.
+
+    tests/vm/vm.sh run python3 tests/fleet/suite.py [NAME...]
+
+NAMEs pick scenarios by substring. Root, in the IPVS test VM.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bed import (BIN, DIRECTORS, ROOT, SERVERS, VIP, W, Bed, Failed, expect,  # noqa: E402
+                 wait_for)
+
+CLIENT = os.path.join(ROOT, "tests", "pair", "client.py")
+BED = Bed()
+ALL = set(DIRECTORS)
+
+
+def start_fleet(**cf):
+    for i in (1, 2, 3):
+        BED.start_pulse(i, **cf)
+    took = BED.wait_nexthops(ALL, secs=90)
+    expect(took is not None, f"the router has a route to {VIP} via all three directors "
+           f"(has {sorted(BED.nexthops())}); d1 said: {BED.pulse_log(1)[-1500:]}")
+    # Every nanny's first check is in: all real servers in service on every director.
+    full = [(f"{rs}:80", 1) for rs in SERVERS]
+    expect(wait_for(30, lambda: all(BED.weights(i) == full for i in (1, 2, 3))) is not None,
+           f"every director has the four real servers in order: {[BED.weights(i) for i in (1, 2, 3)]}")
+    return took
+
+
+def stop_fleet():
+    for i in (1, 2, 3):
+        BED.stop_pulse(i)
+    expect(BED.wait_nexthops(set(), secs=20) is not None, "every route withdrawn")
+
+
+class Client:
+    """tests/pair/client.py through the VIP in the background (a request every 10 ms)."""
+
+    def __init__(self, secs):
+        ready = f"{W}/client-ready"
+        if os.path.exists(ready):
+            os.unlink(ready)
+        env = dict(os.environ, CLIENT_READY_FILE=ready)
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", BED.ns("cl"), "python3", CLIENT, f"http://{VIP}/", str(secs)],
+            stdout=subprocess.PIPE, text=True, env=env)
+        expect(wait_for(30, lambda: os.path.exists(ready)) is not None, "the client started")
+
+    def result(self):
+        out, _ = self.p.communicate(timeout=120)
+        return json.loads(out)
+
+
+# --- scenarios ---------------------------------------------------------------------------
+
+def scenario_all_three_share_the_load():
+    took = start_fleet()
+    print(f"  all three announced {took:.1f} s after the start")
+    for i in (1, 2, 3):
+        lo = BED.inns(f"d{i}", "ip", "-4", "addr", "show", "dev", "lo")
+        expect(f"{VIP}/32" in lo, f"d{i} holds the VIP on lo")
+        ignore = BED.inns(f"d{i}", "sysctl", "-n", "net.ipv4.conf.all.arp_ignore").strip()
+        expect(ignore == "1", f"d{i} does not answer ARP for the VIP (arp_ignore {ignore})")
+        daemons = BED.inns(f"d{i}", "ipvsadm", "-L", "--daemon")
+        expect("master" in daemons and "backup" in daemons,
+               f"d{i} runs the sync daemon as master and backup: {daemons!r}")
+        svc = BED.inns(f"d{i}", "ipvsadm", "-Ln", "-t", f"{VIP}:80")
+        expect(" mh " in svc and "mh-port" in svc, f"d{i} schedules by mh with mh-port: {svc}")
+    for i in (1, 2, 3):
+        BED.zero(i)
+    got = json.loads(BED.client("share", "300"))
+    # The kernel folds its per-CPU counters into the figures ipvsadm shows every 2 s.
+    time.sleep(2.5)
+    counts = [BED.conns_total(i) for i in (1, 2, 3)]
+    shares = [round(100 * c / max(1, sum(counts))) for c in counts]
+    print(f"  300 new connections: {got['ok']} answered; directors took {counts} ({shares}%)")
+    expect(got["failed"] == 0, f"{got['failed']} connections failed")
+    expect(sum(counts) >= 300, f"the directors counted {sum(counts)} connections")
+    expect(all(c >= 60 for c in counts), f"each director took at least 20%: {counts}")
+    status = json.loads(BED.inns("d1", f"{BIN}/lvsctl", "status", "--json",
+                                 f"--pulse-socket={W}/d1/pulse.sock",
+                                 f"--lvsd-socket={W}/d1/lvs.sock"))
+    fleet = status["pulse"]["fleet"]
+    up = [d["address"] for d in fleet["directors"] if d["up"]]
+    print(f"  lvsctl status on d1: BIRD {fleet['bird']}, up {up}")
+    expect(sorted(up) == DIRECTORS and fleet["bird"] == "connected",
+           f"d1's fleet view has all three up: {fleet}")
+    announced = [d["announced"] for d in fleet["directors"]]
+    expect(all(a == [VIP] for a in announced), f"each announces the VIP: {announced}")
+
+
+def kill_pulse():
+    BED.stop_pulse(1, signal.SIGKILL)
+
+
+def kill_lvsd():
+    pid = BED.lvsd_pid(1)
+    expect(pid is not None, "d1's lvsd pid file")
+    os.kill(pid, signal.SIGKILL)
+
+
+def restore_pulse():
+    BED.start_pulse(1)
+
+
+EVENTS = [
+    # name, what happens to d1, when the clock starts (None: at the event), the repair
+    ("pulse killed -9", kill_pulse, None, restore_pulse),
+    ("lvsd killed -9", kill_lvsd, None, None),
+    ("link down", lambda: BED.cable(1, "down"), None, lambda: BED.cable(1, "up")),
+    ("all real servers down", lambda: BED.block_checks(1, True), "weights",
+     lambda: BED.block_checks(1, False)),
+    ("clean stop", lambda: BED.stop_pulse(1, wait=False), None, restore_pulse),
+]
+
+
+def withdrawal(name, event, clock, repair):
+    client = Client(8)
+    time.sleep(2)
+    start = time.monotonic()
+    event()
+    if clock == "weights":
+        waited = wait_for(20, lambda: all(w == 0 for _, w in BED.weights(1)), step=0.01)
+        expect(waited is not None, f"{name}: d1's nannies set every weight to 0")
+        start = time.monotonic()
+    gone = wait_for(10, lambda: DIRECTORS[0] not in BED.nexthops(), step=0.01)
+    got = client.result()
+    line = (f"  {name}: route gone from the router in "
+            f"{'never' if gone is None else f'{gone * 1000:.0f} ms'}; client: "
+            f"{got['ok']} answered, {got['failed']} failed, largest gap {got['worst_ms']} ms")
+    print(line)
+    if repair:
+        repair()
+    back = BED.wait_nexthops(ALL, secs=90)
+    expect(back is not None, f"{name}: d1 announced again after the repair")
+    expect(gone is not None and gone <= 1.0, f"{name}: route gone within 1 s")
+    expect(got["recovered"] and got["ok"] > 0, f"{name}: new connections keep succeeding")
+    return got["worst_ms"]
+
+
+def scenario_each_way_of_leaving_withdraws_within_a_second():
+    start_fleet()
+    for name, event, clock, repair in EVENTS:
+        withdrawal(name, event, clock, repair)
+        full = [(f"{rs}:80", 1) for rs in SERVERS]
+        expect(wait_for(30, lambda: BED.weights(1) == full) is not None,
+               f"after {name}: d1 serves again")
+
+
+def held(n, secs, leave, back=None):
+    """n held connections; `leave` (then `back`) while they run. Returns
+    (through the leaving director: total, broken), (through the others: total, broken)."""
+    ready = f"{W}/held-ready"
+    if os.path.exists(ready):
+        os.unlink(ready)
+    result = {}
+
+    def run_client():
+        result["out"] = BED.client("hold", str(n), str(secs), ready, timeout=secs + 120)
+
+    t = threading.Thread(target=run_client)
+    t.start()
+    expect(wait_for(120, lambda: os.path.exists(ready)) is not None, "the held connections opened")
+    with open(ready) as f:
+        opened = json.load(f)
+    through = {(src, sport): BED.director_of(src, sport) for src, sport, _ in opened}
+    time.sleep(2)
+    leave()
+    time.sleep(3)
+    if back:
+        back()
+    t.join()
+    conns = json.loads(result["out"])["conns"]
+    mine = [c for c in conns if through[(c["src"], c["sport"])] == DIRECTORS[0]]
+    others = [c for c in conns if through[(c["src"], c["sport"])] != DIRECTORS[0]]
+    broken = lambda cs: sum(c["broken"] for c in cs)  # noqa: E731
+    whys = sorted({c["why"] for c in conns if c["broken"]})[:3]
+    return (len(mine), broken(mine)), (len(others), broken(others)), whys
+
+
+def leave_by_link():
+    BED.cable(1, "down")
+
+
+def scenario_held_connections_survive_a_director_leaving_and_joining():
+    start_fleet()
+    (m, mb), (o, ob), whys = held(120, 12, leave_by_link)
+    print(f"  mh + sync, d1's link down: through d1 {m - mb}/{m} survive, "
+          f"through the others {o - ob}/{o} survive {whys}")
+    BED.cable(1, "up")
+    expect(BED.wait_nexthops(ALL, secs=90) is not None, "d1 back")
+    mh_broken = mb + ob
+    expect(m >= 20, f"enough held connections went through d1 ({m})")
+    expect(ob == 0, f"none through the others break ({ob} did: {whys})")
+    expect(m - mb >= 0.95 * m, f"at least 95% through d1 survive ({m - mb}/{m})")
+
+    # Joining: d1 stopped, connections held through d2 and d3, then d1 starts.
+    BED.stop_pulse(1)
+    expect(BED.wait_nexthops(set(DIRECTORS[1:]), secs=20) is not None, "d1 withdrawn")
+    flows = [(f"10.78.0.{100 + k % 60}", 20000 + k) for k in range(300)]
+    before = {f: BED.director_of(*f) for f in flows}
+    (m, mb), (o, ob), whys = held(120, 20, lambda: BED.start_pulse(1),
+                                  lambda: BED.wait_nexthops(ALL, secs=60))
+    after = {f: BED.director_of(*f) for f in flows}
+    moved = sum(before[f] != after[f] for f in flows) / len(flows)
+    to_joiner = sum(after[f] == DIRECTORS[0] for f in flows) / len(flows)
+    print(f"  d1 joining: {to_joiner:.0%} of 300 flows now go to it, {moved:.0%} changed "
+          f"director; held connections: {o + m - ob - mb}/{o + m} survive {whys}")
+    expect(ob + mb <= 0.05 * (o + m), f"at least 95% survive the join ({ob + mb} broke)")
+    expect(to_joiner <= 1 / 3 + 0.1, f"the joiner takes about 1/3 of the flows ({to_joiner:.0%})")
+    expect(moved <= 0.5 + 0.1, f"the router moves no more than its hashing must ({moved:.0%})")
+
+    # The same leave with wlc and no sync: nothing keeps a moved flow on its server.
+    stop_fleet()
+    start_fleet(scheduler="wlc", sync=False)
+    (m, mb), (o, ob), whys = held(120, 12, leave_by_link)
+    print(f"  wlc, no sync, d1's link down: through d1 {m - mb}/{m} survive, "
+          f"through the others {o - ob}/{o} survive {whys}")
+    BED.cable(1, "up")
+    stop_fleet()
+    expect(mb + ob > mh_broken, "wlc breaks more held connections than mh + sync")
+
+
+SCENARIOS = [
+    scenario_all_three_share_the_load,
+    scenario_each_way_of_leaving_withdraws_within_a_second,
+    scenario_held_connections_survive_a_director_leaving_and_joining,
+]
+
+
+def main():
+    picked = [s for s in SCENARIOS if not sys.argv[1:] or any(a in s.__name__ for a in sys.argv[1:])]
+    passed = failed = 0
+    try:
+        BED.up()
+        for s in picked:
+            print(f"== {s.__name__[len('scenario_'):]}", flush=True)
+            try:
+                s()
+                passed += 1
+                print("  ok", flush=True)
+            except Exception as e:  # noqa: BLE001 (a failed scenario must not stop the rest)
+                failed += 1
+                print(f"  FAILED: {e}", flush=True)
+                if not isinstance(e, Failed):
+                    traceback.print_exc()
+                for i in (1, 2, 3):
+                    print(f"  d{i} pulse log tail:\n    " + "\n    ".join(
+                        BED.pulse_log(i).splitlines()[-8:]))
+            finally:
+                for i in (1, 2, 3):
+                    BED.stop_pulse(i)
+                    BED.block_checks(i, False)
+                    BED.cable(i, "up")
+    finally:
+        BED.down()
+    print(f"fleet: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
