@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -193,13 +194,38 @@ class Bed:
                f"{h} listens")
 
     def spawn(self, host, argv, name=None):
+        """Starts argv in host's namespace; its output goes to W/NAME.log, each line
+        after the wall-clock time it was read at."""
         name = name or host
-        log = open(f"{W}/{name}.log", "a")
-        self.logs[name] = f"{W}/{name}.log"
-        self.procs[name] = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns(host), *argv],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        return self.procs[name]
+        path = f"{W}/{name}.log"
+        self.logs[name] = path
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns(host), *argv],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, text=True, errors="replace")
+
+        def copy():
+            with open(path, "a") as log:
+                for line in p.stdout:
+                    log.write(f"{time.time():.6f} {line}")
+                    log.flush()
+
+        threading.Thread(target=copy, daemon=True).start()
+        self.procs[name] = p
+        return p
+
+    def said_at(self, name, text, after):
+        """When each line of NAME's log containing text was printed, from `after` on."""
+        try:
+            with open(f"{W}/{name}.log", errors="replace") as f:
+                lines = f.readlines()
+        except OSError:
+            return []
+        times = []
+        for line in lines:
+            stamp, _, rest = line.partition(" ")
+            if text in rest and float(stamp) >= after:
+                times.append(float(stamp))
+        return times
 
     def start_router_bird(self):
         conf = ROUTER_BIRD + "".join(
@@ -268,11 +294,18 @@ class Bed:
         except OSError:
             return ""
 
+    def status(self, i):
+        """lvsctl status --json on director i."""
+        d = f"{W}/d{i}"
+        return json.loads(self.inns(f"d{i}", f"{BIN}/lvsctl", "status", "--json",
+                                    f"--pulse-socket={d}/pulse.sock",
+                                    f"--lvsd-socket={d}/lvs.sock"))
+
     def lvsd_pid(self, i):
+        """The lvsd pulse runs on director i, as pulse's status says."""
         try:
-            with open(f"{W}/d{i}/lvs.pid") as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
+            return self.status(i)["pulse"].get("lvsd_pid")
+        except (Failed, ValueError, KeyError, TypeError):
             return None
 
     def cable(self, i, state):
@@ -340,8 +373,39 @@ class Bed:
         except (ValueError, IndexError):
             return None
 
+    def watch_routes(self):
+        """A RouteWatch on the router (start it before the event it is to time)."""
+        return RouteWatch(self.ns("r"))
+
     def wait_nexthops(self, want, secs=60):
         return wait_for(secs, lambda: self.nexthops() == set(want), step=0.05)
 
     def client(self, *args, timeout=120):
         return self.inns("cl", "python3", FLOWS, *args, timeout=timeout)
+
+
+class RouteWatch:
+    """`ip -ts monitor route` on the router: when the VIP's route changed, by the
+    kernel's own notification rather than by polling (a poll costs tens of ms in the
+    emulated VM)."""
+
+    def __init__(self, ns):
+        self.p = subprocess.Popen(["ip", "netns", "exec", ns, "ip", "-ts", "-o", "monitor", "route"],
+                                  stdout=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+
+    def first_change_after(self, t, slack=0.0):
+        """Seconds from wall-clock time t to the first change of the VIP's route (from
+        t - slack on: the clock may be started by a log line printed just after the
+        change it caused)."""
+        self.p.terminate()
+        out, _ = self.p.communicate(timeout=10)
+        import datetime
+        for line in out.splitlines():
+            if VIP not in line or not line.startswith("["):
+                continue
+            stamp = datetime.datetime.strptime(line[1:line.index("]")], "%Y-%m-%dT%H:%M:%S.%f")
+            at = stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+            if at >= t - slack:
+                return max(0.0, at - t)
+        return None
