@@ -4,11 +4,11 @@
     flows.py share N             N new connections to the VIP, ten at a time, from the
                                  client's source addresses in turn; prints
                                  {"ok": N, "failed": N}
-    flows.py hold N SECS READY   N keep-alive connections, each asking every 0.3 s for
+    flows.py hold N READY STOP   N keep-alive connections, each asking every 0.3 s for
                                  the real server's name and checking it is the same; once
                                  all are open, READY gets [[source, port, server], ...];
-                                 after SECS prints {"conns": [{"src", "sport", "server",
-                                 "broken", "why"}]}
+                                 once STOP exists (or after 300 s) prints {"conns":
+                                 [{"src", "sport", "server", "broken", "why"}]}
     flows.py rate SECS THREADS   as many new connections as THREADS threads make in SECS;
                                  prints {"ok": N, "failed": N, "per_second": X}
 
@@ -17,6 +17,7 @@ A connection counts as broken when a request on it fails (reset, closed, no answ
 to find its server again) or answers from another real server.
 """
 import json
+import os
 import socket
 import sys
 import threading
@@ -92,7 +93,7 @@ def share(n):
     print(json.dumps({"ok": ok, "failed": len(results) - ok}))
 
 
-def hold(n, secs, ready):
+def hold(n, ready, stop):
     conns = []
     for i in range(n):
         src = SOURCES[i % len(SOURCES)]
@@ -107,12 +108,11 @@ def hold(n, secs, ready):
                       "broken": False, "why": None})
     with open(ready + ".tmp", "w") as f:
         json.dump([[c["src"], c["sport"], c["server"]] for c in conns], f)
-    import os
     os.replace(ready + ".tmp", ready)
-    end = time.monotonic() + secs
+    end = time.monotonic() + 300
 
     def keep(c):
-        while time.monotonic() < end:
+        while time.monotonic() < end and not os.path.exists(stop):
             time.sleep(0.3)
             try:
                 c["sock"].sendall(REQUEST)
@@ -158,8 +158,8 @@ if __name__ == "__main__":
     if cmd == "share":
         share(int(sys.argv[2]))
     elif cmd == "hold":
-        hold(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4])
+        hold(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     elif cmd == "rate":
         rate(float(sys.argv[2]), int(sys.argv[3]))
     else:
-        sys.exit(f"usage: {sys.argv[0]} share N | hold N SECS READY | rate SECS THREADS")
+        sys.exit(f"usage: {sys.argv[0]} share N | hold N READY STOP | rate SECS THREADS")

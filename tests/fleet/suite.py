@@ -170,28 +170,32 @@ def scenario_each_way_of_leaving_withdraws_within_a_second():
                f"after {name}: d1 serves again")
 
 
-def held(n, secs, leave, back=None):
+def held(n, leave, back=None):
     """n held connections; `leave` (then `back`) while they run. Returns
-    (through the leaving director: total, broken), (through the others: total, broken)."""
-    ready = f"{W}/held-ready"
-    if os.path.exists(ready):
-        os.unlink(ready)
+    (through the leaving director: total, broken), (through the others: total, broken),
+    and a few of the reasons they broke."""
+    ready, stop = f"{W}/held-ready", f"{W}/held-stop"
+    for f in (ready, stop):
+        if os.path.exists(f):
+            os.unlink(f)
     result = {}
 
     def run_client():
-        result["out"] = BED.client("hold", str(n), str(secs), ready, timeout=secs + 120)
+        result["out"] = BED.client("hold", str(n), ready, stop, timeout=400)
 
     t = threading.Thread(target=run_client)
     t.start()
     expect(wait_for(120, lambda: os.path.exists(ready)) is not None, "the held connections opened")
     with open(ready) as f:
         opened = json.load(f)
-    through = {(src, sport): BED.director_of(src, sport) for src, sport, _ in opened}
-    time.sleep(2)
+    through = BED.directors_of([(src, sport) for src, sport, _ in opened])
+    time.sleep(1)
     leave()
-    time.sleep(3)
+    time.sleep(4)
     if back:
         back()
+        time.sleep(4)
+    open(stop, "w").close()
     t.join()
     conns = json.loads(result["out"])["conns"]
     mine = [c for c in conns if through[(c["src"], c["sport"])] == DIRECTORS[0]]
@@ -207,7 +211,7 @@ def leave_by_link():
 
 def scenario_held_connections_survive_a_director_leaving_and_joining():
     start_fleet()
-    (m, mb), (o, ob), whys = held(120, 12, leave_by_link)
+    (m, mb), (o, ob), whys = held(120, leave_by_link)
     print(f"  mh + sync, d1's link down: through d1 {m - mb}/{m} survive, "
           f"through the others {o - ob}/{o} survive {whys}")
     BED.cable(1, "up")
@@ -221,10 +225,10 @@ def scenario_held_connections_survive_a_director_leaving_and_joining():
     BED.stop_pulse(1)
     expect(BED.wait_nexthops(set(DIRECTORS[1:]), secs=20) is not None, "d1 withdrawn")
     flows = [(f"10.78.0.{100 + k % 60}", 20000 + k) for k in range(300)]
-    before = {f: BED.director_of(*f) for f in flows}
-    (m, mb), (o, ob), whys = held(120, 20, lambda: BED.start_pulse(1),
+    before = BED.directors_of(flows)
+    (m, mb), (o, ob), whys = held(120, lambda: BED.start_pulse(1),
                                   lambda: BED.wait_nexthops(ALL, secs=60))
-    after = {f: BED.director_of(*f) for f in flows}
+    after = BED.directors_of(flows)
     moved = sum(before[f] != after[f] for f in flows) / len(flows)
     to_joiner = sum(after[f] == DIRECTORS[0] for f in flows) / len(flows)
     print(f"  d1 joining: {to_joiner:.0%} of 300 flows now go to it, {moved:.0%} changed "
@@ -236,7 +240,7 @@ def scenario_held_connections_survive_a_director_leaving_and_joining():
     # The same leave with wlc and no sync: nothing keeps a moved flow on its server.
     stop_fleet()
     start_fleet(scheduler="wlc", sync=False)
-    (m, mb), (o, ob), whys = held(120, 12, leave_by_link)
+    (m, mb), (o, ob), whys = held(120, leave_by_link)
     print(f"  wlc, no sync, d1's link down: through d1 {m - mb}/{m} survive, "
           f"through the others {o - ob}/{o} survive {whys}")
     BED.cable(1, "up")
