@@ -89,7 +89,8 @@ def lvs_cf(me, scheduler="mh", sync=True, flags="mh-port"):
     ]
     if scheduler == "mh" and flags:
         lines.append(f" scheduler_flags = {flags}")
-    lines += [" timeout = 1", " reentry = 1", f" client_monitor = {BIN}/nanny"]
+    # A check every second; out after 2 s without an answer (the emulated VM is slow).
+    lines += [" timeout = 2", " reentry = 1", f" client_monitor = {BIN}/nanny"]
     for n, rs in enumerate(SERVERS, 1):
         lines += [f" server rs{n} {{", f"  address = {rs}", "  active = 1", " }"]
     lines.append("}")

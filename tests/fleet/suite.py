@@ -234,7 +234,7 @@ def scenario_held_connections_survive_a_director_leaving_and_joining():
     print(f"  d1 joining: {to_joiner:.0%} of 300 flows now go to it, {moved:.0%} changed "
           f"director; held connections: {o + m - ob - mb}/{o + m} survive {whys}")
     expect(ob + mb <= 0.05 * (o + m), f"at least 95% survive the join ({ob + mb} broke)")
-    expect(to_joiner <= 1 / 3 + 0.1, f"the joiner takes about 1/3 of the flows ({to_joiner:.0%})")
+    expect(abs(to_joiner - 1 / 3) <= 0.12, f"the joiner takes about 1/3 of the flows ({to_joiner:.0%})")
     expect(moved <= 0.5 + 0.1, f"the router moves no more than its hashing must ({moved:.0%})")
 
     # The same leave with wlc and no sync: nothing keeps a moved flow on its server.
@@ -248,7 +248,22 @@ def scenario_held_connections_survive_a_director_leaving_and_joining():
     expect(mb + ob > mh_broken, "wlc breaks more held connections than mh + sync")
 
 
+def scenario_the_shipped_examples_are_valid():
+    """docs/examples/: BIRD parses both bird.conf files, pulse accepts the lvs.cf."""
+    ex = os.path.join(ROOT, "docs", "examples")
+    for conf in ("bird-director.conf", "bird-router.conf"):
+        p = subprocess.run(["bird", "-p", "-c", os.path.join(ex, conf)], capture_output=True,
+                           text=True, timeout=30)
+        expect(p.returncode == 0, f"bird -p -c {conf}: {p.stderr.strip()}")
+    p = subprocess.run([f"{BIN}/pulse", "--check-config", "-c", os.path.join(ex, "lvs.cf.fleet")],
+                       capture_output=True, text=True, timeout=30)
+    expect(p.returncode == 0 and "3 directors" in p.stdout,
+           f"pulse --check-config docs/examples/lvs.cf.fleet: {p.stdout}{p.stderr}")
+    print("  bird -p accepts both bird.conf files; pulse --check-config the fleet lvs.cf")
+
+
 SCENARIOS = [
+    scenario_the_shipped_examples_are_valid,
     scenario_all_three_share_the_load,
     scenario_each_way_of_leaving_withdraws_within_a_second,
     scenario_held_connections_survive_a_director_leaving_and_joining,
@@ -272,8 +287,8 @@ def main():
                 if not isinstance(e, Failed):
                     traceback.print_exc()
                 for i in (1, 2, 3):
-                    print(f"  d{i} pulse log tail:\n    " + "\n    ".join(
-                        BED.pulse_log(i).splitlines()[-8:]))
+                    said = [ln for ln in BED.pulse_log(i).splitlines() if " pulse: " in ln]
+                    print(f"  d{i}'s pulse said last:\n    " + "\n    ".join(said[-8:]))
             finally:
                 for i in (1, 2, 3):
                     BED.stop_pulse(i)

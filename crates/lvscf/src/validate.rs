@@ -417,7 +417,7 @@ impl Validator<'_> {
                     );
                 }
             }
-            self.vip_label(vs, &mut labels);
+            self.vip_label(vs, &mut labels, c.is_fleet());
         }
     }
 
@@ -476,6 +476,7 @@ impl Validator<'_> {
         &mut self,
         vs: &'c VirtualServer,
         labels: &mut HashMap<&'c str, (IpAddr, &'c VirtualServer)>,
+        fleet: bool,
     ) {
         if let Some(addr) = &vs.address {
             match labels.get(addr.device.as_str()) {
@@ -497,7 +498,8 @@ impl Validator<'_> {
                     labels.insert(&addr.device, (addr.addr(), vs));
                 }
             }
-            if addr.addr().is_ipv4() && !addr.device.contains(':') {
+            // A fleet director puts its VIPs on lo, never on this interface.
+            if addr.addr().is_ipv4() && !addr.device.contains(':') && !fleet {
                 self.warning(
                     vs.line,
                     format!(
