@@ -35,21 +35,8 @@ VIP, DR_VIP, FWM_VIP, DR_VIP6 = "192.168.77.100", "192.168.77.101", "192.168.77.
 HEALTH = 'send = "GET /health HTTP/1.0\\r\\n\\r\\n"\n expect = "HTTP/1.1 200"'
 INTEGRATED = os.environ.get("ACCEPTANCE_MONITORS", "processes") == "integrated"
 
-
-class Failed(Exception):
-    pass
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failed(what)
-
-
-def run(*argv, timeout=30, check=True):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise Failed(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()}")
-    return p.stdout
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from harness import Failed, expect, run, wait_for  # noqa: E402
 
 
 def inns(host, *argv, **kw):
@@ -58,16 +45,6 @@ def inns(host, *argv, **kw):
 
 def topo(*args):
     return run("bash", TOPOLOGY, args[0], P, *args[1:], timeout=60)
-
-
-def wait_for(secs, pred, step=0.05):
-    """Seconds until pred() held, or None after secs."""
-    start = time.monotonic()
-    while time.monotonic() - start < secs:
-        if pred():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
 
 
 # --- the configuration -------------------------------------------------------------------

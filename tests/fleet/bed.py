@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -36,30 +37,8 @@ SERVERS = ["10.77.0.21", "10.77.0.22", "10.77.0.23", "10.77.0.24"]
 SOURCES = [f"10.78.0.{n}" for n in range(100, 160)]
 
 
-class Failed(Exception):
-    pass
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failed(what)
-
-
-def run(*argv, timeout=30, check=True):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise Failed(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()}")
-    return p.stdout
-
-
-def wait_for(secs, pred, step=0.02):
-    """Seconds until pred() held, or None after secs."""
-    start = time.monotonic()
-    while time.monotonic() - start < secs:
-        if pred():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from harness import Failed, expect, run, wait_for  # noqa: E402,F401 (the suite's too)
 
 
 def lvs_cf(me, scheduler="mh", sync=True, flags="mh-port"):

@@ -102,7 +102,7 @@ def keepalived_pair():
         raise Failed("keepalived on d1 did not become master")
     start_keepalived(2, 100)
     time.sleep(4)
-    if wait_for(30, lambda: "rs" in BED.client("share", "4")) is None:
+    if wait_for(30, lambda: json.loads(BED.client("share", "4"))["ok"] == 4) is None:
         raise Failed("the VIP does not answer through keepalived")
 
 

@@ -219,24 +219,14 @@ impl Shell {
         let Some(c) = self.channels.get(index) else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        let mut buf = [0u8; MAX_DATAGRAM];
-        loop {
-            match c.socket.recv_from(&mut buf) {
-                Ok((n, from)) => out.push(Event::Datagram {
-                    from: from.ip(),
-                    channel: c.channel,
-                    bytes: buf[..n].to_vec(),
-                }),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
-                // Legacy ignored ECONNREFUSED (an ICMP port unreachable from the partner).
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                Err(e) => {
-                    info!("recvfrom() failed: {e}");
-                    return out;
-                }
-            }
-        }
+        let datagrams = receive_all::<MAX_DATAGRAM>(&c.socket).into_iter();
+        datagrams
+            .map(|(from, bytes)| Event::Datagram {
+                from,
+                channel: c.channel,
+                bytes,
+            })
+            .collect()
     }
 
     /// Children reaped: our commands are logged here; the rest go to the state machine.
@@ -547,6 +537,34 @@ impl Shell {
     }
 }
 
+/// Every datagram waiting on a non-blocking socket, each cut to `MAX` bytes, with its
+/// sender.
+pub(crate) fn receive_all<const MAX: usize>(socket: &UdpSocket) -> Vec<(IpAddr, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; MAX];
+    loop {
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => out.push((from.ip(), buf[..n].to_vec())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
+            // Legacy ignored ECONNREFUSED (an ICMP port unreachable from the partner).
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(e) => {
+                info!("recvfrom() failed: {e}");
+                return out;
+            }
+        }
+    }
+}
+
+/// The signal sent to a child for the state machine's word.
+pub(crate) fn signal_of(s: ChildSignal) -> Signal {
+    match s {
+        ChildSignal::Term => Signal::SIGTERM,
+        ChildSignal::Kill => Signal::SIGKILL,
+        ChildSignal::Hup => Signal::SIGHUP,
+    }
+}
+
 /// Tries of the gateway check, each waiting this long for an answer (legacy: `ping -c 1
 /// -w 1`, up to three times).
 const GATEWAY_TRIES: u16 = 3;
@@ -614,14 +632,7 @@ impl Executor<Pulse> for Shell {
             Action::StartLvsd => return self.start_child(self.children.lvsd_argv()),
             Action::StartFos(role) => return self.start_child(self.children.fos_argv(role)),
             Action::CheckConnectivity => return self.check_connectivity(),
-            Action::SignalChild { pid, signal } => process::signal(
-                pid,
-                match signal {
-                    ChildSignal::Term => Signal::SIGTERM,
-                    ChildSignal::Kill => Signal::SIGKILL,
-                    ChildSignal::Hup => Signal::SIGHUP,
-                },
-            ),
+            Action::SignalChild { pid, signal } => process::signal(pid, signal_of(signal)),
             Action::SyncDaemon(state) => self.sync_daemon(state),
             Action::AddAddresses => self.add_addresses(),
             Action::RemoveAddresses => self.remove_addresses(),

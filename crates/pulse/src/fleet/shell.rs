@@ -14,13 +14,11 @@ use hostnet::ledger::{Entry, Ledger};
 use hostnet::tun::OwnedInterface;
 use hostnet::{Address, Rtnl};
 use log::{debug, info};
-use nix::sys::signal::Signal;
 
 use super::bird::{self, Include, ReplyReader};
 use super::status::host_prefix;
 use super::{Action, Event, Fleet, Survey, Vip};
-use crate::machine::ChildSignal;
-use crate::shell::Children;
+use crate::shell::{receive_all, signal_of, Children};
 
 /// How long one exchange with BIRD may take: pulse's loop waits for it.
 const BIRD_TIMEOUT: Duration = Duration::from_millis(500);
@@ -94,22 +92,10 @@ impl FleetShell {
 
     /// The reports waiting on the heartbeat socket, as events.
     pub fn receive(&self) -> Vec<Event> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; MAX_DATAGRAM];
-        loop {
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => out.push(Event::Report {
-                    from: from.ip(),
-                    bytes: buf[..n].to_vec(),
-                }),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                Err(e) => {
-                    info!("recvfrom() failed: {e}");
-                    return out;
-                }
-            }
-        }
+        let datagrams = receive_all::<MAX_DATAGRAM>(&self.socket).into_iter();
+        datagrams
+            .map(|(from, bytes)| Event::Report { from, bytes })
+            .collect()
     }
 
     fn set_up(&mut self) {
@@ -382,14 +368,7 @@ impl Executor<Fleet> for FleetShell {
             Action::SetUp => self.set_up(),
             Action::TearDown => self.tear_down(),
             Action::StartLvsd => return self.start_lvsd(),
-            Action::SignalLvsd { pid, signal } => process::signal(
-                pid,
-                match signal {
-                    ChildSignal::Term => Signal::SIGTERM,
-                    ChildSignal::Kill => Signal::SIGKILL,
-                    ChildSignal::Hup => Signal::SIGHUP,
-                },
-            ),
+            Action::SignalLvsd { pid, signal } => process::signal(pid, signal_of(signal)),
             Action::Survey => return Step::Answer(Event::Surveyed(self.survey())),
             Action::Bird { vips, reconnect } => {
                 return Step::Answer(Event::Bird(self.bird(&vips, reconnect)))
