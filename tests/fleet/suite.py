@@ -97,6 +97,11 @@ def scenario_all_three_share_the_load():
            f"d1's fleet view has all three up: {fleet}")
     announced = [d["announced"] for d in fleet["directors"]]
     expect(all(a == [VIP] for a in announced), f"each announces the VIP: {announced}")
+    # Each director counts what it scheduled, not what the others synced to it.
+    seen = [d["connections"] for d in fleet["directors"]]
+    print(f"  d1's fleet view counts {seen} connections")
+    expect(300 <= sum(seen) <= 310 and all(c >= 60 for c in seen),
+           f"the fleet view's connections add up to the 300 made: {seen}")
 
 
 def kill_pulse():

@@ -46,6 +46,7 @@ fn survey(up: u32, links_down: &[&str]) -> Event {
         available: vec![(key(), up)],
         links_down: links_down.iter().map(|s| s.to_string()).collect(),
         connections: 10,
+        connections_per_second: 1,
     })
 }
 
@@ -200,6 +201,7 @@ fn report_from(director: &str, seq: u64, connections: u64) -> Report {
         seq,
         announced: vec![ip("10.77.100.1")],
         connections,
+        connections_per_second: 0,
     }
 }
 

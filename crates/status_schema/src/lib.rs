@@ -214,8 +214,12 @@ pub struct FleetDirector {
     pub up: bool,
     /// The VIPs it announces to the router.
     pub announced: Vec<String>,
-    /// Connections in its IPVS table for the fleet's services.
+    /// Connections it scheduled for the fleet's services (the kernel's counter; those
+    /// learned from the other directors by sync are not counted).
     pub connections: u64,
+    /// The kernel's estimate of its new connections per second.
+    #[serde(default)]
+    pub connections_per_second: u64,
     /// Its part of the fleet's connections, in percent (of the directors that are up).
     pub share_percent: f64,
     pub last_heard_ms_ago: Option<u64>,

@@ -234,11 +234,18 @@ fn fleet(e: &mut Exposition, f: &status_schema::Fleet) {
             d.announced.len() as f64,
         );
         e.add(
-            "piranha_fleet_director_connections",
-            "gauge",
-            "Connections in the director's IPVS table for the fleet's services.",
+            "piranha_fleet_director_connections_total",
+            "counter",
+            "Connections the director scheduled for the fleet's services.",
             &labels,
             d.connections as f64,
+        );
+        e.add(
+            "piranha_fleet_director_connections_per_second",
+            "gauge",
+            "The kernel's estimate of the director's new connections per second.",
+            &labels,
+            d.connections_per_second as f64,
         );
     }
 }
@@ -467,7 +474,7 @@ mod tests {
         let t = render(&said(pulse), &said(fixtures::lvsd()));
         assert!(t.contains("piranha_fleet_bird_connected 1\n"), "{t}");
         assert!(t.contains("piranha_fleet_director_up{director=\"10.77.0.12\"} 0\n"));
-        assert!(t.contains("piranha_fleet_director_connections{director=\"10.77.0.11\"} 7\n"));
+        assert!(t.contains("piranha_fleet_director_connections_total{director=\"10.77.0.11\"} 7\n"));
         assert!(t.contains("piranha_fleet_director_announced_vips{director=\"10.77.0.11\"} 1\n"));
     }
 

@@ -80,8 +80,8 @@ fn fleet(o: &mut String, f: &status_schema::Fleet) {
         };
         let _ = writeln!(
             o,
-            "fleet      {}{who}: {state}, {vips}, {} connections ({}%)",
-            d.address, d.connections, d.share_percent
+            "fleet      {}{who}: {state}, {vips}, {} connections ({}%), {}/s",
+            d.address, d.connections, d.share_percent, d.connections_per_second
         );
     }
     let _ = writeln!(o, "bird       {}", f.bird);
@@ -198,7 +198,7 @@ mod tests {
             {"address": "10.77.0.11", "this": true, "up": true, "announced": ["10.77.100.1"],
              "connections": 7, "share_percent": 70.0, "last_heard_ms_ago": null}]});
         let t = render(&said(pulse), &said(fixtures::lvsd()));
-        assert!(t.contains("fleet      10.77.0.11 (this one): up, announces 10.77.100.1, 7 connections (70%)\n"), "{t}");
+        assert!(t.contains("fleet      10.77.0.11 (this one): up, announces 10.77.100.1, 7 connections (70%), 0/s\n"), "{t}");
         assert!(
             t.contains("bird       connected\n") && !t.contains("partner"),
             "{t}"

@@ -223,6 +223,7 @@ impl Fleet {
             seq: self.seq,
             announced: self.announced(),
             connections: self.last.as_ref().map_or(0, |s| s.connections),
+            connections_per_second: self.last.as_ref().map_or(0, |s| s.connections_per_second),
         };
         report::encode(&r, self.s.signer.as_ref())
     }

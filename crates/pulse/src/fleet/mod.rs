@@ -98,8 +98,12 @@ pub struct Survey {
     pub available: Vec<(ServiceKey, u32)>,
     /// The VIPs' interfaces that are down (or missing).
     pub links_down: Vec<String>,
-    /// Connections in the table for the fleet's services.
+    /// Connections this director scheduled for the fleet's services (the kernel's
+    /// counter: those it learned from the sync daemon are not counted).
     pub connections: u64,
+    /// The kernel's estimate of new connections per second, the same way.
+    #[serde(default)]
+    pub connections_per_second: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -25,6 +25,8 @@ pub struct Report {
     pub seq: u64,
     pub announced: Vec<IpAddr>,
     pub connections: u64,
+    #[serde(default)]
+    pub connections_per_second: u64,
 }
 
 /// Why a report was refused.
@@ -122,6 +124,7 @@ mod tests {
             seq: 3,
             announced: vec!["10.0.0.100".parse().unwrap()],
             connections: 42,
+            connections_per_second: 3,
         }
     }
 

@@ -216,7 +216,8 @@ impl FleetShell {
         }
     }
 
-    /// The kernel table's fleet services, their available real servers and connections,
+    /// The kernel table's fleet services, their available real servers and the
+    /// connections this director scheduled,
     /// and the VIPs' interfaces that are down.
     fn survey(&mut self) -> Survey {
         let mut s = Survey::default();
@@ -258,11 +259,11 @@ impl FleetShell {
             let dests = ipvs.destinations(key)?;
             let up = dests.iter().filter(|d| d.dest.weight > 0).count() as u32;
             s.available.push((*key, up));
-            let conns: u64 = dests
-                .iter()
-                .map(|d| u64::from(d.active_conns) + u64::from(d.inactive_conns))
-                .sum();
-            s.connections += conns;
+            // Not the table's entries: those include what the other directors synced.
+            if let Some(e) = present.iter().find(|e| e.service.key == *key) {
+                s.connections += e.stats.conns;
+                s.connections_per_second += e.stats.cps;
+            }
         }
         Ok(())
     }

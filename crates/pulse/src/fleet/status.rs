@@ -97,6 +97,7 @@ impl Fleet {
                 up: true,
                 announced: text(self.announced()),
                 connections: self.last.as_ref().map_or(0, |s| s.connections),
+                connections_per_second: self.last.as_ref().map_or(0, |s| s.connections_per_second),
                 share_percent: 0.0,
                 last_heard_ms_ago: None,
             };
@@ -113,6 +114,7 @@ impl Fleet {
                     .unwrap_or_default(),
             ),
             connections: heard.map_or(0, |h| h.report.connections),
+            connections_per_second: heard.map_or(0, |h| h.report.connections_per_second),
             share_percent: 0.0,
             last_heard_ms_ago: ago.map(|a| a.as_millis() as u64),
         }
