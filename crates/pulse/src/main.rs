@@ -99,7 +99,9 @@ fn start(config_path: &Path, pid_path: &Path, switches: Switches, children: Chil
     let c = pulse::start::load_config(config_path);
     let file = config_path.display().to_string();
     if c.is_fleet() {
-        return start_fleet(c, &file, pid_path, switches, children);
+        let settings = pulse::start::fleet_settings_or_exit(&c, &file);
+        let daemonized = become_daemon(switches, pid_path);
+        return pulse::fleet::sources::run(c, settings, children, pid_path, daemonized);
     }
     let Some(settings) = pulse::start::settings_or_exit(&c, &file, switches) else {
         let _daemon = become_daemon(switches, pid_path);
@@ -118,33 +120,6 @@ fn start(config_path: &Path, pid_path: &Path, switches: Switches, children: Chil
             pulse::start::log_start(&c, &settings);
             pulse::start::serve(&mut runtime, settings, channels, children, pid_path)
         })
-        .unwrap_or_else(|e| {
-            info!("{e}");
-            Exit::Failed.code()
-        });
-    daemonized.release();
-    code
-}
-
-/// A fleet director (docs/fleet.md): no role, no partner; BIRD announces for it.
-fn start_fleet(
-    c: lvscf::Config,
-    file: &str,
-    pid_path: &Path,
-    switches: Switches,
-    children: Children,
-) -> i32 {
-    let settings = pulse::start::fleet_settings_or_exit(&c, file);
-    let mut daemonized = become_daemon(switches, pid_path);
-    let start = pulse::fleet::sources::Start {
-        config: c,
-        settings,
-        children,
-        pid_path: pid_path.to_path_buf(),
-        epoch: pulse::start::epoch(),
-    };
-    let code = pulse::start::runtime(&mut daemonized)
-        .and_then(|mut runtime| pulse::fleet::sources::serve(&mut runtime, start))
         .unwrap_or_else(|e| {
             info!("{e}");
             Exit::Failed.code()

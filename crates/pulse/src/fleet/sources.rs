@@ -94,3 +94,29 @@ pub fn serve(runtime: &mut Runtime<Event>, start: Start) -> Result<i32, StartErr
     runtime.max_wait(Duration::from_secs(1));
     Ok(runtime.run(&mut driver, &mut listen))
 }
+
+/// A fleet director from its start-up on (daemonized, its settings worked out) to its
+/// exit code.
+pub fn run(
+    config: lvscf::Config,
+    settings: FleetSettings,
+    children: Children,
+    pid_path: &std::path::Path,
+    mut daemonized: daemon::runtime::Daemonized,
+) -> i32 {
+    let start = Start {
+        config,
+        settings,
+        children,
+        pid_path: pid_path.to_path_buf(),
+        epoch: crate::start::epoch(),
+    };
+    let code = crate::start::runtime(&mut daemonized)
+        .and_then(|mut runtime| serve(&mut runtime, start))
+        .unwrap_or_else(|e| {
+            log::info!("{e}");
+            crate::machine::Exit::Failed.code()
+        });
+    daemonized.release();
+    code
+}
