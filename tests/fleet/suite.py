@@ -240,7 +240,9 @@ def scenario_held_connections_survive_a_director_leaving_and_joining():
           f"director; held connections: {o + m - ob - mb}/{o + m} survive {whys}")
     expect(ob + mb <= 0.05 * (o + m), f"at least 95% survive the join ({ob + mb} broke)")
     expect(abs(to_joiner - 1 / 3) <= 0.12, f"the joiner takes about 1/3 of the flows ({to_joiner:.0%})")
-    expect(moved <= 0.5 + 0.1, f"the router moves no more than its hashing must ({moved:.0%})")
+    # Linux's hash-threshold ECMP moves half the flows from 2 to 3 next hops (d1 sorts
+    # first); 300 flows give a few percent of spread.
+    expect(moved <= 0.5 + 0.15, f"the router moves no more than its hashing must ({moved:.0%})")
 
     # The same leave with wlc and no sync: nothing keeps a moved flow on its server.
     stop_fleet()

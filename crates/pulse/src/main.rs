@@ -99,7 +99,7 @@ fn start(config_path: &Path, pid_path: &Path, switches: Switches, children: Chil
     let c = pulse::start::load_config(config_path);
     let file = config_path.display().to_string();
     if c.is_fleet() {
-        let settings = pulse::start::fleet_settings_or_exit(&c, &file);
+        let settings = pulse::start::fleet_settings_or_exit(&c, &file, switches);
         let daemonized = become_daemon(switches, pid_path);
         return pulse::fleet::sources::run(c, settings, children, pid_path, daemonized);
     }

@@ -119,7 +119,11 @@ pub fn settings_or_exit(c: &lvscf::Config, file: &str, switches: Switches) -> Op
 
 /// A fleet director's settings, or the refusal on the terminal: lvs.cf must name one of
 /// this host's addresses as a `director`.
-pub fn fleet_settings_or_exit(c: &lvscf::Config, file: &str) -> crate::fleet::FleetSettings {
+pub fn fleet_settings_or_exit(
+    c: &lvscf::Config,
+    file: &str,
+    switches: Switches,
+) -> crate::fleet::FleetSettings {
     let Some(mut s) = crate::fleet::FleetSettings::new(c, &local_addresses()) else {
         PULSE.fail(&format!(
             "none of this host's addresses is a director in {file}"
@@ -131,6 +135,7 @@ pub fn fleet_settings_or_exit(c: &lvscf::Config, file: &str) -> crate::fleet::Fl
             .unwrap_or_else(|e| PULSE.fail(&e.0));
         s.signer = Some(key.signer());
     }
+    s.test_start = switches.test_start;
     s
 }
 

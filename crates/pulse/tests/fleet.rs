@@ -170,6 +170,20 @@ fn bird_down_is_retried_with_backoff_and_told_everything_when_back() {
 }
 
 #[test]
+fn a_test_start_sets_nothing_up_and_tells_bird_nothing() {
+    let t0 = Instant::now();
+    let mut s = settings();
+    s.test_start = true;
+    let mut f = Fleet::new(s, 1);
+    let first = f.handle(Event::Start, t0);
+    assert!(
+        !first.contains(&Action::SetUp) && !first.contains(&Action::StartLvsd),
+        "{first:?}"
+    );
+    assert_eq!(birds(f.handle(survey(1, &[]), t0)), []);
+}
+
+#[test]
 fn a_clean_stop_withdraws_first_then_drains_then_stops_lvsd() {
     let t0 = Instant::now();
     let mut f = running(t0);

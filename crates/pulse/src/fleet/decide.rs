@@ -10,6 +10,10 @@ impl Fleet {
     pub(super) fn start(&mut self, now: Instant) -> Vec<Action> {
         self.timers.set(Timer::Report, now);
         let text = format!("STARTING PULSE AS FLEET DIRECTOR {}", self.s.own);
+        if self.s.test_start {
+            let test = "--test-start: nothing set up, lvsd not started, nothing announced";
+            return vec![Action::Log(text), Action::Log(test.into()), Action::Survey];
+        }
         vec![
             Action::Log(text),
             Action::SetUp,
@@ -81,6 +85,9 @@ impl Fleet {
     /// Tells BIRD what changed (everything after a reconnect), unless it is down and
     /// its retry is not due.
     pub(super) fn tell_bird(&mut self, now: Instant) -> Vec<Action> {
+        if self.s.test_start {
+            return Vec::new();
+        }
         if let BirdLink::Down { retry_at, .. } = self.bird {
             if retry_at > now {
                 return Vec::new();

@@ -59,6 +59,8 @@ pub struct FleetSettings {
     pub deadtime: Duration,
     pub signer: Option<Signer>,
     pub auth: String,
+    /// `--test-start`: set nothing up, start no lvsd, tell BIRD nothing.
+    pub test_start: bool,
 }
 
 impl FleetSettings {
@@ -87,6 +89,7 @@ impl FleetSettings {
             deadtime: c.deadtime,
             signer: None,
             auth: c.heartbeat_auth.to_string(),
+            test_start: false,
         })
     }
 }
