@@ -171,16 +171,12 @@ pub fn summary(c: &Config) -> String {
     o
 }
 
-/// The summary's global lines: service, directors, heartbeat, network, options.
-fn globals_summary(c: &Config, o: &mut String) {
-    let private = |p: &Option<Host>, public: &Option<Host>| -> String {
-        if p.as_ref().map(|h| h.addr) != public.as_ref().map(|h| h.addr) {
-            format!(", private {}", host(p))
-        } else {
-            String::new()
-        }
-    };
-    let _ = writeln!(o, "  service       {}", c.service.keyword());
+/// The pair's directors: primary and backup, with their private addresses.
+fn pair_summary(
+    c: &Config,
+    o: &mut String,
+    private: &dyn Fn(&Option<Host>, &Option<Host>) -> String,
+) {
     let primary = (host(&c.primary), private(&c.primary_private, &c.primary));
     let _ = writeln!(o, "  primary       {}{}", primary.0, primary.1);
     let backup_state = if c.effective_backup_active() {
@@ -194,6 +190,22 @@ fn globals_summary(c: &Config, o: &mut String) {
         "  backup        {}{} ({backup_state})",
         backup.0, backup.1
     );
+}
+
+/// The summary's global lines: service, directors, heartbeat, network, options.
+fn globals_summary(c: &Config, o: &mut String) {
+    let private = |p: &Option<Host>, public: &Option<Host>| -> String {
+        if p.as_ref().map(|h| h.addr) != public.as_ref().map(|h| h.addr) {
+            format!(", private {}", host(p))
+        } else {
+            String::new()
+        }
+    };
+    let _ = writeln!(o, "  service       {}", c.service.keyword());
+    // A fleet has no primary and no backup: its directors are the `fleet` line.
+    if !c.is_fleet() {
+        pair_summary(c, o, &private);
+    }
     let _ = writeln!(
         o,
         "  heartbeat     udp port {}, keepalive {} s, deadtime {} s",

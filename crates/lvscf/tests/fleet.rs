@@ -207,3 +207,17 @@ fn the_writer_keeps_the_fleet() {
     let again = parse(&write_config(&c));
     assert!(c.same_settings(&again), "{}", write_config(&c));
 }
+
+#[test]
+fn the_summary_names_the_directors_and_bgp_not_a_primary() {
+    let s = lvscf::report::summary(&parse(FLEET));
+    assert!(
+        s.contains("  fleet         3 directors: 10.77.0.11, 10.77.0.12, 10.77.0.13\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains("  bgp           AS 65001 to 10.77.0.1 AS 65000"),
+        "{s}"
+    );
+    assert!(!s.contains("primary") && !s.contains("backup"), "{s}");
+}
