@@ -92,11 +92,25 @@ impl Children {
         }
     }
 
-    pub(crate) fn env(&self) -> Vec<(String, String)> {
+    fn env(&self) -> Vec<(String, String)> {
         vec![(
             status_view::http::PULSE_SOCKET_ENV.to_string(),
             self.pulse_socket.display().to_string(),
         )]
+    }
+
+    /// Starts one of pulse's children (lvsd, fos) with pulse's socket in its
+    /// environment: its pid, or why not (`PROGRAM: error`).
+    pub(crate) fn spawn(&self, argv: Vec<String>) -> Result<u32, String> {
+        debug!("DEBUG -- Executing '{}'", argv.join(" "));
+        let program = argv[0].clone();
+        let env = self.env();
+        process::spawn(&Spawn {
+            argv,
+            env,
+            ..Spawn::default()
+        })
+        .map_err(|e| format!("{program}: {e}"))
     }
 }
 
@@ -343,18 +357,10 @@ impl Shell {
 
     /// Starts lvsd or fos; the machine hears how it went.
     fn start_child(&mut self, argv: Vec<String>) -> Step<Event> {
-        debug!("DEBUG -- Executing '{}'", argv.join(" "));
-        let program = argv[0].clone();
-        match process::spawn(&Spawn {
-            argv,
-            env: self.children.env(),
-            ..Spawn::default()
-        }) {
-            Ok(pid) => Step::Answer(Event::ChildStarted { pid }),
-            Err(e) => Step::Answer(Event::ChildFailedToStart {
-                reason: format!("{program}: {e}"),
-            }),
-        }
+        Step::Answer(match self.children.spawn(argv) {
+            Ok(pid) => Event::ChildStarted { pid },
+            Err(reason) => Event::ChildFailedToStart { reason },
+        })
     }
 
     /// The file descriptor that is readable when a connectivity check has finished.
@@ -387,21 +393,8 @@ impl Shell {
     }
 
     fn sync_daemon(&mut self, state: SyncState) {
-        let Some((iface, id)) = self.sync_daemon.clone() else {
-            return;
-        };
-        let mut ipvs = match ipvs::Ipvs::open() {
-            Ok(i) => i,
-            Err(e) => return info!("cannot reach IPVS for the sync daemon: {e}"),
-        };
-        // As legacy: stop both, start the one wanted (stopping one not running fails
-        // harmlessly).
-        let _ = ipvs.stop_sync_daemon(SyncState::Backup);
-        let _ = ipvs.stop_sync_daemon(SyncState::Master);
-        debug!("DEBUG -- Executing 'ipvsadm --start-daemon {state:?} --mcast-interface {iface} --syncid {id}'");
-        if let Err(e) = ipvs.start_sync_daemon(&ipvs::SyncDaemon::new(state, &iface, u32::from(id)))
-        {
-            info!("cannot start the {state:?} sync daemon on {iface}: {e}");
+        if let Some((iface, id)) = self.sync_daemon.clone() {
+            run_sync_daemons(&iface, u32::from(id), &[state]);
         }
     }
 
@@ -422,93 +415,21 @@ impl Shell {
     /// The kernel's interfaces, listed once per action rather than once per address:
     /// activation is on the failover's critical path.
     fn links(&mut self) -> Vec<Link> {
-        match self.rtnl.as_mut().map(Rtnl::links) {
-            Some(Ok(links)) => links,
-            Some(Err(e)) => {
-                info!("cannot list interfaces: {e}");
-                Vec::new()
-            }
-            None => Vec::new(),
-        }
+        links_of(self.rtnl.as_mut())
     }
 
-    /// Brings each takeover address up; one already present is left alone (and not
-    /// recorded: it is not ours to remove). The ledger is written once, before the
-    /// addresses are added, so a crash right after adding still finds them.
+    /// Brings each takeover address up (see [`add_addresses`]).
     fn add_addresses(&mut self) {
         let links = self.links();
-        let Some(rtnl) = self.rtnl.as_mut() else {
-            return;
-        };
-        let present = rtnl.addresses().unwrap_or_default();
-        let new: Vec<(TakeoverAddress, Address)> = self
-            .takeover
-            .iter()
-            .filter_map(|t| Some((t.clone(), address_of(&links, t)?)))
-            .filter(|(_, a)| !present.iter().any(|x| x.same_place(a)))
-            .collect();
-        if let Err(e) = self.ledger.record(new.iter().map(|(t, _)| entry_of(t))) {
-            info!("cannot record the addresses in the address ledger: {e}");
-        }
-        let mut failed = Vec::new();
-        for (t, a) in &new {
-            debug!("DEBUG -- adding {}/{} on {}", t.addr, t.prefix, t.device);
-            if let Err(e) = rtnl.add(a) {
-                info!("cannot add {}/{} on {}: {e}", t.addr, t.prefix, t.device);
-                failed.push(entry_of(t));
-            }
-        }
-        if let Err(e) = self.ledger.forget(&failed) {
-            info!("cannot update the address ledger: {e}");
+        if let Some(rtnl) = self.rtnl.as_mut() {
+            add_addresses(rtnl, &mut self.ledger, &links, &self.takeover);
         }
     }
 
     /// Removes the takeover addresses this pulse added (as its ledger says).
     fn remove_addresses(&mut self) {
         let links = self.links();
-        let ours: Vec<Entry> = self.ledger.entries().to_vec();
-        let gone: Vec<Entry> = ours
-            .into_iter()
-            .filter(|e| self.remove_entry(&links, e))
-            .collect();
-        if let Err(err) = self.ledger.forget(&gone) {
-            info!("cannot update the address ledger: {err}");
-        }
-    }
-
-    /// Removes one recorded address; whether it is gone (or its interface is).
-    fn remove_entry(&mut self, links: &[Link], e: &Entry) -> bool {
-        let t = TakeoverAddress {
-            addr: e.addr,
-            prefix: e.prefix,
-            device: e.label.clone().unwrap_or_else(|| e.device.clone()),
-        };
-        let (Some(a), Some(rtnl)) = (address_of(links, &t), self.rtnl.as_mut()) else {
-            return true;
-        };
-        debug!(
-            "DEBUG -- removing {}/{} from {}",
-            e.addr, e.prefix, t.device
-        );
-        match rtnl.remove(&a) {
-            Ok(()) => true,
-            // Already gone.
-            Err(err)
-                if matches!(
-                    err.errno(),
-                    Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ESRCH)
-                ) =>
-            {
-                true
-            }
-            Err(err) => {
-                info!(
-                    "cannot remove {}/{} from {}: {err}",
-                    e.addr, e.prefix, t.device
-                );
-                false
-            }
-        }
+        remove_recorded(self.rtnl.as_mut(), &mut self.ledger, &links);
     }
 
     /// One round of announcements: a gratuitous ARP per IPv4 address, an unsolicited
@@ -533,6 +454,113 @@ impl Shell {
                     info!("cannot announce {} on {}: {e}", t.addr, link.name);
                 }
             }
+        }
+    }
+}
+
+/// The IPVS sync daemons: both stopped, then those of `states` started (as legacy: a
+/// pair's director runs one, a fleet's both; stopping one not running fails harmlessly).
+pub(crate) fn run_sync_daemons(iface: &str, id: u32, states: &[SyncState]) {
+    let mut ipvs = match ipvs::Ipvs::open() {
+        Ok(i) => i,
+        Err(e) => return info!("cannot reach IPVS for the sync daemon: {e}"),
+    };
+    let _ = ipvs.stop_sync_daemon(SyncState::Backup);
+    let _ = ipvs.stop_sync_daemon(SyncState::Master);
+    for state in states {
+        debug!("DEBUG -- Executing 'ipvsadm --start-daemon {state:?} --mcast-interface {iface} --syncid {id}'");
+        if let Err(e) = ipvs.start_sync_daemon(&ipvs::SyncDaemon::new(*state, iface, id)) {
+            info!("cannot start the {state:?} sync daemon on {iface}: {e}");
+        }
+    }
+}
+
+/// The kernel's interfaces (none, said once, when they cannot be listed).
+pub(crate) fn links_of(rtnl: Option<&mut Rtnl>) -> Vec<Link> {
+    match rtnl.map(Rtnl::links) {
+        Some(Ok(links)) => links,
+        Some(Err(e)) => {
+            info!("cannot list interfaces: {e}");
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Brings each address of `wanted` up; one already present is left alone (and not
+/// recorded: it is not ours to remove). The ledger is written once, before the
+/// addresses are added, so a crash right after adding still finds them.
+pub(crate) fn add_addresses(
+    rtnl: &mut Rtnl,
+    ledger: &mut Ledger,
+    links: &[Link],
+    wanted: &[TakeoverAddress],
+) {
+    let present = rtnl.addresses().unwrap_or_default();
+    let new: Vec<(&TakeoverAddress, Address)> = wanted
+        .iter()
+        .filter_map(|t| Some((t, address_of(links, t)?)))
+        .filter(|(_, a)| !present.iter().any(|x| x.same_place(a)))
+        .collect();
+    if let Err(e) = ledger.record(new.iter().map(|(t, _)| entry_of(t))) {
+        info!("cannot record the addresses in the address ledger: {e}");
+    }
+    let mut failed = Vec::new();
+    for (t, a) in &new {
+        debug!("DEBUG -- adding {}/{} on {}", t.addr, t.prefix, t.device);
+        if let Err(e) = rtnl.add(a) {
+            info!("cannot add {}/{} on {}: {e}", t.addr, t.prefix, t.device);
+            failed.push(entry_of(t));
+        }
+    }
+    if let Err(e) = ledger.forget(&failed) {
+        info!("cannot update the address ledger: {e}");
+    }
+}
+
+/// Removes the addresses the ledger records (this pulse's, or a crashed one's).
+pub(crate) fn remove_recorded(mut rtnl: Option<&mut Rtnl>, ledger: &mut Ledger, links: &[Link]) {
+    let ours: Vec<Entry> = ledger.entries().to_vec();
+    let gone: Vec<Entry> = ours
+        .into_iter()
+        .filter(|e| remove_entry(rtnl.as_deref_mut(), links, e))
+        .collect();
+    if let Err(err) = ledger.forget(&gone) {
+        info!("cannot update the address ledger: {err}");
+    }
+}
+
+/// Removes one recorded address; whether it is gone (or its interface is).
+fn remove_entry(rtnl: Option<&mut Rtnl>, links: &[Link], e: &Entry) -> bool {
+    let t = TakeoverAddress {
+        addr: e.addr,
+        prefix: e.prefix,
+        device: e.label.clone().unwrap_or_else(|| e.device.clone()),
+    };
+    let (Some(a), Some(rtnl)) = (address_of(links, &t), rtnl) else {
+        return true;
+    };
+    debug!(
+        "DEBUG -- removing {}/{} from {}",
+        e.addr, e.prefix, t.device
+    );
+    match rtnl.remove(&a) {
+        Ok(()) => true,
+        // Already gone.
+        Err(err)
+            if matches!(
+                err.errno(),
+                Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ESRCH)
+            ) =>
+        {
+            true
+        }
+        Err(err) => {
+            info!(
+                "cannot remove {}/{} from {}: {err}",
+                e.addr, e.prefix, t.device
+            );
+            false
         }
     }
 }

@@ -73,6 +73,11 @@ fn start(lan: &Lan) -> FleetDirector {
         "lvsd",
         "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 0.05; done\n",
     );
+    start_in(lan, dir)
+}
+
+/// pulse on d1 with its files (lvs.cf, pid file, address ledger) in `dir`.
+fn start_in(lan: &Lan, dir: TempDir) -> FleetDirector {
     let lvsd = dir.join("lvsd").display().to_string();
     let mut cmd = common::pulse_in(&lan.ns("d1"), dir.path(), &lvsd);
     cmd.arg("-v");
@@ -164,8 +169,9 @@ fn the_vip_goes_on_lo_the_interface_lives_with_pulse_and_reports_reach_the_other
         "{}",
         lan.exec("d1", &["ip", "link"])
     );
-    // A clean stop after a restart removes the VIP the killed one left.
-    let mut again = start(&lan);
+    // Restarted beside the same ledger it removes the VIP the killed one left and adds
+    // it again; a clean stop removes it.
+    let mut again = start_in(&lan, d1.dir);
     again.daemon.wait_for("STARTING PULSE AS FLEET DIRECTOR", 5);
     assert!(within(3.0, || has(&lan, "piranha0")));
     again.daemon.signal(15);

@@ -9,16 +9,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use daemon::driver::{Executor, Reply, Step};
-use daemon::process::{self, Spawn};
-use hostnet::ledger::{Entry, Ledger};
+use daemon::process;
+use hostnet::ledger::Ledger;
 use hostnet::tun::OwnedInterface;
-use hostnet::{Address, Rtnl};
+use hostnet::Rtnl;
 use log::{debug, info};
 
 use super::bird::{self, Include, ReplyReader};
 use super::status::host_prefix;
 use super::{Action, Event, Fleet, Survey, Vip};
-use crate::shell::{receive_all, signal_of, Children};
+use crate::settings::TakeoverAddress;
+use crate::shell::{
+    add_addresses, links_of, receive_all, remove_recorded, run_sync_daemons, signal_of, Children,
+};
 
 /// How long one exchange with BIRD may take: pulse's loop waits for it.
 const BIRD_TIMEOUT: Duration = Duration::from_millis(500);
@@ -124,96 +127,38 @@ impl FleetShell {
     }
 
     /// The sync daemon as master and as backup at once, same syncid on every director
-    /// (docs/fleet.md, "Connection state").
+    /// (docs/fleet.md, "Connection state"); `run` false: both stopped.
     fn sync_daemons(&mut self, run: bool) {
-        let Some((iface, id)) = self.sync.clone() else {
+        let Some((iface, id)) = &self.sync else {
             return;
         };
-        let mut ipvs = match ipvs::Ipvs::open() {
-            Ok(i) => i,
-            Err(e) => return info!("cannot reach IPVS for the sync daemons: {e}"),
-        };
-        for state in [ipvs::SyncState::Master, ipvs::SyncState::Backup] {
-            let _ = ipvs.stop_sync_daemon(state);
-            if !run {
-                continue;
-            }
-            debug!("DEBUG -- starting the {state:?} sync daemon on {iface}, syncid {id}");
-            if let Err(e) = ipvs.start_sync_daemon(&ipvs::SyncDaemon::new(state, &iface, id)) {
-                info!("cannot start the {state:?} sync daemon on {iface}: {e}");
-            }
-        }
+        let both = [ipvs::SyncState::Master, ipvs::SyncState::Backup];
+        run_sync_daemons(iface, *id, if run { &both } else { &[] });
     }
 
-    fn loopback(&mut self) -> Option<u32> {
-        let links = self.rtnl.as_mut()?.links().ok()?;
-        links.iter().find(|l| l.name == "lo").map(|l| l.index)
-    }
-
-    fn vip_address(ifindex: u32, vip: IpAddr) -> Address {
-        Address {
-            ifindex,
-            addr: vip,
-            prefix: host_prefix(vip),
-            broadcast: None,
-            label: None,
-        }
-    }
-
-    /// Each VIP as a host address on loopback, recorded in the ledger first.
+    /// Each VIP as a host address on loopback (pulse's shared address code: recorded in
+    /// the ledger, one already there left alone).
     fn add_vips(&mut self) {
-        let Some(lo) = self.loopback() else {
-            return info!("cannot find the loopback interface for the VIPs");
-        };
-        let entries: Vec<Entry> = self.vips.iter().map(|v| lo_entry(v.addr)).collect();
-        if let Err(e) = self.ledger.record(entries) {
-            info!("cannot record the VIPs in the address ledger: {e}");
-        }
-        let Some(rtnl) = self.rtnl.as_mut() else {
-            return;
-        };
-        let present = rtnl.addresses().unwrap_or_default();
-        for v in &self.vips {
-            let a = Self::vip_address(lo, v.addr);
-            if present.iter().any(|p| p.same_place(&a)) {
-                continue;
-            }
-            if let Err(e) = rtnl.add(&a) {
-                info!("cannot add {}/{} on lo: {e}", v.addr, a.prefix);
-            }
+        let links = links_of(self.rtnl.as_mut());
+        let on_lo: Vec<TakeoverAddress> = self.vips.iter().map(|v| on_loopback(v.addr)).collect();
+        if let Some(rtnl) = self.rtnl.as_mut() {
+            add_addresses(rtnl, &mut self.ledger, &links, &on_lo);
         }
     }
 
     /// The addresses the ledger says pulse added (this run's, or a crashed one's).
     fn remove_vips(&mut self) {
-        let Some(lo) = self.loopback() else { return };
-        let ours: Vec<Entry> = self.ledger.entries().to_vec();
-        let Some(rtnl) = self.rtnl.as_mut() else {
-            return;
-        };
-        for e in &ours {
-            let _ = rtnl.remove(&Self::vip_address(lo, e.addr));
-        }
-        if let Err(e) = self.ledger.forget(&ours) {
-            info!("cannot update the address ledger: {e}");
-        }
+        let links = links_of(self.rtnl.as_mut());
+        remove_recorded(self.rtnl.as_mut(), &mut self.ledger, &links);
     }
 
     fn start_lvsd(&mut self) -> Step<Event> {
-        let argv = self.children.lvsd_argv();
-        debug!("DEBUG -- Executing '{}'", argv.join(" "));
-        let program = argv[0].clone();
-        let env = self.children.env();
-        match process::spawn(&Spawn {
-            argv,
-            env,
-            ..Spawn::default()
-        }) {
-            Ok(pid) => Step::Answer(Event::LvsdStarted { pid }),
-            Err(e) => Step::Answer(Event::LvsdFailedToStart {
-                reason: format!("cannot start {program}: {e}"),
-            }),
-        }
+        Step::Answer(match self.children.spawn(self.children.lvsd_argv()) {
+            Ok(pid) => Event::LvsdStarted { pid },
+            Err(e) => Event::LvsdFailedToStart {
+                reason: format!("cannot start {e}"),
+            },
+        })
     }
 
     /// The kernel table's fleet services, their available real servers and the
@@ -230,11 +175,7 @@ impl FleetShell {
             debug!("cannot read the IPVS table: {e}");
             self.ipvs = None;
         }
-        let links = self.rtnl.as_mut().map(Rtnl::links);
-        let links = match links {
-            Some(Ok(l)) => l,
-            _ => Vec::new(),
-        };
+        let links = links_of(self.rtnl.as_mut());
         for v in &self.vips {
             let up = links.iter().any(|l| l.name == v.device && l.is_up());
             if !up && !s.links_down.contains(&v.device) {
@@ -253,17 +194,15 @@ impl FleetShell {
         };
         let present = ipvs.services()?;
         for key in keys {
-            if !present.iter().any(|e| e.service.key == *key) {
+            let Some(e) = present.iter().find(|e| e.service.key == *key) else {
                 continue;
-            }
+            };
             let dests = ipvs.destinations(key)?;
             let up = dests.iter().filter(|d| d.dest.weight > 0).count() as u32;
             s.available.push((*key, up));
             // Not the table's entries: those include what the other directors synced.
-            if let Some(e) = present.iter().find(|e| e.service.key == *key) {
-                s.connections += e.stats.conns;
-                s.connections_per_second += e.stats.cps;
-            }
+            s.connections += e.stats.conns;
+            s.connections_per_second += e.stats.cps;
         }
         Ok(())
     }
@@ -308,12 +247,12 @@ impl FleetShell {
     }
 }
 
-fn lo_entry(vip: IpAddr) -> Entry {
-    Entry {
+/// A VIP as a host address on loopback.
+fn on_loopback(vip: IpAddr) -> TakeoverAddress {
+    TakeoverAddress {
         addr: vip,
         prefix: host_prefix(vip),
         device: "lo".into(),
-        label: None,
     }
 }
 
