@@ -783,6 +783,19 @@ impl<'a> Parser<'a> {
         value::parse_bool(tok.text).map_err(|e| Self::value_error(tok, e, Code::BadArgument))
     }
 
+    /// A host that must not be 0.0.0.0 (or ::), refused with `why` otherwise.
+    fn specified_host(
+        &self,
+        tok: &Token,
+        why: impl FnOnce() -> String,
+    ) -> Result<Host, (Code, u32, String)> {
+        let h = self.host(tok)?;
+        if h.addr.is_unspecified() {
+            return Err((Code::BadHostname, tok.column, why()));
+        }
+        Ok(h)
+    }
+
     fn host(&self, tok: &Token) -> Result<Host, (Code, u32, String)> {
         let addr = self
             .names
@@ -877,26 +890,16 @@ impl<'a> Parser<'a> {
                 )?
             }
             "primary" => {
-                let h = self.host(&tok)?;
-                if h.addr.is_unspecified() {
-                    return Err((
-                        Code::BadHostname,
-                        tok.column,
-                        "primary must be this cluster's primary director address".into(),
-                    ));
-                }
+                let h = self.specified_host(&tok, || {
+                    "primary must be this cluster's primary director address".into()
+                })?;
                 self.saw_primary = true;
                 self.config.primary = Some(h);
             }
             "primary_private" | "backup_private" => {
-                let h = self.host(&tok)?;
-                if h.addr.is_unspecified() {
-                    return Err((
-                        Code::BadHostname,
-                        tok.column,
-                        format!("{key} cannot be 0.0.0.0; leave it out instead"),
-                    ));
-                }
+                let h = self.specified_host(&tok, || {
+                    format!("{key} cannot be 0.0.0.0; leave it out instead")
+                })?;
                 if key == "primary_private" {
                     self.saw_primary_private = true;
                     self.config.primary_private = Some(h);
@@ -1032,14 +1035,7 @@ impl<'a> Parser<'a> {
     fn fleet_statement(&mut self, key: &str, stmt: &Stmt, tok: Token<'_>) -> Outcome {
         match key {
             "director" => {
-                let h = self.host(&tok)?;
-                if h.addr.is_unspecified() {
-                    return Err((
-                        Code::BadHostname,
-                        tok.column,
-                        "a director needs its own address".into(),
-                    ));
-                }
+                let h = self.specified_host(&tok, || "a director needs its own address".into())?;
                 self.config.fleet.directors.push(h);
             }
             "bgp_local_as" | "bgp_peer" => {
